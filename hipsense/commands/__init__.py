@@ -1,0 +1,1 @@
+"""hipsense sub-commands; each module defines register(subparsers)."""

@@ -1,0 +1,173 @@
+"""Where things live, and the TOML configuration.
+
+The config file and the data folder sit at the platform's user locations (XDG on Linux, via platformdirs).
+The environment variable ``HIPSENSE_HOME`` moves both: ``$HIPSENSE_HOME/config.toml`` and
+``$HIPSENSE_HOME/data/``.
+
+Every key is checked when the file is read: a misspelt option fails at once, naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from processing.errors import ConfigError
+
+APP = "hipsense"
+WEARER_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+
+def home_override() -> Path | None:
+    value = os.environ.get("HIPSENSE_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def config_path() -> Path:
+    """The config file: ``$HIPSENSE_HOME/config.toml`` or the user config dir (``~/.config/hipsense``)."""
+    home = home_override()
+    if home is not None:
+        return home / "config.toml"
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def data_dir() -> Path:
+    """The data folder (calibrations, outbox, history): ``$HIPSENSE_HOME/data`` or ``~/.local/share/hipsense``."""
+    home = home_override()
+    if home is not None:
+        return home / "data"
+    return Path(platformdirs.user_data_dir(APP))
+
+
+@dataclass(frozen=True)
+class WearerConfig:
+    """Who wears the sensor. ``id`` names MQTT topics and calibration files: ``[a-z0-9_-]``."""
+
+    id: str = "me"
+    timezone: str = ""  # IANA name such as "Europe/Berlin"; empty: the machine's local zone
+
+    def __post_init__(self) -> None:
+        if not WEARER_RE.match(self.id):
+            raise ConfigError(
+                f"wearer id {self.id!r} is invalid",
+                hint="use 1-64 characters among a-z, 0-9, '_' and '-'",
+            )
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """Broker connection. ``url`` is ``mqtt://host:port`` or ``mqtts://host:port``; empty disables MQTT."""
+
+    url: str = ""
+    username: str = ""
+    password: str = ""
+    base_topic: str = "hipsense"
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    insecure: bool = False
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    """Alert thresholds (all durations in seconds, angles in degrees)."""
+
+    prolonged_sitting_s: float = 1800.0
+    prolonged_sitting_repeat_s: float = 600.0
+    sitting_break_s: float = 60.0
+    anterior_tilt_deg: float = 10.0
+    anterior_tilt_s: float = 60.0
+    daily_sitting_goal_s: float = 8 * 3600.0
+    quiet_hours: str = ""  # "22:00-07:00"; empty: none
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and value < 0:
+                raise ConfigError(f"[alerts] {f.name} = {value} must not be negative")
+
+
+@dataclass(frozen=True)
+class Config:
+    wearer: WearerConfig = field(default_factory=WearerConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+    source: Path | None = None  # the file it was read from, if any
+
+    def masked(self) -> dict[str, dict[str, Any]]:
+        """The effective settings as plain data, with secrets masked (for ``hipsense config --show``)."""
+        out: dict[str, dict[str, Any]] = {}
+        for section in ("wearer", "mqtt", "alerts"):
+            obj = getattr(self, section)
+            values: dict[str, Any] = {}
+            for f in fields(obj):
+                value = getattr(obj, f.name)
+                if f.name == "password" and value:
+                    value = "********"
+                if f.name == "url" and value:
+                    value = mask_url(value)
+                values[f.name] = value
+            out[section] = values
+        return out
+
+
+_SECTIONS: dict[str, type] = {"wearer": WearerConfig, "mqtt": MqttConfig, "alerts": AlertConfig}
+
+
+def mask_url(url: str) -> str:
+    """Hide any password in ``scheme://user:password@host``."""
+    return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:********@", url)
+
+
+def _build(section: str, cls: type, raw: Any, path: Path) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [{section}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(
+                f"{path}: unknown key {key!r} in [{section}]",
+                hint=f"known keys: {', '.join(sorted(known))}",
+            )
+        default = getattr(cls(), key) if key != "id" else ""
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            raise ConfigError(f"{path}: [{section}] {key} = {value!r} has the wrong type")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file (``path`` or :func:`config_path`); a missing file gives the defaults."""
+    path = path or config_path()
+    if not path.exists():
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix the file or remove it") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    cfg = Config(source=path)
+    for key, value in raw.items():
+        if key not in _SECTIONS:
+            raise ConfigError(
+                f"{path}: unknown section [{key}]", hint=f"known sections: {', '.join(_SECTIONS)}"
+            )
+        cfg = replace(cfg, **{key: _build(key, _SECTIONS[key], value, path)})
+    return cfg
