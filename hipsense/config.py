@@ -166,8 +166,6 @@ def load_config(path: Path | None = None) -> Config:
     cfg = Config(source=path)
     for key, value in raw.items():
         if key not in _SECTIONS:
-            raise ConfigError(
-                f"{path}: unknown section [{key}]", hint=f"known sections: {', '.join(_SECTIONS)}"
-            )
+            raise ConfigError(f"{path}: unknown section [{key}]", hint=f"known sections: {', '.join(_SECTIONS)}")
         cfg = replace(cfg, **{key: _build(key, _SECTIONS[key], value, path)})
     return cfg

@@ -72,9 +72,7 @@ class EpochAccumulator:
             sums[:, j] = np.bincount(rel, weights=values[:, j], minlength=span)
         count[0] += self._open_count
         sums[0] += self._open_sums
-        done = EpochSums(
-            np.arange(self._k_open, k_last, dtype=np.int64), count[:-1].copy(), sums[:-1].copy()
-        )
+        done = EpochSums(np.arange(self._k_open, k_last, dtype=np.int64), count[:-1].copy(), sums[:-1].copy())
         self._k_open = k_last
         self._open_count = int(count[-1])
         self._open_sums = sums[-1].copy()

@@ -40,9 +40,7 @@ class Samples:
     def __post_init__(self) -> None:
         n = self.t.shape[0]
         if self.t.ndim != 1 or self.acc.shape != (n, 3) or self.gyro.shape != (n, 3):
-            raise ValueError(
-                f"Samples shapes disagree: t {self.t.shape}, acc {self.acc.shape}, gyro {self.gyro.shape}"
-            )
+            raise ValueError(f"Samples shapes disagree: t {self.t.shape}, acc {self.acc.shape}, gyro {self.gyro.shape}")
 
     def __len__(self) -> int:
         return int(self.t.shape[0])

@@ -1,0 +1,185 @@
+"""Home Assistant MQTT discovery messages for one wearer (pure: builds topics and payloads, sends nothing).
+
+Each entity gets its own retained config message on
+``<prefix>/<component>/hipsense_<wearer>/<key>/config``, all sharing one ``device`` block (so Home Assistant
+shows one device per wearer), one ``origin`` block and the wearer's availability topic. The state entities read
+fields of the retained JSON on ``<base>/state`` with a ``value_template``; the event entity reads
+``<base>/alert``, whose JSON carries ``event_type`` (the remaining fields become event attributes).
+
+Entities:
+
+===================  =============  ================================================================
+key                  component      what
+===================  =============  ================================================================
+pelvic_tilt          sensor         ``tilt_deg``, unit °, anterior positive (no device class exists)
+activity             sensor         ``activity``, ``device_class: enum`` with the activity vocabulary
+sitting_today        sensor         ``sitting_today_s``, ``device_class: duration``, unit s
+sitting_too_long     binary_sensor  on while ``sitting_bout_s`` >= the prolonged-sitting limit
+alerts               event          one event per alert, ``event_types`` = the alert vocabulary
+===================  =============  ================================================================
+
+A template that renders ``None`` (a null field, e.g. tilt while uncalibrated) makes Home Assistant's MQTT
+sensor show "unknown".
+
+>>> msgs = discovery_messages(wearer="anna", base_topic="hipsense/anna")
+>>> [m.topic for m in msgs][:2]
+['homeassistant/sensor/hipsense_anna/pelvic_tilt/config', 'homeassistant/sensor/hipsense_anna/activity/config']
+>>> msgs[0].payload["unit_of_measurement"], msgs[0].payload["unique_id"]
+('°', 'hipsense_anna_pelvic_tilt')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from hipsense import __version__
+
+__all__ = [
+    "ACTIVITIES",
+    "ALERT_EVENT_TYPES",
+    "DEFAULT_DISCOVERY_PREFIX",
+    "DiscoveryMessage",
+    "discovery_messages",
+    "validate_wearer",
+]
+
+DEFAULT_DISCOVERY_PREFIX = "homeassistant"
+
+#: The activity vocabulary (DESIGN.md, conventions).
+ACTIVITIES: tuple[str, ...] = ("sitting", "standing", "walking", "lying", "unknown")
+
+#: The alert ``event_type`` vocabulary (DESIGN.md, MQTT contract).
+ALERT_EVENT_TYPES: tuple[str, ...] = (
+    "prolonged_sitting",
+    "anterior_tilt",
+    "daily_sitting_budget",
+    "exercise_reminder",
+    "sensor_disconnected",
+    "battery_low",
+    "recalibrate",
+)
+
+_WEARER_RE = re.compile(r"[a-z0-9_-]{1,64}")
+
+
+def validate_wearer(wearer: str) -> str:
+    """Return ``wearer`` if it is a valid wearer id (1-64 of ``a-z 0-9 _ -``), else raise ValueError."""
+    if not _WEARER_RE.fullmatch(wearer):
+        raise ValueError(f"wearer id {wearer!r} is not valid: use 1 to 64 lower-case letters, digits, '_' or '-'")
+    return wearer
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryMessage:
+    """One retained discovery config: ``payload`` is the JSON object to publish on ``topic``."""
+
+    topic: str
+    payload: dict[str, Any]
+
+
+def discovery_messages(
+    *,
+    wearer: str,
+    base_topic: str,
+    prefix: str = DEFAULT_DISCOVERY_PREFIX,
+    sitting_limit_s: float = 1800.0,
+) -> list[DiscoveryMessage]:
+    """The discovery configs for ``wearer`` whose topics live under ``base_topic``.
+
+    sitting_limit_s: sitting bout length, in seconds, from which "sitting too long" is on (the
+    prolonged-sitting alert threshold).
+    """
+    validate_wearer(wearer)
+    if sitting_limit_s <= 0:
+        raise ValueError(f"sitting_limit_s must be > 0, got {sitting_limit_s}")
+    node = f"hipsense_{wearer}"
+    state_topic = f"{base_topic}/state"
+    common: dict[str, Any] = {
+        "availability_topic": f"{base_topic}/availability",
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": {
+            "identifiers": [node],
+            "name": f"hipsense {wearer}",
+            "manufacturer": "hipsense",
+            "model": "hip-worn posture sensor",
+            "sw_version": __version__,
+        },
+        "origin": {
+            "name": "hipsense",
+            "sw_version": __version__,
+        },
+    }
+    limit = f"{sitting_limit_s:g}"
+    entities: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "sensor",
+            "pelvic_tilt",
+            {
+                "name": "Pelvic tilt",
+                "state_topic": state_topic,
+                "value_template": "{{ value_json.tilt_deg }}",
+                "unit_of_measurement": "°",
+                "state_class": "measurement",
+                "suggested_display_precision": 1,
+                "icon": "mdi:angle-acute",
+            },
+        ),
+        (
+            "sensor",
+            "activity",
+            {
+                "name": "Activity",
+                "state_topic": state_topic,
+                "value_template": "{{ value_json.activity }}",
+                "device_class": "enum",
+                "options": list(ACTIVITIES),
+                "icon": "mdi:human",
+            },
+        ),
+        (
+            "sensor",
+            "sitting_today",
+            {
+                "name": "Sitting today",
+                "state_topic": state_topic,
+                "value_template": "{{ value_json.sitting_today_s }}",
+                "device_class": "duration",
+                "unit_of_measurement": "s",
+                "state_class": "total_increasing",
+                "icon": "mdi:seat",
+            },
+        ),
+        (
+            "binary_sensor",
+            "sitting_too_long",
+            {
+                "name": "Sitting too long",
+                "state_topic": state_topic,
+                "value_template": ("{{ 'ON' if (value_json.sitting_bout_s or 0) >= " + limit + " else 'OFF' }}"),
+                "payload_on": "ON",
+                "payload_off": "OFF",
+                "device_class": "problem",
+            },
+        ),
+        (
+            "event",
+            "alerts",
+            {
+                "name": "Alerts",
+                "state_topic": f"{base_topic}/alert",
+                "event_types": list(ALERT_EVENT_TYPES),
+                "qos": 1,
+                "icon": "mdi:bell-alert",
+            },
+        ),
+    ]
+    return [
+        DiscoveryMessage(
+            topic=f"{prefix}/{component}/{node}/{key}/config",
+            payload={**fields, "unique_id": f"{node}_{key}", **common},
+        )
+        for component, key, fields in entities
+    ]

@@ -1,0 +1,161 @@
+"""The live loop: source -> pipeline -> sinks, shared by ``replay`` and ``live``.
+
+One consumer task runs the pipeline over whatever the source yields; sinks (console, MQTT, ...) receive each
+batch of epochs and alerts. SIGINT and SIGTERM stop the loop cleanly: the pipeline is flushed and every sink
+closed, so no alert is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO
+
+from processing.activity import ACTIVITIES
+from processing.alerts import Alert
+from processing.pipeline import Epochs, Pipeline, PipelineOutput
+from sensor.source import Source, SourceEvent
+
+
+def state_payload(epochs: Epochs, i: int, *, time_iso: str, seq: int, battery_pct: float | None) -> dict[str, Any]:
+    """The MQTT ``state`` JSON of epoch ``i`` (fields fixed by the MQTT contract in DESIGN.md)."""
+    tilt = float(epochs.tilt_deg[i])
+    obl = float(epochs.obliquity_deg[i])
+    return {
+        "time": time_iso,
+        "activity": ACTIVITIES[int(epochs.activity[i])],
+        "tilt_deg": None if math.isnan(tilt) else round(tilt, 1),
+        "obliquity_deg": None if math.isnan(obl) else round(obl, 1),
+        "sitting_bout_s": round(float(epochs.sitting_bout_s[i])),
+        "sitting_today_s": round(float(epochs.sitting_today_s[i])),
+        "calibrated": bool(epochs.calibrated[i]),
+        "battery_pct": battery_pct,
+        "seq": seq,
+    }
+
+
+class Sink(Protocol):
+    def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None: ...
+
+    def event(self, event: SourceEvent) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class RunStats:
+    samples: int = 0
+    epochs: int = 0
+    alerts: int = 0
+    interrupted: bool = False
+
+
+class ConsoleSink:
+    """A live status line (on a terminal) and one line per alert."""
+
+    def __init__(self, *, stream: TextIO | None = None, status_every_s: float = 600.0) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.status_every_s = status_every_s
+        self._last_status_t = -math.inf
+        self._line_open = False
+
+    def _status(self, state: dict[str, Any]) -> str:
+        tilt = "  --  " if state["tilt_deg"] is None else f"{state['tilt_deg']:+5.1f}°"
+        bout = int(state["sitting_bout_s"])
+        today = int(state["sitting_today_s"])
+        return (
+            f"{state['time'][11:19]}  {state['activity']:<8}  tilt {tilt}  bout {bout // 60:3d} min  "
+            f"sitting today {today // 3600}h{today % 3600 // 60:02d}"
+            + ("" if state["calibrated"] else "  (uncalibrated)")
+        )
+
+    def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
+        for alert in output.alerts:
+            self._print_alert(alert)
+        if not states:
+            return
+        state = states[-1]
+        if self.tty:
+            self.stream.write("\r\x1b[K" + self._status(state))
+            self.stream.flush()
+            self._line_open = True
+        else:
+            t = float(output.epochs.t[-1])
+            if t - self._last_status_t >= self.status_every_s:
+                self._last_status_t = t
+                print(self._status(state), file=self.stream, flush=True)
+
+    def _print_alert(self, alert: Alert) -> None:
+        if self._line_open:
+            self.stream.write("\r\x1b[K")
+            self._line_open = False
+        print(
+            f"ALERT {alert.time.isoformat(timespec='seconds')} {alert.event_type}: {alert.message}",
+            file=self.stream,
+            flush=True,
+        )
+
+    def event(self, event: SourceEvent) -> None:
+        if self._line_open:
+            self.stream.write("\n")
+            self._line_open = False
+        print(f"{event.kind}: {event.detail}".rstrip(": "), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._line_open = False
+
+
+async def run(source: Source, pipeline: Pipeline, sinks: list[Sink]) -> RunStats:
+    """Run until the source ends or SIGINT/SIGTERM arrives; then flush the pipeline and close the sinks."""
+    stats = RunStats()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    tracker = pipeline.tracker
+    seq = 0
+    battery: float | None = None
+
+    def dispatch(out: PipelineOutput) -> None:
+        nonlocal seq
+        states = []
+        for i in range(len(out.epochs)):
+            seq += 1
+            iso = tracker.local_time(float(out.epochs.t[i])).isoformat(timespec="seconds")
+            states.append(state_payload(out.epochs, i, time_iso=iso, seq=seq, battery_pct=battery))
+        stats.epochs += len(out.epochs)
+        stats.alerts += len(out.alerts)
+        for sink in sinks:
+            sink.handle(out, states)
+
+    try:
+        async for item in source.stream():
+            if isinstance(item, SourceEvent):
+                if item.battery_pct is not None:
+                    battery = item.battery_pct
+                for sink in sinks:
+                    sink.event(item)
+            else:
+                stats.samples += len(item)
+                dispatch(pipeline.update(item))
+            if stop.is_set():
+                stats.interrupted = True
+                break
+        dispatch(pipeline.finish())
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        for sink in sinks:
+            sink.close()
+    return stats

@@ -1,0 +1,177 @@
+"""Stage one of the pipeline: samples -> gravity direction -> 1 s epoch features.
+
+Everything a later stage needs (calibration, tilt, activity) is summarised per epoch here, so that the per-
+epoch stages run at 1 Hz whatever the sample rate, and ``analyze`` can calibrate from the whole recording
+without holding its samples in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from processing.epochs import EpochAccumulator, EpochSums
+from processing.samples import FloatArray, Samples
+
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
+
+# Column layout of the per-sample values summed into epochs.
+_UP = slice(0, 3)
+_ACC = slice(3, 6)
+_ACC2 = slice(6, 12)  # xx yy zz xy xz yz
+_GYRO = slice(12, 15)
+_GYRO2 = slice(15, 21)
+_NORM = 21
+_NORM2 = 22
+_N_COLUMNS = 23
+_PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
+
+
+class UpEstimator(Protocol):
+    """A streaming estimator of the gravity direction in the sensor frame."""
+
+    def update(self, samples: Samples) -> FloatArray:
+        """Return ``up`` (n, 3): the unit vector pointing up (against gravity), sensor frame."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EpochFeatures:
+    """Features of complete 1 s epochs. Arrays have one row per epoch; NaN where an epoch has no sample.
+
+    k: (m,) epoch index; t: (m,) epoch start, s (stream clock); count: (m,) samples in the epoch;
+    coverage: (m,) count / nominal rate (1.0 = complete); up: (m, 3) mean gravity direction, unit, sensor frame;
+    acc_mean: (m, 3) m/s²; acc_cov: (m, 3, 3) (m/s²)²; gyro_mean: (m, 3) rad/s; gyro_cov: (m, 3, 3) (rad/s)²;
+    acc_norm_std: (m,) m/s², standard deviation of |acc| within the epoch.
+    """
+
+    k: IntArray
+    t: FloatArray
+    count: IntArray
+    coverage: FloatArray
+    up: FloatArray
+    acc_mean: FloatArray
+    acc_cov: FloatArray
+    gyro_mean: FloatArray
+    gyro_cov: FloatArray
+    acc_norm_std: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.k.shape[0])
+
+    @staticmethod
+    def concat(parts: list[EpochFeatures]) -> EpochFeatures:
+        if not parts:
+            return _features_from_sums(
+                EpochSums(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, _N_COLUMNS))), 0.0, 1.0
+            )
+        return EpochFeatures(*(np.concatenate([getattr(p, name) for p in parts]) for name in EpochFeatures.__slots__))
+
+    def select(self, index: IntArray | BoolArray | slice) -> EpochFeatures:
+        return EpochFeatures(*(getattr(self, name)[index] for name in EpochFeatures.__slots__))
+
+
+def _cov(sums: FloatArray, mean: FloatArray, n: FloatArray) -> FloatArray:
+    second = sums / n[:, None]
+    cov = np.empty((len(n), 3, 3))
+    for j, (a, b) in enumerate(_PAIRS):
+        value = second[:, j] - mean[:, a] * mean[:, b]
+        cov[:, a, b] = value
+        cov[:, b, a] = value
+    return cov
+
+
+def _features_from_sums(sums: EpochSums, t0: float, rate_hz: float) -> EpochFeatures:
+    n = sums.count.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        safe = np.where(n > 0, n, np.nan)
+        up = sums.sums[:, _UP] / safe[:, None]
+        up /= np.linalg.norm(up, axis=1, keepdims=True)
+        acc_mean = sums.sums[:, _ACC] / safe[:, None]
+        gyro_mean = sums.sums[:, _GYRO] / safe[:, None]
+        norm_mean = sums.sums[:, _NORM] / safe
+        norm_var = sums.sums[:, _NORM2] / safe - norm_mean**2
+        return EpochFeatures(
+            k=sums.k,
+            t=t0 + sums.k.astype(np.float64),
+            count=sums.count,
+            coverage=n / rate_hz,
+            up=up,
+            acc_mean=acc_mean,
+            acc_cov=_cov(sums.sums[:, _ACC2], acc_mean, safe),
+            gyro_mean=gyro_mean,
+            gyro_cov=_cov(sums.sums[:, _GYRO2], gyro_mean, safe),
+            acc_norm_std=np.sqrt(np.maximum(norm_var, 0.0)),
+        )
+
+
+class FeatureExtractor:
+    """Samples in, complete epoch features out; chunk invariant.
+
+    rate_hz: nominal sample rate, Hz (for gap detection and coverage).
+    up_estimator: the orientation filter giving the gravity direction per sample.
+    A step in ``t`` longer than ``gap_periods`` sample periods is a gap: the filter restarts after it.
+    """
+
+    def __init__(self, *, rate_hz: float, up_estimator: UpEstimator, gap_periods: float = 3.0) -> None:
+        if not 1.0 <= rate_hz <= 2000.0:
+            raise ValueError(f"rate_hz={rate_hz} is outside 1..2000 Hz")
+        self.rate_hz = rate_hz
+        self.gap_s = gap_periods / rate_hz
+        self.up_estimator = up_estimator
+        self._acc = EpochAccumulator(_N_COLUMNS)
+        self._t_last: float | None = None
+        self.gaps = 0
+
+    def reset(self) -> None:
+        self._acc.reset()
+        self.up_estimator.reset()
+        self._t_last = None
+        self.gaps = 0
+
+    @property
+    def t0(self) -> float | None:
+        return self._acc.t0
+
+    def update(self, samples: Samples) -> EpochFeatures:
+        n = len(samples)
+        if n == 0:
+            return self._features(self._acc.update(samples.t, np.empty((0, _N_COLUMNS))))
+        # Split at gaps so that the orientation filter restarts after each one.
+        t = samples.t
+        prev = np.concatenate([[t[0] if self._t_last is None else self._t_last], t[:-1]])
+        cuts = np.flatnonzero(t - prev > self.gap_s)
+        up_parts = []
+        start = 0
+        for cut in [*cuts.tolist(), n]:
+            if cut > start:
+                up_parts.append(self.up_estimator.update(samples.slice(start, cut)))
+            if cut < n:
+                self.up_estimator.reset()
+                self.gaps += 1
+            start = cut
+        up = np.concatenate(up_parts) if len(up_parts) > 1 else up_parts[0]
+        self._t_last = float(t[-1])
+        values = np.empty((n, _N_COLUMNS))
+        values[:, _UP] = up
+        values[:, _ACC] = samples.acc
+        values[:, _GYRO] = samples.gyro
+        for j, (a, b) in enumerate(_PAIRS):
+            values[:, _ACC2.start + j] = samples.acc[:, a] * samples.acc[:, b]
+            values[:, _GYRO2.start + j] = samples.gyro[:, a] * samples.gyro[:, b]
+        norm2 = values[:, _ACC2.start] + values[:, _ACC2.start + 1] + values[:, _ACC2.start + 2]
+        values[:, _NORM2] = norm2
+        values[:, _NORM] = np.sqrt(norm2)
+        return self._features(self._acc.update(t, values))
+
+    def flush(self) -> EpochFeatures:
+        return self._features(self._acc.flush())
+
+    def _features(self, sums: EpochSums) -> EpochFeatures:
+        return _features_from_sums(sums, self._acc.t0 or 0.0, self.rate_hz)

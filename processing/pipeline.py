@@ -1,0 +1,237 @@
+"""The pipeline: samples -> epoch features -> calibration, tilt, activity, bouts, alerts.
+
+Live, replay and analyze all run this code. :class:`Pipeline` is the streaming form (``update(chunk)``);
+``analyze`` runs the two stages apart so that it may calibrate from the whole recording first:
+:class:`~processing.features.FeatureExtractor` over all samples, :func:`~processing.calibration.calibrate`,
+then :class:`PostureTracker` over the epochs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone, tzinfo
+
+import numpy as np
+from numpy.typing import NDArray
+
+from processing.activity import ACTIVITIES, LYING, SITTING, STANDING, ActivityParams, classify
+from processing.alerts import Alert, AlertParams, AlertRules
+from processing.bouts import Bout, BoutTracker
+from processing.calibration import Calibration, calibrate, pelvic_angles, walking_mask
+from processing.features import EpochFeatures, FeatureExtractor, UpEstimator
+from processing.gravity import make_up_estimator
+from processing.samples import FloatArray, Samples
+
+BoolArray = NDArray[np.bool_]
+Int8Array = NDArray[np.int8]
+
+#: The wall-clock time assumed at t = 0 when a recording has no ``start``.
+DEFAULT_START = datetime(2000, 1, 1, tzinfo=timezone.utc)  # noqa: UP017
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    """rate_hz: nominal sample rate, Hz. wearer: id used in alert ids.
+    start: wall-clock time at t = 0 s of the stream (aware); None assumes 2000-01-01 00:00 UTC.
+    tz: the wearer's time zone for days and alerts (None: the offset of ``start``).
+    neutral: (start_s, end_s) seconds of neutral standing for guided calibration, or None.
+    calibration: a known calibration (stored or computed beforehand) to start with.
+    """
+
+    rate_hz: float
+    wearer: str = "me"
+    start: datetime | None = None
+    tz: tzinfo | None = None
+    neutral: tuple[float, float] | None = None
+    calibration: Calibration | None = None
+    activity: ActivityParams = field(default_factory=ActivityParams)
+    alerts: AlertParams = field(default_factory=AlertParams)
+    #: Epochs of features kept for online calibration (bounded memory), 1 per second.
+    calibration_window_epochs: int = 3600
+
+    def __post_init__(self) -> None:
+        if not 1.0 <= self.rate_hz <= 2000.0:
+            raise ValueError(f"rate_hz={self.rate_hz} is outside 1..2000 Hz")
+        if self.start is not None and self.start.tzinfo is None:
+            raise ValueError("start must be an aware datetime (with a UTC offset)")
+        if self.neutral is not None and not self.neutral[0] < self.neutral[1]:
+            raise ValueError("neutral window must have start < end")
+
+
+@dataclass(frozen=True, slots=True)
+class Epochs:
+    """1 s epochs. t: (m,) epoch start, s; activity: (m,) int8 codes into ACTIVITIES; tilt_deg: (m,) degrees,
+    anterior positive, NaN where undefined; obliquity_deg: (m,) degrees, left side up positive;
+    calibrated: (m,) bool; sitting_bout_s: (m,) length of the sitting bout in progress, s;
+    sitting_today_s: (m,) sitting so far on the epoch's local day, s.
+    Lying epochs keep their tilt, but it is not a standing or sitting posture: check ``activity``.
+    """
+
+    t: FloatArray
+    activity: Int8Array
+    tilt_deg: FloatArray
+    obliquity_deg: FloatArray
+    calibrated: BoolArray
+    sitting_bout_s: FloatArray
+    sitting_today_s: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    @staticmethod
+    def concat(parts: list[Epochs]) -> Epochs:
+        if not parts:
+            return _empty_epochs()
+        return Epochs(*(np.concatenate([getattr(p, n) for p in parts]) for n in Epochs.__slots__))
+
+    def activity_names(self) -> list[str]:
+        return [ACTIVITIES[a] for a in self.activity.tolist()]
+
+
+def _empty_epochs() -> Epochs:
+    f = np.empty(0)
+    return Epochs(f, np.empty(0, np.int8), f, f, np.empty(0, bool), f, f)
+
+
+@dataclass(frozen=True)
+class PipelineOutput:
+    epochs: Epochs
+    alerts: list[Alert]
+    bouts: list[Bout]
+
+
+@dataclass
+class DayTotals:
+    """Seconds per activity on one local day, plus anterior tilt while standing."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ACTIVITIES, 0.0))
+    anterior_tilt_standing_s: float = 0.0
+
+
+class PostureTracker:
+    """Stage two: epoch features -> calibration, tilt, activity, bouts, day totals and alerts (streaming)."""
+
+    def __init__(self, params: PipelineParams) -> None:
+        self.params = params
+        self.calibration = params.calibration
+        self.start = params.start or DEFAULT_START
+        self.tz = params.tz or self.start.tzinfo or timezone.utc  # noqa: UP017
+        self.bouts = BoutTracker()
+        self.rules = AlertRules(params.alerts, params.wearer)
+        self.days: dict[date, DayTotals] = defaultdict(DayTotals)
+        self._window: list[EpochFeatures] = []
+        self._window_len = 0
+
+    def local_time(self, t: float) -> datetime:
+        return (self.start + timedelta(seconds=t)).astimezone(self.tz)
+
+    def _maybe_calibrate(self, features: EpochFeatures) -> None:
+        if self.calibration is not None or len(features) == 0:
+            return
+        self._window.append(features)
+        self._window_len += len(features)
+        while self._window_len - len(self._window[0]) >= self.params.calibration_window_epochs:
+            self._window_len -= len(self._window.pop(0))
+        if self.params.neutral is not None and features.t[-1] + 1.0 < self.params.neutral[1]:
+            return
+        window = EpochFeatures.concat(self._window)
+        if int(walking_mask(window).sum()) < 20:
+            return
+        self.calibration = calibrate(window, neutral=self.params.neutral)
+        if self.calibration is not None:
+            self._window = []
+            self._window_len = 0
+
+    def update(self, features: EpochFeatures) -> PipelineOutput:
+        m = len(features)
+        if m == 0:
+            return PipelineOutput(_empty_epochs(), [], [])
+        was_calibrated = self.calibration is not None
+        self._maybe_calibrate(features)
+        cal = self.calibration
+        calibrated = np.full(m, was_calibrated)
+        if cal is not None:
+            tilt, obliquity = pelvic_angles(features.up, cal)
+        else:
+            tilt = np.full(m, np.nan)
+            obliquity = np.full(m, np.nan)
+        present = features.coverage >= self.params.activity.min_coverage
+        tilt[~present] = np.nan
+        obliquity[~present] = np.nan
+        if cal is not None and not was_calibrated:
+            # Calibrated during this batch: the epochs before it stay uncalibrated (live is causal).
+            calibrated[:] = False
+            calibrated[-1] = True
+        elif cal is not None:
+            calibrated[:] = True
+        tilt[~calibrated] = np.nan
+        obliquity[~calibrated] = np.nan
+        activity = classify(features, tilt, cal, self.params.activity)
+        activity[~calibrated] = 0
+        bout_s = np.zeros(m)
+        today_s = np.zeros(m)
+        alerts: list[Alert] = []
+        bouts: list[Bout] = []
+        tilt_threshold = self.params.alerts.anterior_tilt_deg
+        for i in range(m):
+            t = float(features.t[i])
+            a = int(activity[i])
+            done = self.bouts.step(t, a)
+            if done is not None:
+                bouts.append(done)
+            time = self.local_time(t)
+            day = self.days[time.date()]
+            day.seconds[ACTIVITIES[a]] += 1.0
+            if a == STANDING and tilt[i] >= tilt_threshold:
+                day.anterior_tilt_standing_s += 1.0
+            bout_s[i] = self.bouts.current_s
+            today_s[i] = day.seconds["sitting"]
+            alerts.extend(
+                self.rules.step(
+                    t=t,
+                    time=time,
+                    activity=a,
+                    tilt_deg=float(tilt[i]),
+                    bout_s=bout_s[i],
+                    sitting_today_s=today_s[i],
+                )
+            )
+        epochs = Epochs(features.t, activity, tilt, obliquity, calibrated, bout_s, today_s)
+        return PipelineOutput(epochs, alerts, bouts)
+
+    def finish(self) -> list[Bout]:
+        """Close the bout in progress at the end of the stream."""
+        done = self.bouts.close()
+        return [done] if done is not None else []
+
+
+class Pipeline:
+    """The streaming pipeline: ``update(samples) -> PipelineOutput``; ``finish()`` at the end of a stream."""
+
+    def __init__(self, params: PipelineParams, *, up_estimator: UpEstimator | None = None) -> None:
+        self.params = params
+        self.features = FeatureExtractor(
+            rate_hz=params.rate_hz, up_estimator=up_estimator or make_up_estimator(params.rate_hz)
+        )
+        self.tracker = PostureTracker(params)
+
+    def update(self, samples: Samples) -> PipelineOutput:
+        return self.tracker.update(self.features.update(samples))
+
+    def finish(self) -> PipelineOutput:
+        out = self.tracker.update(self.features.flush())
+        return PipelineOutput(out.epochs, out.alerts, out.bouts + self.tracker.finish())
+
+
+__all__ = [
+    "ACTIVITIES",
+    "LYING",
+    "SITTING",
+    "DayTotals",
+    "Epochs",
+    "Pipeline",
+    "PipelineOutput",
+    "PipelineParams",
+    "PostureTracker",
+]
