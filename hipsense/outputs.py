@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 import numpy as np
@@ -36,7 +36,7 @@ def write_timeline(fh: TextIO, epochs: Epochs, *, header: bool = True) -> None:
 
 
 def _iso(start: datetime, t: float, tz: Any) -> str:
-    return (start + timedelta(seconds=t)).astimezone(tz).isoformat(timespec="seconds")
+    return (start.astimezone(UTC) + timedelta(seconds=t)).astimezone(tz).isoformat(timespec="seconds")
 
 
 def build_summary(

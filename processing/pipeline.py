@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,7 +27,7 @@ BoolArray = NDArray[np.bool_]
 Int8Array = NDArray[np.int8]
 
 #: The wall-clock time assumed at t = 0 when a recording has no ``start``.
-DEFAULT_START = datetime(2000, 1, 1, tzinfo=timezone.utc)  # noqa: UP017
+DEFAULT_START = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,9 @@ class PostureTracker:
         self.params = params
         self.calibration = params.calibration
         self.start = params.start or DEFAULT_START
-        self.tz = params.tz or self.start.tzinfo or timezone.utc  # noqa: UP017
+        self.tz = params.tz or self.start.tzinfo or UTC
+        # Arithmetic on aware datetimes is wall-clock arithmetic within one zone: add seconds in UTC.
+        self._start_utc = self.start.astimezone(UTC)
         self.bouts = BoutTracker()
         self.rules = AlertRules(params.alerts, params.wearer)
         self.days: dict[date, DayTotals] = defaultdict(DayTotals)
@@ -124,7 +126,7 @@ class PostureTracker:
         self._window_len = 0
 
     def local_time(self, t: float) -> datetime:
-        return (self.start + timedelta(seconds=t)).astimezone(self.tz)
+        return (self._start_utc + timedelta(seconds=t)).astimezone(self.tz)
 
     def _maybe_calibrate(self, features: EpochFeatures) -> None:
         if self.calibration is not None or len(features) == 0:
