@@ -6,6 +6,7 @@ persist it, so that a restart or reconnect does not send an alert twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -83,20 +84,22 @@ class AlertRules:
         self,
         *,
         t: float,
-        time: datetime,
+        clock: Callable[[float], datetime],
+        day: date,
         activity: int,
         tilt_deg: float,
         bout_s: float,
         sitting_today_s: float,
     ) -> list[Alert]:
-        """Advance by one epoch (start ``t``, wall ``time``); return the alerts it fires."""
+        """Advance by one epoch starting at ``t``; ``clock(t)`` gives local wall time, ``day`` the local date."""
         out: list[Alert] = []
-        stamp = time.strftime("%Y%m%dT%H%M%S")
         p = self.params
         # Prolonged sitting: at 30 min of bout, then every 10 min while it lasts.
         if bout_s <= 0.0 or self._next_sitting_alert_s is None:
             self._next_sitting_alert_s = p.prolonged_sitting_s
         if self._next_sitting_alert_s is not None and bout_s >= self._next_sitting_alert_s:
+            time = clock(t)
+            stamp = time.strftime("%Y%m%dT%H%M%S")
             out.append(
                 Alert(
                     f"{self.wearer}-prolonged_sitting-{stamp}",
@@ -116,6 +119,8 @@ class AlertRules:
             self._tilt_last_ok = t
             if not self._tilt_fired and t + 1.0 - self._tilt_since >= p.anterior_tilt_s:
                 self._tilt_fired = True
+                time = clock(t)
+                stamp = time.strftime("%Y%m%dT%H%M%S")
                 out.append(
                     Alert(
                         f"{self.wearer}-anterior_tilt-{stamp}",
@@ -133,12 +138,12 @@ class AlertRules:
                 self._tilt_since = None
                 self._tilt_fired = False
         # Daily sitting budget: once per local day.
-        today = time.date()
-        if sitting_today_s >= p.daily_sitting_goal_s and self._budget_day != today:
-            self._budget_day = today
+        if sitting_today_s >= p.daily_sitting_goal_s and self._budget_day != day:
+            self._budget_day = day
+            time = clock(t)
             out.append(
                 Alert(
-                    f"{self.wearer}-daily_sitting_budget-{today.isoformat()}",
+                    f"{self.wearer}-daily_sitting_budget-{day.isoformat()}",
                     "daily_sitting_budget",
                     t,
                     time,

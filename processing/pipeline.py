@@ -122,11 +122,29 @@ class PostureTracker:
         self.bouts = BoutTracker()
         self.rules = AlertRules(params.alerts, params.wearer)
         self.days: dict[date, DayTotals] = defaultdict(DayTotals)
+        self._day_start = 0.0
+        self._day_end = -1.0
+        self._day = date(2000, 1, 1)
         self._window: list[EpochFeatures] = []
         self._window_len = 0
 
     def local_time(self, t: float) -> datetime:
         return (self._start_utc + timedelta(seconds=t)).astimezone(self.tz)
+
+    def _stream_time(self, wall: datetime) -> float:
+        """Stream seconds of a naive local wall time."""
+        return (wall.replace(tzinfo=self.tz).astimezone(UTC) - self._start_utc).total_seconds()
+
+    def _day_of(self, t: float) -> date:
+        """Local date of stream time ``t``; cached per local day (days change rarely, datetimes are slow)."""
+        if not self._day_start <= t < self._day_end:
+            local = self.local_time(t)
+            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
+            next_midnight = (midnight + timedelta(days=1)).replace(tzinfo=None)
+            self._day_start = min(self._stream_time(midnight.replace(tzinfo=None)), t)
+            self._day_end = max(self._stream_time(next_midnight), t + 1.0)
+            self._day = local.date()
+        return self._day
 
     def _maybe_calibrate(self, features: EpochFeatures) -> None:
         if self.calibration is not None or len(features) == 0:
@@ -182,8 +200,8 @@ class PostureTracker:
             done = self.bouts.step(t, a)
             if done is not None:
                 bouts.append(done)
-            time = self.local_time(t)
-            day = self.days[time.date()]
+            today = self._day_of(t)
+            day = self.days[today]
             day.seconds[ACTIVITIES[a]] += 1.0
             if a == STANDING and tilt[i] >= tilt_threshold:
                 day.anterior_tilt_standing_s += 1.0
@@ -192,7 +210,8 @@ class PostureTracker:
             alerts.extend(
                 self.rules.step(
                     t=t,
-                    time=time,
+                    clock=self.local_time,
+                    day=today,
                     activity=a,
                     tilt_deg=float(tilt[i]),
                     bout_s=bout_s[i],
