@@ -71,7 +71,9 @@ __all__ = [
     "BrokerSettings",
     "Publisher",
     "base_topic_for",
+    "refusal_error",
     "to_json",
+    "validate_base_topic",
 ]
 
 log = logging.getLogger(__name__)
@@ -265,13 +267,30 @@ def base_topic_for(wearer: str, base_topic: str | None = None) -> str:
         validate_wearer(wearer)
     except ValueError as exc:
         raise ConfigError(str(exc), hint="pass --wearer with letters a-z, digits, '_' or '-'") from exc
-    topic = base_topic if base_topic is not None else f"hipsense/{wearer}"
+    return validate_base_topic(base_topic if base_topic is not None else f"hipsense/{wearer}")
+
+
+def validate_base_topic(topic: str) -> str:
+    """Return ``topic`` if it can be a base topic (no wildcards, no empty levels, no leading '$')."""
     if topic.startswith("$") or not all(_TOPIC_LEVEL_RE.fullmatch(level) for level in topic.split("/")):
         raise ConfigError(
             f"base topic {topic!r} is not valid: no wildcards, no empty levels, no leading '$'",
             hint="for example hipsense/anna",
         )
     return topic
+
+
+def refusal_error(broker: BrokerSettings, reason: ReasonCode) -> BrokerError:
+    """The one-line error for a CONNACK that refused us."""
+    if reason.value in _LOGIN_REFUSED:
+        if broker.username is None:
+            text = f"{broker.url}: broker requires a login ({reason}); pass --mqtt-user/--mqtt-password"
+        else:
+            text = (
+                f"{broker.url}: broker refused the login (bad user name or password); check --mqtt-user/--mqtt-password"
+            )
+        return BrokerError(text, hint=f"credentials can also come from {ENV_USER} and {ENV_PASSWORD}")
+    return BrokerError(f"{broker.url}: broker refused the connection ({reason})", hint="check the broker's log")
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -626,20 +645,9 @@ class Publisher:
         properties: Properties | None,
     ) -> None:
         if reason.is_failure:
-            if reason.value in _LOGIN_REFUSED:
-                if self.broker.username is None:
-                    text = f"{self.broker.url}: broker requires a login ({reason}); pass --mqtt-user/--mqtt-password"
-                else:
-                    text = (
-                        f"{self.broker.url}: broker refused the login (bad user name or password); "
-                        "check --mqtt-user/--mqtt-password"
-                    )
-                hint = f"credentials can also come from {ENV_USER} and {ENV_PASSWORD}"
-            else:
-                text = f"{self.broker.url}: broker refused the connection ({reason})"
-                hint = "check the broker's log"
-            self._connect_error = BrokerError(text, hint=hint)
-            self._report(text, "error")
+            error = refusal_error(self.broker, reason)
+            self._connect_error = error
+            self._report(error.message, "error")
             self._first_outcome.set()
             return
         self._connect_error = None

@@ -1,0 +1,200 @@
+"""``hipsense alerts``: print alerts from the MQTT broker as they come, one line each.
+
+For people without a dashboard. Subscribes to ``<base>/alert`` (QoS 1) of one wearer, or of every wearer under
+the ``hipsense`` prefix when no wearer is given. An alert re-sent after a reconnect carries the same ``id`` and
+is printed once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import sys
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from hipsense.config import config_path, load_config
+from hipsense.mqtt import BrokerError, BrokerSettings, base_topic_for, refusal_error, validate_base_topic
+from processing.errors import ConfigError
+
+_SEEN_IDS = 10_000  # ids remembered for dropping duplicates
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "alerts",
+        help="print alerts from the MQTT broker as they come, one line each",
+        description=(
+            "Subscribe to the alert topic on the MQTT broker and print each alert on one line: local time, "
+            "event type, wearer and message. Runs until interrupted (Ctrl-C) unless --count is given. "
+            "Broker settings not given as flags come from the config file ([mqtt]) and the environment "
+            "(HIPSENSE_MQTT_USER, HIPSENSE_MQTT_PASSWORD)."
+        ),
+    )
+    p.add_argument(
+        "--mqtt",
+        metavar="URL",
+        default=None,
+        help="broker URL, mqtt://host[:port] (default port 1883) or mqtts://host[:port] (TLS, default 8883); "
+        "default: [mqtt] url from the config file",
+    )
+    p.add_argument(
+        "--wearer",
+        metavar="ID",
+        default=None,
+        help="only this wearer's alerts (letters a-z, digits, '_', '-'); default: every wearer",
+    )
+    p.add_argument(
+        "--base-topic",
+        metavar="T",
+        default=None,
+        help="the wearer's base topic, if not hipsense/<wearer>; alerts are read from T/alert",
+    )
+    p.add_argument("--mqtt-user", metavar="NAME", default=None, help="broker user name (default: config/env)")
+    p.add_argument(
+        "--mqtt-password",
+        metavar="PW",
+        default=None,
+        help="broker password (default: config, or HIPSENSE_MQTT_PASSWORD; prefer those: flags show in ps)",
+    )
+    p.add_argument("--mqtt-ca", metavar="FILE", default=None, help="PEM file of the CA that signed the broker")
+    p.add_argument("--mqtt-cert", metavar="FILE", default=None, help="PEM client certificate for TLS")
+    p.add_argument("--mqtt-key", metavar="FILE", default=None, help="PEM key of the client certificate")
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow sending the password in plain text (mqtt://) to a host that is not this machine",
+    )
+    p.add_argument("--json", action="store_true", help="print each alert as its raw JSON instead")
+    p.add_argument(
+        "--count", type=int, metavar="N", default=None, help="exit after N alerts (default: run until Ctrl-C)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        default=10.0,
+        help="seconds to wait for the first connection before giving up (default: 10)",
+    )
+    p.set_defaults(func=run)
+
+
+def format_alert(alert: dict[str, Any], topic: str) -> str:
+    """One line: time, event type, wearer (from the topic), message."""
+    levels = topic.split("/")
+    wearer = levels[-2] if len(levels) >= 2 else "?"
+    when = str(alert.get("time", "?"))
+    kind = str(alert.get("event_type", "?"))
+    message = " ".join(str(alert.get("message", "")).split())  # keep it on one line
+    return f"{when}  {kind:<20}  {wearer}  {message}"
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(config_path()).mqtt
+    url = args.mqtt or cfg.url
+    if not url:
+        raise ConfigError("no MQTT broker given", hint="pass --mqtt mqtt://host:port or set [mqtt] url in the config")
+    if args.count is not None and args.count < 1:
+        raise ConfigError(f"--count must be >= 1, got {args.count}")
+    settings = BrokerSettings.from_url(
+        url,
+        username=args.mqtt_user or cfg.username or None,
+        password=args.mqtt_password or cfg.password or None,
+        ca_file=args.mqtt_ca or cfg.ca_file or None,
+        certfile=args.mqtt_cert or cfg.cert_file or None,
+        keyfile=args.mqtt_key or cfg.key_file or None,
+        insecure=args.insecure or cfg.insecure,
+    )
+    prefix = validate_base_topic(cfg.base_topic)
+    if args.base_topic is not None:
+        topic = validate_base_topic(args.base_topic) + "/alert"
+    elif args.wearer is not None:
+        topic = base_topic_for(args.wearer, f"{prefix}/{args.wearer}") + "/alert"
+    else:
+        topic = f"{prefix}/+/alert"
+
+    lines: queue.SimpleQueue[tuple[str, bytes] | BaseException] = queue.SimpleQueue()
+    subscribed = threading.Event()
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"hipsense-alerts-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+    )
+    if settings.username is not None:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls:
+        client.tls_set_context(settings.ssl_context())
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+
+    def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
+        if reason.is_failure:
+            lines.put(refusal_error(settings, reason))
+            return
+        c.subscribe(topic, qos=1)
+
+    def on_subscribe(c: mqtt.Client, userdata: Any, mid: int, codes: list[ReasonCode], props: Any) -> None:
+        if not subscribed.is_set():
+            subscribed.set()
+            print(f"listening for alerts on {settings.url} {topic}", file=sys.stderr, flush=True)
+
+    def on_message(c: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        lines.put((msg.topic, bytes(msg.payload)))
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    try:
+        client.connect(settings.host, settings.port, settings.keepalive_s)
+    except OSError as exc:
+        raise BrokerError(f"{settings.url}: cannot connect ({exc})", hint="is the broker running?") from exc
+    client.loop_start()
+    try:
+        if not subscribed.wait(args.timeout):
+            try:
+                first = lines.get_nowait()
+            except queue.Empty:
+                first = None
+            if isinstance(first, BaseException):
+                raise first
+            raise BrokerError(f"{settings.url}: no answer from the broker within {args.timeout:g} s")
+        return _print_loop(lines, args)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _print_loop(lines: queue.SimpleQueue[tuple[str, bytes] | BaseException], args: argparse.Namespace) -> int:
+    seen: OrderedDict[str, None] = OrderedDict()
+    printed = 0
+    while args.count is None or printed < args.count:
+        try:
+            item = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if isinstance(item, BaseException):
+            print(f"warning: {item}", file=sys.stderr, flush=True)
+            continue
+        topic, payload = item
+        try:
+            alert = json.loads(payload)
+        except ValueError:
+            print(f"warning: {topic}: not JSON, ignored", file=sys.stderr, flush=True)
+            continue
+        if not isinstance(alert, dict):
+            continue
+        alert_id = str(alert.get("id", ""))
+        if alert_id:
+            if alert_id in seen:
+                continue
+            seen[alert_id] = None
+            if len(seen) > _SEEN_IDS:
+                seen.popitem(last=False)
+        text = json.dumps(alert, ensure_ascii=False) if args.json else format_alert(alert, topic)
+        print(text, flush=True)
+        printed += 1
+    return 0
