@@ -1,0 +1,118 @@
+"""Vectorised unit-quaternion helpers for :mod:`processing.orientation` (private).
+
+A quaternion ``w + x i + y j + z k`` is stored as a pair of complex numbers (Cayley–Dickson form)
+``a = w + x i`` and ``b = y + z i``, so that ``q = a + b j``. The Hamilton product is then
+
+    (a1 + b1 j)(a2 + b2 j) = (a1 a2 - b1 conj(b2)) + (a1 b2 + b1 conj(a2)) j
+
+which numpy evaluates in 8 ufunc calls instead of 28 (the reason for this form: speed).
+
+>>> a, b = from_rotvec(np.array([[0.0], [0.0], [np.pi / 2]]))
+>>> np.round(to_matrix(a, b)[:, 0], 12).reshape(3, 3) + 0.0
+array([[ 0., -1.,  0.],
+       [ 1.,  0.,  0.],
+       [ 0.,  0.,  1.]])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+ComplexArray = NDArray[np.complex128]
+
+#: Sequences up to this length are scanned with a plain Python loop (faster than numpy for tiny arrays).
+_SMALL = 24
+#: Block length of the two-level prefix scan.
+_BLOCK = 8
+
+
+def mul(a1: ComplexArray, b1: ComplexArray, a2: ComplexArray, b2: ComplexArray) -> tuple[ComplexArray, ComplexArray]:
+    """Hamilton product ``q1 ⊗ q2`` (broadcasting)."""
+    return a1 * a2 - b1 * np.conj(b2), a1 * b2 + b1 * np.conj(a2)
+
+
+def from_rotvec(v: FloatArray) -> tuple[ComplexArray, ComplexArray]:
+    """Unit quaternions of rotation vectors ``v``: (3, n) float, rad (axis × angle)."""
+    theta = np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    half = 0.5 * theta
+    # sin(θ/2)/θ = 0.5 sinc(θ/2π) with numpy's normalised sinc; exact at θ = 0.
+    s = 0.5 * np.sinc(half * (1.0 / np.pi))
+    a = np.cos(half) + 1j * (s * v[0])
+    b = s * v[1] + 1j * (s * v[2])
+    return a, b
+
+
+def _scan_small(a: ComplexArray, b: ComplexArray) -> tuple[ComplexArray, ComplexArray]:
+    al: list[complex] = a.tolist()
+    bl: list[complex] = b.tolist()
+    pa, pb = al[0], bl[0]
+    for k in range(1, len(al)):
+        a2, b2 = al[k], bl[k]
+        pa, pb = pa * a2 - pb * b2.conjugate(), pa * b2 + pb * a2.conjugate()
+        al[k], bl[k] = pa, pb
+    return np.array(al, dtype=np.complex128), np.array(bl, dtype=np.complex128)
+
+
+def scan(a: ComplexArray, b: ComplexArray) -> tuple[ComplexArray, ComplexArray]:
+    """Inclusive prefix products ``p_k = q_0 ⊗ q_1 ⊗ ... ⊗ q_k`` of (n,) quaternions.
+
+    Two-level blocked scan: a sequential sweep across ``_BLOCK`` columns, vectorised over the blocks, then the
+    block totals are scanned recursively and applied. Work is about 2n products; results equal the sequential
+    product up to floating-point rounding (associativity).
+    """
+    m = a.shape[0]
+    if m <= _SMALL:
+        return _scan_small(a, b) if m else (a.copy(), b.copy())
+    nb = -(-m // _BLOCK)
+    pad = nb * _BLOCK - m
+    if pad:
+        a = np.concatenate((a, np.ones(pad, dtype=np.complex128)))
+        b = np.concatenate((b, np.zeros(pad, dtype=np.complex128)))
+    xa = np.ascontiguousarray(a.reshape(nb, _BLOCK).T)
+    xb = np.ascontiguousarray(b.reshape(nb, _BLOCK).T)
+    for j in range(1, _BLOCK):
+        xa[j], xb[j] = mul(xa[j - 1], xb[j - 1], xa[j], xb[j])
+    ta, tb = scan(xa[_BLOCK - 1], xb[_BLOCK - 1])
+    xa[:, 1:], xb[:, 1:] = mul(ta[None, :-1], tb[None, :-1], xa[:, 1:], xb[:, 1:])
+    return xa.T.reshape(-1)[:m], xb.T.reshape(-1)[:m]
+
+
+def to_matrix(a: ComplexArray, b: ComplexArray) -> FloatArray:
+    """Rotation matrices of unit quaternions, (9, n): row-major entries R00, R01, ..., R22.
+
+    ``R`` maps a vector from the rotated (sensor) frame to the reference frame: ``v_ref = R v``.
+    """
+    w, x, y, z = a.real, a.imag, b.real, b.imag
+    ww, xx, yy, zz = w * w, x * x, y * y, z * z
+    xy, zw, xz, yw, yz, xw = x * y, z * w, x * z, y * w, y * z, x * w
+    out = np.empty((9, a.shape[0]))
+    out[0] = ww + xx - yy - zz
+    out[1] = 2.0 * (xy - zw)
+    out[2] = 2.0 * (xz + yw)
+    out[3] = 2.0 * (xy + zw)
+    out[4] = ww - xx + yy - zz
+    out[5] = 2.0 * (yz - xw)
+    out[6] = 2.0 * (xz - yw)
+    out[7] = 2.0 * (yz + xw)
+    out[8] = ww - xx - yy + zz
+    return out
+
+
+def rotate(r: FloatArray, v: FloatArray) -> FloatArray:
+    """``R v`` for (9, n) matrices and (3, n) vectors."""
+    out = np.empty_like(v)
+    out[0] = r[0] * v[0] + r[1] * v[1] + r[2] * v[2]
+    out[1] = r[3] * v[0] + r[4] * v[1] + r[5] * v[2]
+    out[2] = r[6] * v[0] + r[7] * v[1] + r[8] * v[2]
+    return out
+
+
+def rotate_inverse(r: FloatArray, v: FloatArray) -> FloatArray:
+    """``Rᵀ v`` for (9, n) matrices and (3, n) vectors."""
+    out = np.empty_like(v)
+    out[0] = r[0] * v[0] + r[3] * v[1] + r[6] * v[2]
+    out[1] = r[1] * v[0] + r[4] * v[1] + r[7] * v[2]
+    out[2] = r[2] * v[0] + r[5] * v[1] + r[8] * v[2]
+    return out

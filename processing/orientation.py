@@ -1,0 +1,504 @@
+"""Streaming attitude (gravity direction) from gyroscope and accelerometer, with gyro-bias estimation.
+
+The estimator returns, for every sample, the **up vector**: a unit vector in the *sensor* frame pointing away
+from the Earth (the direction of the accelerometer's specific force when the sensor is still). Roll and pitch
+follow from it; heading is not estimated. Downstream code (mounting calibration, tilt) rotates it into the
+pelvis frame.
+
+How it works (a complementary filter in an almost-inertial frame, vectorised):
+
+1. The bias-corrected gyro is integrated into the orientation ``R_k`` of the sensor relative to a reference
+   frame fixed at the last (re-)initialisation (quaternion prefix products; see :mod:`processing._quat`).
+2. The accelerometer is rotated into that frame, ``R_k a_k``, where gravity is nearly constant, and low-passed
+   there with time constant ``tau_acc_s`` (a first-order filter using the real ``dt`` of every sample; the
+   first ``tau_acc_s`` after an initialisation are a running mean). Walking accelerations average out over
+   strides; samples whose ``|a|`` departs far from g are down-weighted.
+3. The filtered gravity is rotated back: ``up_k = R_kᵀ ĝ_k / |ĝ_k|``.
+
+Gyro bias is piecewise constant over bias blocks of ``bias_block_s`` seconds (aligned to the first sample's
+time, so independent of the caller's chunking) and updated at each block boundary:
+
+* **at rest** (gyro and accelerometer steady for ``rest_min_s``): towards the mean gyro over the rest samples;
+* **in motion**: from the drift of the low-passed gravity in the gyro-integrated frame of a first pass that uses
+  only the rest estimate. The drift over a block equals ``P A e`` (``A = Σ R_k dt``, ``P`` projects
+  perpendicular to gravity, ``e`` the residual bias), which reveals the bias components perpendicular to
+  gravity; a second pass then integrates with the full estimate. Only the second pass produces ``up``.
+
+Gaps (a step in ``t`` longer than ``gap_periods`` nominal periods or ``gap_s``) re-initialise the attitude from
+the accelerometer and keep the bias. Results do not depend on chunking (to ~1e-12): one call over a
+recording equals any sequence of calls over its pieces.
+
+>>> import numpy as np
+>>> from processing.samples import Samples
+>>> n = 200
+>>> t = np.arange(n) / 100.0
+>>> acc = np.tile([0.0, 9.80665 * np.sin(0.3), 9.80665 * np.cos(0.3)], (n, 1))
+>>> est = OrientationEstimator()
+>>> res = est.update(Samples(t, acc, np.zeros((n, 3))))
+>>> np.round(res.up[-1], 6) + 0.0
+array([0.      , 0.29552 , 0.955336])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numpy.typing import NDArray
+
+from processing import _quat
+from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
+
+BoolArray = NDArray[np.bool_]
+
+#: Internal processing block, samples. Keeps numpy temporaries small (large ones are ~3x slower: page faults).
+_CHUNK = 8192
+#: Number of consecutive sample intervals whose median gives the nominal period for the next ones.
+_DT_BLOCK = 128
+#: Largest decay (in e-folds) handled in one pass of the linear recursion before re-basing.
+_MAX_EFOLD = 500.0
+
+
+@dataclass(frozen=True, slots=True)
+class OrientationParams:
+    """Parameters of :class:`OrientationEstimator` (all SI; validated on construction).
+
+    tau_acc_s: time constant of the gravity low-pass in the gyro-integrated frame, s. Longer averages walking
+        accelerations better but lets gyro errors act longer.
+    acc_weight_lo_mps2, acc_weight_hi_mps2: a sample's weight in the gravity low-pass falls linearly from 1
+        to 0 as ``||a| - gravity_mps2|`` goes from lo to hi, m/s² (impacts, saturation).
+    gravity_mps2: magnitude of gravity, m/s².
+    gap_s: a step in ``t`` longer than this is a gap, s.
+    gap_periods: a step longer than this many nominal periods is a gap.
+    rate_hz: nominal sample rate, Hz; None estimates the period as the median of the previous 128 intervals.
+    bias_block_s: the bias is constant over blocks of this length and updated at their boundaries, s.
+    bias_max_rps: bound on each bias estimate's norm, rad/s.
+    rest_gyro_rps: at rest, the gyro stays within this of its 0.5 s low-pass, rad/s.
+    rest_acc_mps2: at rest, the accelerometer stays within this of its low-pass, m/s².
+    rest_filter_tau_s: time constant of the rest-detection low-passes, s.
+    rest_min_s: stillness must last this long to count as rest, s.
+    rest_bias_tau_s: time constant of the bias update from rest samples (in seconds of rest), s.
+    motion_bias_tau_s: time constant of the bias update in motion, s.
+    motion_bias_reg: regularisation of the motion-bias least squares (fraction of a fully observable block);
+        components seen less than this are barely updated.
+    initial_bias_rps: bias at start and after :meth:`OrientationEstimator.reset`, rad/s, sensor frame.
+    """
+
+    tau_acc_s: float = 3.0
+    acc_weight_lo_mps2: float = 6.0
+    acc_weight_hi_mps2: float = 12.0
+    gravity_mps2: float = STANDARD_GRAVITY
+    gap_s: float = 0.5
+    gap_periods: float = 3.0
+    rate_hz: float | None = None
+    bias_block_s: float = 5.0
+    bias_max_rps: float = math.radians(5.0)
+    rest_gyro_rps: float = math.radians(2.0)
+    rest_acc_mps2: float = 0.5
+    rest_filter_tau_s: float = 0.5
+    rest_min_s: float = 1.5
+    rest_bias_tau_s: float = 3.0
+    motion_bias_tau_s: float = 40.0
+    motion_bias_reg: float = 0.1
+    initial_bias_rps: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        positive = (
+            "tau_acc_s",
+            "acc_weight_hi_mps2",
+            "gravity_mps2",
+            "gap_s",
+            "bias_block_s",
+            "bias_max_rps",
+            "rest_gyro_rps",
+            "rest_acc_mps2",
+            "rest_filter_tau_s",
+            "rest_bias_tau_s",
+            "motion_bias_tau_s",
+            "motion_bias_reg",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"OrientationParams.{name} must be a finite number > 0, got {value!r}")
+        if not 0 <= self.acc_weight_lo_mps2 < self.acc_weight_hi_mps2:
+            raise ValueError("OrientationParams needs 0 <= acc_weight_lo_mps2 < acc_weight_hi_mps2")
+        if not (math.isfinite(self.gap_periods) and self.gap_periods > 1):
+            raise ValueError(f"OrientationParams.gap_periods must be > 1, got {self.gap_periods!r}")
+        if self.rest_min_s < 0:
+            raise ValueError(f"OrientationParams.rest_min_s must be >= 0, got {self.rest_min_s!r}")
+        if self.rate_hz is not None and not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
+            raise ValueError(f"OrientationParams.rate_hz must be None or > 0, got {self.rate_hz!r}")
+        if len(self.initial_bias_rps) != 3 or not all(math.isfinite(v) for v in self.initial_bias_rps):
+            raise ValueError("OrientationParams.initial_bias_rps must be three finite numbers (rad/s)")
+
+
+@dataclass(frozen=True, slots=True)
+class OrientationResult:
+    """Per-sample output of :meth:`OrientationEstimator.update`.
+
+    t: (n,) float, s, the input sample times.
+    up: (n, 3) float, unit vector in the sensor frame pointing up (away from the Earth); equals
+        ``acc / |acc|`` for a sensor at rest. Tilt of sensor axis ``u`` from vertical: ``arccos(up @ u)``.
+    bias: (n, 3) float, rad/s, sensor frame: the gyro bias subtracted at each sample.
+    rest: (n,) bool, the sensor was at rest (steady for ``rest_min_s``).
+    reinit: (n,) bool, the attitude was re-initialised from this sample's accelerometer alone (first sample,
+        first after a gap); ``up`` is less certain for about ``tau_acc_s`` afterwards.
+    """
+
+    t: FloatArray
+    up: FloatArray
+    bias: FloatArray
+    rest: BoolArray
+    reinit: BoolArray
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    @staticmethod
+    def concat(parts: Sequence[OrientationResult]) -> OrientationResult:
+        """Join consecutive results (e.g. from a stream of chunks)."""
+        if not parts:
+            return OrientationResult(
+                np.empty(0), np.empty((0, 3)), np.empty((0, 3)), np.empty(0, bool), np.empty(0, bool)
+            )
+        return OrientationResult(
+            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(OrientationResult))
+        )
+
+
+def _linrec(logc: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
+    """Solve ``y_k = exp(logc_k) y_{k-1} + u_k`` for (k, m) ``u`` and (k,) ``y0``; logc <= 0.
+
+    Closed form ``y_k = e^{L_k} (y0 + Σ_{i<=k} u_i e^{-L_i})`` with ``L = cumsum(logc)``, re-based every
+    ``_MAX_EFOLD`` e-folds so that nothing overflows.
+    """
+    cum = np.cumsum(logc)
+    if cum[-1] < -_MAX_EFOLD:
+        cut = max(1, int(np.searchsorted(-cum, _MAX_EFOLD)))
+        head = _linrec(logc[:cut], u[:, :cut], y0)
+        tail = _linrec(logc[cut:], u[:, cut:], head[:, -1])
+        return np.concatenate((head, tail), axis=1)
+    grow = np.exp(-cum)
+    acc = np.cumsum(u * grow, axis=1)
+    acc += y0[:, None]
+    acc /= grow
+    return acc
+
+
+class _Pass:
+    """One gyro integration + gravity low-pass pass (state: orientation in its frame, gravity, count)."""
+
+    def __init__(self) -> None:
+        self.qa = 1.0 + 0.0j
+        self.qb = 0.0j
+        self.g = np.zeros(3)
+        self.count = 0
+
+    def run(
+        self,
+        gyro: FloatArray,
+        acc: FloatArray,
+        dt: FloatArray,
+        w: FloatArray,
+        init: bool,
+        tau_s: float,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Process one gap-free segment; returns R (9, m) sensor->reference and ĝ (3, m) reference frame."""
+        m = acc.shape[1]
+        r = np.empty((9, m))
+        g = np.empty((3, m))
+        start = 0
+        if init:
+            self.qa, self.qb = 1.0 + 0.0j, 0.0j
+            self.g = acc[:, 0].copy()
+            self.count = 1
+            r[:, 0] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+            g[:, 0] = self.g
+            start = 1
+        if start == m:
+            return r, g
+        d = dt[start:]
+        da, db = _quat.from_rotvec(gyro[:, start:] * d)
+        a0, b0 = complex(da[0]), complex(db[0])
+        da[0] = self.qa * a0 - self.qb * b0.conjugate()
+        db[0] = self.qa * b0 + self.qb * a0.conjugate()
+        pa, pb = _quat.scan(da, db)
+        rs = _quat.to_matrix(pa, pb)
+        r[:, start:] = rs
+        aref = _quat.rotate(rs, acc[:, start:])
+        alpha = -np.expm1(d * (-1.0 / tau_s))
+        warm = 1.0 / np.arange(self.count + 1, self.count + 1 + d.shape[0], dtype=np.float64)
+        beta = np.maximum(alpha, warm)
+        beta *= w[start:]
+        gs = _linrec(np.log1p(-beta), aref * beta, self.g)
+        g[:, start:] = gs
+        norm = math.sqrt(abs(complex(pa[-1])) ** 2 + abs(complex(pb[-1])) ** 2)
+        self.qa, self.qb = complex(pa[-1]) / norm, complex(pb[-1]) / norm
+        self.g = gs[:, -1].copy()
+        self.count += d.shape[0]
+        return r, g
+
+
+class OrientationEstimator:
+    """Streaming gravity-direction (roll/pitch) estimator; see the module docstring.
+
+    ``update(samples)`` accepts chunks of any size (1 sample to a whole recording) and returns one
+    :class:`OrientationResult` row per input sample; ``reset()`` forgets everything except the parameters.
+    """
+
+    def __init__(self, params: OrientationParams | None = None) -> None:
+        self.params = params if params is not None else OrientationParams()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all state (attitude, bias, rest, timing); the next sample initialises."""
+        p = self.params
+        self._t_last = math.nan
+        self._t_origin = math.nan
+        self._dt_buf = np.empty(0)
+        self._dt_nom = 1.0 / p.rate_hz if p.rate_hz is not None else math.inf
+        # rest detection
+        self._gy_lp = np.zeros(3)
+        self._ac_lp = np.zeros(3)
+        self._t_moving = -math.inf
+        # bias: rest part (absolute) and motion part (residual relative to the rest part)
+        self._b_rest = np.array(p.initial_bias_rps, dtype=np.float64)
+        self._b_mot = np.zeros(3)
+        self._blk = -1
+        self._rest_t = 0.0
+        self._rest_sum = np.zeros(3)
+        self._blk_m = -1
+        self._a_sum = np.zeros(9)
+        self._t_sum = 0.0
+        self._g1_start: FloatArray | None = None
+        self._g1_last = np.zeros(3)
+        self._pass1 = _Pass()
+        self._pass2 = _Pass()
+
+    def update(self, samples: Samples) -> OrientationResult:
+        """Process a chunk; rows of the result correspond to ``samples``. Raises ValueError if ``t`` does not
+        increase (also across calls) or if values are not finite."""
+        n = len(samples)
+        if n == 0:
+            return OrientationResult.concat([])
+        t = np.asarray(samples.t, dtype=np.float64)
+        acc = np.asarray(samples.acc, dtype=np.float64)
+        gyro = np.asarray(samples.gyro, dtype=np.float64)
+        if not (np.isfinite(t).all() and np.isfinite(acc).all() and np.isfinite(gyro).all()):
+            raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
+        parts = []
+        for s in range(0, n, _CHUNK):
+            e = min(n, s + _CHUNK)
+            parts.append(
+                self._process(t[s:e], np.ascontiguousarray(acc[s:e].T), np.ascontiguousarray(gyro[s:e].T))
+            )
+        return parts[0] if len(parts) == 1 else OrientationResult.concat(parts)
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _nominal_dt(self, dt: FloatArray) -> FloatArray:
+        """Nominal period for each interval: median of the previous index-aligned block of intervals."""
+        if self.params.rate_hz is not None:
+            return np.full(dt.shape[0], self._dt_nom)
+        buf = np.concatenate((self._dt_buf, dt))
+        full = buf.shape[0] // _DT_BLOCK
+        per_block = np.full(full + 1, self._dt_nom)
+        if full:
+            per_block[1:] = np.median(buf[: full * _DT_BLOCK].reshape(full, _DT_BLOCK), axis=1)
+            self._dt_nom = float(per_block[-1])
+        nominal = per_block[np.arange(self._dt_buf.shape[0], buf.shape[0]) // _DT_BLOCK]
+        self._dt_buf = buf[full * _DT_BLOCK :].copy()
+        return nominal
+
+    def _process(self, t: FloatArray, acc: FloatArray, gyro: FloatArray) -> OrientationResult:
+        p = self.params
+        n = t.shape[0]
+        first = math.isnan(self._t_last)
+        if first:
+            self._t_origin = float(t[0])
+        dt = np.empty(n)
+        dt[0] = t[0] - self._t_last if not first else 0.0
+        np.subtract(t[1:], t[:-1], out=dt[1:])
+        if first:
+            if n > 1 and not (dt[1:] > 0).all():
+                raise ValueError("orientation: sample times must be strictly increasing")
+            nominal = np.full(n, math.inf)
+            nominal[1:] = self._nominal_dt(dt[1:])
+        else:
+            if not (dt > 0).all():
+                raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
+            nominal = self._nominal_dt(dt)
+        init = dt > np.minimum(p.gap_s, p.gap_periods * nominal)
+        init[0] |= first
+        dt[init] = 0.0
+        self._t_last = float(t[-1])
+
+        # segments between re-initialisations
+        seg_starts = np.flatnonzero(init)
+        if seg_starts.shape[0] == 0 or seg_starts[0] != 0:
+            seg_starts = np.concatenate(([0], seg_starts))
+        seg_bounds = [*seg_starts.tolist(), n]
+
+        rest = self._rest(t, acc, gyro, dt, init, seg_bounds)
+
+        anorm = np.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
+        dev = np.abs(anorm - p.gravity_mps2)
+        w = np.clip((p.acc_weight_hi_mps2 - dev) * (1.0 / (p.acc_weight_hi_mps2 - p.acc_weight_lo_mps2)), 0, 1)
+
+        # pieces: constant bias block and no re-initialisation inside (except at the start)
+        blk = np.floor((t - self._t_origin) * (1.0 / p.bias_block_s)).astype(np.int64)
+        cut = init.copy()
+        cut[0] = True
+        cut[1:] |= blk[1:] != blk[:-1]
+        starts = np.flatnonzero(cut)
+        ends = [*starts[1:].tolist(), n]
+        starts_l = starts.tolist()
+        blk_l = blk[starts].tolist()
+        init_l = init[starts].tolist()
+
+        # loop 1: bias from rest, per piece
+        rest_dt = np.where(rest, dt, 0.0)
+        rest_t = np.add.reduceat(rest_dt, starts).tolist()
+        rest_sum = np.add.reduceat(gyro * rest_dt, starts, axis=1)
+        b_rest = np.empty((3, len(starts_l)))
+        rest_updated = []
+        for i, b in enumerate(blk_l):
+            updated = False
+            if b != self._blk:
+                updated = self._finish_rest_block()
+                self._blk = b
+            rest_updated.append(updated)
+            b_rest[:, i] = self._b_rest
+            self._rest_t += rest_t[i]
+            self._rest_sum += rest_sum[:, i]
+        lengths = np.diff([*starts_l, n])
+        b_rest_s = np.repeat(b_rest, lengths, axis=1)
+
+        # pass 1: integrate with the rest bias only; collect per-piece drift statistics
+        r1, g1 = self._run_pass(self._pass1, gyro - b_rest_s, acc, dt, w, init, seg_bounds)
+        a_piece = np.add.reduceat(r1 * dt, starts, axis=1)
+        t_piece = np.add.reduceat(dt, starts).tolist()
+        g1_end = g1[:, np.asarray(ends) - 1]
+
+        # loop 2: bias in motion, per piece
+        b_mot = np.empty((3, len(starts_l)))
+        for i, b in enumerate(blk_l):
+            if b != self._blk_m:
+                self._finish_motion_block(rest_updated[i])
+                self._blk_m = b
+                self._a_sum = np.zeros(9)
+                self._t_sum = 0.0
+                self._g1_start = None if init_l[i] else self._g1_last.copy()
+            elif init_l[i]:
+                self._g1_start = None
+            b_mot[:, i] = self._b_mot
+            self._a_sum += a_piece[:, i]
+            self._t_sum += t_piece[i]
+            self._g1_last = g1_end[:, i].copy()
+        bias = b_rest_s + np.repeat(b_mot, lengths, axis=1)
+
+        # pass 2: integrate with the full bias; the output
+        r2, g2 = self._run_pass(self._pass2, gyro - bias, acc, dt, w, init, seg_bounds)
+        up = _quat.rotate_inverse(r2, g2)
+        up /= np.sqrt(up[0] * up[0] + up[1] * up[1] + up[2] * up[2])
+        return OrientationResult(t.copy(), up.T.copy(), bias.T.copy(), rest, init)
+
+    def _run_pass(
+        self,
+        stage: _Pass,
+        gyro: FloatArray,
+        acc: FloatArray,
+        dt: FloatArray,
+        w: FloatArray,
+        init: BoolArray,
+        bounds: list[int],
+    ) -> tuple[FloatArray, FloatArray]:
+        if len(bounds) == 2:
+            return stage.run(gyro, acc, dt, w, bool(init[0]), self.params.tau_acc_s)
+        rs, gs = [], []
+        for s, e in zip(bounds[:-1], bounds[1:], strict=True):
+            r, g = stage.run(gyro[:, s:e], acc[:, s:e], dt[s:e], w[s:e], bool(init[s]), self.params.tau_acc_s)
+            rs.append(r)
+            gs.append(g)
+        return np.concatenate(rs, axis=1), np.concatenate(gs, axis=1)
+
+    def _rest(
+        self,
+        t: FloatArray,
+        acc: FloatArray,
+        gyro: FloatArray,
+        dt: FloatArray,
+        init: BoolArray,
+        bounds: list[int],
+    ) -> BoolArray:
+        p = self.params
+        still = np.empty(t.shape[0], dtype=bool)
+        for s, e in zip(bounds[:-1], bounds[1:], strict=True):
+            if init[s]:
+                self._gy_lp = gyro[:, s].copy()
+                self._ac_lp = acc[:, s].copy()
+                still[s] = False
+                s += 1
+                if s == e:
+                    continue
+            logc = dt[s:e] * (-1.0 / p.rest_filter_tau_s)
+            k = -np.expm1(logc)
+            gl = _linrec(logc, gyro[:, s:e] * k, self._gy_lp)
+            al = _linrec(logc, acc[:, s:e] * k, self._ac_lp)
+            self._gy_lp = gl[:, -1].copy()
+            self._ac_lp = al[:, -1].copy()
+            dg = gyro[:, s:e] - gl
+            da = acc[:, s:e] - al
+            still[s:e] = (np.einsum("ij,ij->j", dg, dg) < p.rest_gyro_rps**2) & (
+                np.einsum("ij,ij->j", da, da) < p.rest_acc_mps2**2
+            )
+        moving = np.where(still, -np.inf, t)
+        moving[0] = max(moving[0], self._t_moving)
+        np.maximum.accumulate(moving, out=moving)
+        self._t_moving = float(moving[-1])
+        rest: BoolArray = (t - moving) >= p.rest_min_s
+        return rest
+
+    def _clip(self, b: FloatArray) -> FloatArray:
+        norm = float(np.sqrt(b @ b))
+        return b * (self.params.bias_max_rps / norm) if norm > self.params.bias_max_rps else b
+
+    def _finish_rest_block(self) -> bool:
+        """Close the current bias block for the rest estimate; True if the bias was updated from rest."""
+        p = self.params
+        updated = False
+        if self._rest_t >= min(1.0, 0.2 * p.bias_block_s):
+            gain = -math.expm1(-self._rest_t / p.rest_bias_tau_s)
+            mean = self._rest_sum / self._rest_t
+            self._b_rest = self._clip(self._b_rest + gain * (mean - self._b_rest))
+            updated = True
+        self._rest_t = 0.0
+        self._rest_sum = np.zeros(3)
+        return updated
+
+    def _finish_motion_block(self, rest_updated: bool) -> None:
+        """Close the current bias block for the motion estimate (residual relative to the rest estimate)."""
+        p = self.params
+        if rest_updated:
+            self._b_mot = np.zeros(3)
+            return
+        g0 = self._g1_start
+        if g0 is None or self._t_sum < 0.5 * p.bias_block_s:
+            return
+        n0 = float(np.sqrt(g0 @ g0))
+        n1 = float(np.sqrt(self._g1_last @ self._g1_last))
+        if n0 < 0.5 * p.gravity_mps2 or n1 < 0.5 * p.gravity_mps2:
+            return
+        u0, u1 = g0 / n0, self._g1_last / n1
+        drift = np.cross(u0, u1)  # ≈ P A e, rad
+        a = self._a_sum.reshape(3, 3)
+        pa = a - np.outer(u1, u1 @ a)
+        m = pa.T @ pa
+        c = pa.T @ drift
+        reg = (p.motion_bias_reg * self._t_sum) ** 2
+        step = np.linalg.solve(m + reg * np.eye(3), c - m @ self._b_mot)
+        gain = -math.expm1(-self._t_sum / p.motion_bias_tau_s)
+        self._b_mot = self._clip(self._b_rest + self._b_mot + gain * step) - self._b_rest
