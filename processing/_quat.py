@@ -35,12 +35,35 @@ def mul(a1: ComplexArray, b1: ComplexArray, a2: ComplexArray, b2: ComplexArray) 
 
 def from_rotvec(v: FloatArray) -> tuple[ComplexArray, ComplexArray]:
     """Unit quaternions of rotation vectors ``v``: (3, n) float, rad (axis × angle)."""
-    theta = np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
-    half = 0.5 * theta
-    # sin(θ/2)/θ = 0.5 sinc(θ/2π) with numpy's normalised sinc; exact at θ = 0.
-    s = 0.5 * np.sinc(half * (1.0 / np.pi))
-    a = np.cos(half) + 1j * (s * v[0])
-    b = s * v[1] + 1j * (s * v[2])
+    half_sq = 0.25 * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    m = v.shape[1]
+    a = np.empty(m, dtype=np.complex128)
+    b = np.empty(m, dtype=np.complex128)
+    if m and float(half_sq.max()) < 0.01:
+        # |θ/2| < 0.1: Taylor series of cos(θ/2) and sin(θ/2)/θ, exact to double precision there
+        h2 = half_sq
+        np.multiply(h2, 1.0 / 40320.0, out=a.real)
+        a.real -= 1.0 / 720.0
+        a.real *= h2
+        a.real += 1.0 / 24.0
+        a.real *= h2
+        a.real -= 0.5
+        a.real *= h2
+        a.real += 1.0
+        s = h2 * (-1.0 / 10080.0)
+        s += 1.0 / 240.0
+        s *= h2
+        s -= 1.0 / 12.0
+        s *= h2
+        s += 0.5
+    else:
+        half = np.sqrt(half_sq)
+        np.cos(half, out=a.real)
+        # sin(θ/2)/θ = 0.5 sinc(θ/2π) with numpy's normalised sinc; exact at θ = 0.
+        s = 0.5 * np.sinc(half * (1.0 / np.pi))
+    np.multiply(s, v[0], out=a.imag)
+    np.multiply(s, v[1], out=b.real)
+    np.multiply(s, v[2], out=b.imag)
     return a, b
 
 

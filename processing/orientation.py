@@ -55,8 +55,8 @@ BoolArray = NDArray[np.bool_]
 
 #: Internal processing block, samples. Keeps numpy temporaries small (large ones are ~3x slower: page faults).
 _CHUNK = 8192
-#: Number of consecutive sample intervals whose median gives the nominal period for the next ones.
-_DT_BLOCK = 128
+#: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
+_DT_BLOCK = 1024
 #: Largest decay (in e-folds) handled in one pass of the linear recursion before re-basing.
 _MAX_EFOLD = 500.0
 
@@ -72,7 +72,7 @@ class OrientationParams:
     gravity_mps2: magnitude of gravity, m/s².
     gap_s: a step in ``t`` longer than this is a gap, s.
     gap_periods: a step longer than this many nominal periods is a gap.
-    rate_hz: nominal sample rate, Hz; None estimates the period as the median of the previous 128 intervals.
+    rate_hz: nominal sample rate, Hz; None estimates the period from the previous 1024 intervals (median).
     bias_block_s: the bias is constant over blocks of this length and updated at their boundaries, s.
     bias_max_rps: bound on each bias estimate's norm, rad/s.
     rest_gyro_rps: at rest, the gyro stays within this of its 0.5 s low-pass, rad/s.
@@ -170,10 +170,11 @@ class OrientationResult:
 
 
 def _linrec(logc: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
-    """Solve ``y_k = exp(logc_k) y_{k-1} + u_k`` for (k, m) ``u`` and (k,) ``y0``; logc <= 0.
+    """Solve ``y_k = exp(logc_k) y_{k-1} + u_k`` for (c, m) ``u`` (c even or 3) and (c,) ``y0``; logc <= 0.
 
     Closed form ``y_k = e^{L_k} (y0 + Σ_{i<=k} u_i e^{-L_i})`` with ``L = cumsum(logc)``, re-based every
-    ``_MAX_EFOLD`` e-folds so that nothing overflows.
+    ``_MAX_EFOLD`` e-folds so that nothing overflows. Channels are summed in complex pairs: numpy's cumsum is
+    sequential, and a complex one costs the same as a real one.
     """
     cum = np.cumsum(logc)
     if cum[-1] < -_MAX_EFOLD:
@@ -182,10 +183,33 @@ def _linrec(logc: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
         tail = _linrec(logc[cut:], u[:, cut:], head[:, -1])
         return np.concatenate((head, tail), axis=1)
     grow = np.exp(-cum)
-    acc = np.cumsum(u * grow, axis=1)
-    acc += y0[:, None]
-    acc /= grow
-    return acc
+    c, m = u.shape
+    out = np.empty((c, m))
+    pair = np.empty(m, dtype=np.complex128)
+    for i in range(0, c - 1, 2):
+        np.multiply(u[i], grow, out=pair.real)
+        np.multiply(u[i + 1], grow, out=pair.imag)
+        pair = np.cumsum(pair)
+        out[i] = pair.real
+        out[i + 1] = pair.imag
+    if c % 2:
+        np.cumsum(u[c - 1] * grow, out=out[c - 1])
+    out += y0[:, None]
+    out /= grow
+    return out
+
+
+def _solve3(m: list[float], rhs: list[float]) -> list[float]:
+    """Solve a 3x3 system (row-major ``m``) by Cramer's rule."""
+    a, b, c, d, e, f, g, h, i = m
+    co0, co1, co2 = e * i - f * h, f * g - d * i, d * h - e * g
+    det = a * co0 + b * co1 + c * co2
+    inv = (
+        co0, c * h - b * i, b * f - c * e,
+        co1, a * i - c * g, c * d - a * f,
+        co2, b * g - a * h, a * e - b * d,
+    )  # fmt: skip
+    return [(inv[3 * r] * rhs[0] + inv[3 * r + 1] * rhs[1] + inv[3 * r + 2] * rhs[2]) / det for r in range(3)]
 
 
 class _Pass:
@@ -307,7 +331,7 @@ class OrientationEstimator:
         full = buf.shape[0] // _DT_BLOCK
         per_block = np.full(full + 1, self._dt_nom)
         if full:
-            per_block[1:] = np.median(buf[: full * _DT_BLOCK].reshape(full, _DT_BLOCK), axis=1)
+            per_block[1:] = np.median(buf[: full * _DT_BLOCK].reshape(full, _DT_BLOCK)[:, ::8], axis=1)
             self._dt_nom = float(per_block[-1])
         nominal = per_block[np.arange(self._dt_buf.shape[0], buf.shape[0]) // _DT_BLOCK]
         self._dt_buf = buf[full * _DT_BLOCK :].copy()
@@ -445,9 +469,9 @@ class OrientationEstimator:
                 if s == e:
                     continue
             logc = dt[s:e] * (-1.0 / p.rest_filter_tau_s)
-            k = -np.expm1(logc)
-            gl = _linrec(logc, gyro[:, s:e] * k, self._gy_lp)
-            al = _linrec(logc, acc[:, s:e] * k, self._ac_lp)
+            both = np.concatenate((gyro[:, s:e], acc[:, s:e]))
+            lp = _linrec(logc, both * -np.expm1(logc), np.concatenate((self._gy_lp, self._ac_lp)))
+            gl, al = lp[:3], lp[3:]
             self._gy_lp = gl[:, -1].copy()
             self._ac_lp = al[:, -1].copy()
             dg = gyro[:, s:e] - gl
@@ -488,17 +512,39 @@ class OrientationEstimator:
         g0 = self._g1_start
         if g0 is None or self._t_sum < 0.5 * p.bias_block_s:
             return
-        n0 = float(np.sqrt(g0 @ g0))
-        n1 = float(np.sqrt(self._g1_last @ self._g1_last))
+        # plain Python floats: this runs once per block and numpy's per-call overhead would dominate
+        x0, y0, z0 = g0.tolist()
+        x1, y1, z1 = self._g1_last.tolist()
+        n0 = math.sqrt(x0 * x0 + y0 * y0 + z0 * z0)
+        n1 = math.sqrt(x1 * x1 + y1 * y1 + z1 * z1)
         if n0 < 0.5 * p.gravity_mps2 or n1 < 0.5 * p.gravity_mps2:
             return
-        u0, u1 = g0 / n0, self._g1_last / n1
-        drift = np.cross(u0, u1)  # ≈ P A e, rad
-        a = self._a_sum.reshape(3, 3)
-        pa = a - np.outer(u1, u1 @ a)
-        m = pa.T @ pa
-        c = pa.T @ drift
+        x0, y0, z0, x1, y1, z1 = x0 / n0, y0 / n0, z0 / n0, x1 / n1, y1 / n1, z1 / n1
+        drift = (y0 * z1 - z0 * y1, z0 * x1 - x0 * z1, x0 * y1 - y0 * x1)  # ≈ P A e, rad
+        a00, a01, a02, a10, a11, a12, a20, a21, a22 = self._a_sum.tolist()
+        # P A with P = I - u uᵀ (u = current gravity direction)
+        ua0 = x1 * a00 + y1 * a10 + z1 * a20
+        ua1 = x1 * a01 + y1 * a11 + z1 * a21
+        ua2 = x1 * a02 + y1 * a12 + z1 * a22
+        p00, p01, p02 = a00 - x1 * ua0, a01 - x1 * ua1, a02 - x1 * ua2
+        p10, p11, p12 = a10 - y1 * ua0, a11 - y1 * ua1, a12 - y1 * ua2
+        p20, p21, p22 = a20 - z1 * ua0, a21 - z1 * ua1, a22 - z1 * ua2
+        m00 = p00 * p00 + p10 * p10 + p20 * p20
+        m01 = p00 * p01 + p10 * p11 + p20 * p21
+        m02 = p00 * p02 + p10 * p12 + p20 * p22
+        m11 = p01 * p01 + p11 * p11 + p21 * p21
+        m12 = p01 * p02 + p11 * p12 + p21 * p22
+        m22 = p02 * p02 + p12 * p12 + p22 * p22
+        b0, b1, b2 = self._b_mot.tolist()
+        d0, d1, d2 = drift
+        rhs = [
+            p00 * d0 + p10 * d1 + p20 * d2 - (m00 * b0 + m01 * b1 + m02 * b2),
+            p01 * d0 + p11 * d1 + p21 * d2 - (m01 * b0 + m11 * b1 + m12 * b2),
+            p02 * d0 + p12 * d1 + p22 * d2 - (m02 * b0 + m12 * b1 + m22 * b2),
+        ]
         reg = (p.motion_bias_reg * self._t_sum) ** 2
-        step = np.linalg.solve(m + reg * np.eye(3), c - m @ self._b_mot)
+        m = [m00 + reg, m01, m02, m01, m11 + reg, m12, m02, m12, m22 + reg]
+        step = _solve3(m, rhs)
         gain = -math.expm1(-self._t_sum / p.motion_bias_tau_s)
-        self._b_mot = self._clip(self._b_rest + self._b_mot + gain * step) - self._b_rest
+        new = np.array((b0 + gain * step[0], b1 + gain * step[1], b2 + gain * step[2]))
+        self._b_mot = self._clip(self._b_rest + new) - self._b_rest
