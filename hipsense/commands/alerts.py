@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
     lines: queue.SimpleQueue[tuple[str, bytes] | BaseException] = queue.SimpleQueue()
     subscribed = threading.Event()
+    answered = threading.Event()  # subscribed, or the broker refused us
+    refused: list[BrokerError] = []
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=f"hipsense-alerts-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
     )
@@ -133,13 +135,19 @@ def run(args: argparse.Namespace) -> int:
 
     def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
         if reason.is_failure:
-            lines.put(refusal_error(settings, reason))
+            error = refusal_error(settings, reason)
+            if subscribed.is_set():
+                lines.put(error)  # refused on a reconnect: say so and keep trying
+            else:
+                refused.append(error)
+                answered.set()
             return
         c.subscribe(topic, qos=1)
 
     def on_subscribe(c: mqtt.Client, userdata: Any, mid: int, codes: list[ReasonCode], props: Any) -> None:
         if not subscribed.is_set():
             subscribed.set()
+            answered.set()
             print(f"listening for alerts on {settings.url} {topic}", file=sys.stderr, flush=True)
 
     def on_message(c: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
@@ -154,13 +162,10 @@ def run(args: argparse.Namespace) -> int:
         raise BrokerError(f"{settings.url}: cannot connect ({exc})", hint="is the broker running?") from exc
     client.loop_start()
     try:
-        if not subscribed.wait(args.timeout):
-            try:
-                first = lines.get_nowait()
-            except queue.Empty:
-                first = None
-            if isinstance(first, BaseException):
-                raise first
+        answered.wait(args.timeout)
+        if refused:
+            raise refused[0]
+        if not subscribed.is_set():
             raise BrokerError(f"{settings.url}: no answer from the broker within {args.timeout:g} s")
         return _print_loop(lines, args)
     finally:

@@ -249,7 +249,9 @@ class Collector:
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
-        self.client.connect("127.0.0.1", url_port, keepalive=10, properties=props)
+        # clean_start=False from the first connection: mosquitto 2.0 saves at shutdown only the sessions of
+        # clients that connected without clean start.
+        self.client.connect("127.0.0.1", url_port, keepalive=10, clean_start=False, properties=props)
         self.client.loop_start()
         if not self._subscribed.wait(5):
             raise RuntimeError("collector could not subscribe")
