@@ -24,8 +24,7 @@ from processing.samples import STANDARD_GRAVITY, Samples
 from sensor.simulate import SensorModel, parse_scenario, simulate
 
 SCENARIO = (
-    "stand 30, walk 4min, sit 60, stand 10, walk 3min, sit 40, stand 5, walk 2min, stand 20, "
-    "sit 30, stand 10, walk 90"
+    "stand 30, walk 4min, sit 60, stand 10, walk 3min, sit 40, stand 5, walk 2min, stand 20, sit 30, stand 10, walk 90"
 )
 
 
@@ -43,9 +42,7 @@ def run_ours(samples: Samples, chunk: int = 65536) -> OrientationResult:
 def up_vqf(samples: Samples, rate_hz: float) -> np.ndarray:
     from vqf import VQF
 
-    out = VQF(1.0 / rate_hz).updateBatch(
-        np.ascontiguousarray(samples.gyro), np.ascontiguousarray(samples.acc)
-    )
+    out = VQF(1.0 / rate_hz).updateBatch(np.ascontiguousarray(samples.gyro), np.ascontiguousarray(samples.acc))
     q = out["quat6D"]  # sensor -> earth, (w, x, y, z); up in sensor frame = third row of R
     w, x, y, z = q.T
     return np.stack((2 * (x * z - w * y), 2 * (y * z + w * x), w * w - x * x - y * y + z * z), axis=1)
@@ -63,7 +60,7 @@ def up_imufusion(samples: Samples, rate_hz: float) -> np.ndarray:
             acceleration_rejection=10.0,
             magnetic_rejection=0.0,
             rejection_timeout=int(5 * rate_hz),
-            sample_rate=int(round(rate_hz)),
+            sample_rate=round(rate_hz),
         )
     )
     gyro_dps = np.degrees(samples.gyro)

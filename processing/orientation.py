@@ -41,6 +41,7 @@ array([0.      , 0.29552 , 0.955336])
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -316,9 +317,7 @@ class OrientationEstimator:
         parts = []
         for s in range(0, n, _CHUNK):
             e = min(n, s + _CHUNK)
-            parts.append(
-                self._process(t[s:e], np.ascontiguousarray(acc[s:e].T), np.ascontiguousarray(gyro[s:e].T))
-            )
+            parts.append(self._process(t[s:e], np.ascontiguousarray(acc[s:e].T), np.ascontiguousarray(gyro[s:e].T)))
         return parts[0] if len(parts) == 1 else OrientationResult.concat(parts)
 
     # -- internals ---------------------------------------------------------------------------------------
@@ -443,7 +442,7 @@ class OrientationEstimator:
         if len(bounds) == 2:
             return stage.run(gyro, acc, dt, w, bool(init[0]), self.params.tau_acc_s)
         rs, gs = [], []
-        for s, e in zip(bounds[:-1], bounds[1:], strict=True):
+        for s, e in itertools.pairwise(bounds):
             r, g = stage.run(gyro[:, s:e], acc[:, s:e], dt[s:e], w[s:e], bool(init[s]), self.params.tau_acc_s)
             rs.append(r)
             gs.append(g)
@@ -460,7 +459,7 @@ class OrientationEstimator:
     ) -> BoolArray:
         p = self.params
         still = np.empty(t.shape[0], dtype=bool)
-        for s, e in zip(bounds[:-1], bounds[1:], strict=True):
+        for s, e in itertools.pairwise(bounds):
             if init[s]:
                 self._gy_lp = gyro[:, s].copy()
                 self._ac_lp = acc[:, s].copy()

@@ -1,0 +1,193 @@
+"""Known-answer and chunk-invariance tests for processing.orientation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
+
+from processing.orientation import OrientationEstimator, OrientationParams, OrientationResult
+from processing.samples import STANDARD_GRAVITY, Samples
+
+G = STANDARD_GRAVITY
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return np.degrees(np.arccos(np.clip(np.sum(a * b, axis=1), -1.0, 1.0)))
+
+
+def constant_rotation(rate_hz: float, seconds: float, omega: np.ndarray, up0: np.ndarray) -> tuple[Samples, np.ndarray]:
+    """Sensor spinning at constant body rate ``omega``: analytic up vector ``exp(-[ω]t) up0``."""
+    t = np.arange(int(seconds * rate_hz)) / rate_hz
+    up = Rotation.from_rotvec(-np.outer(t, omega)).apply(up0)
+    return Samples(t, G * up, np.tile(omega, (t.shape[0], 1))), up
+
+
+def wobble(rate_hz: float, seconds: float, seed: int = 0, jitter: float = 0.0) -> tuple[Samples, np.ndarray]:
+    """Smooth 3-axis wobble with analytic orientation; returns samples and the true up vector."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate_hz)
+    t = np.arange(n) / rate_hz
+    if jitter:
+        t = t + rng.uniform(-jitter, jitter, n) / rate_hz
+
+    # orientation as a known function of time (sensor -> world), body rates from its derivative
+    def rot(tt: np.ndarray) -> Rotation:
+        return Rotation.from_euler("zyx", np.stack([0.6 * tt, 0.5 * np.sin(0.7 * tt), 0.4 * np.sin(1.1 * tt + 1)], 1))
+
+    h = 1e-5
+    r0, r1, rm = rot(t), rot(t + h), rot(t - h)
+    omega = (rm.inv() * r1).as_rotvec() / (2 * h)  # body-frame rate
+    up = r0.inv().apply([0.0, 0.0, 1.0])
+    return Samples(t, G * up, omega), up
+
+
+def run(samples: Samples, params: OrientationParams | None = None) -> OrientationResult:
+    return OrientationEstimator(params).update(samples)
+
+
+def test_constant_tilt_up_is_normalised_acc() -> None:
+    n = 500
+    acc = np.tile([1.0, -2.0, 9.0], (n, 1))
+    res = run(Samples(np.arange(n) / 100.0, acc, np.zeros((n, 3))))
+    np.testing.assert_allclose(res.up, acc / np.linalg.norm(acc[0]), atol=1e-12)
+    assert res.rest[-1] and not res.rest[0]
+    assert res.reinit[0] and not res.reinit[1:].any()
+
+
+@pytest.mark.parametrize("rate_hz", [25.0, 100.0, 400.0])
+def test_constant_rate_rotation_follows_analytic_up(rate_hz: float) -> None:
+    omega = np.array([0.3, -0.5, 1.2])
+    samples, up = constant_rotation(rate_hz, 30.0, omega, np.array([0.2, 0.1, 0.97]))
+    res = run(samples)
+    assert angle_deg(res.up, up).max() < 0.05
+
+
+@pytest.mark.parametrize(("rate_hz", "jitter"), [(25.0, 0.0), (400.0, 0.0), (100.0, 0.4)])
+def test_wobble_with_noise(rate_hz: float, jitter: float) -> None:
+    samples, up = wobble(rate_hz, 60.0, jitter=jitter)
+    rng = np.random.default_rng(1)
+    noisy = Samples(
+        samples.t,
+        samples.acc + rng.normal(0, 0.05, samples.acc.shape),
+        samples.gyro + rng.normal(0, 0.003, samples.gyro.shape),
+    )
+    res = run(noisy)
+    err = angle_deg(res.up, up)
+    assert err.max() < 1.0
+
+
+def test_gyro_bias_step_at_rest_is_estimated() -> None:
+    rate = 100.0
+    n = int(120 * rate)
+    t = np.arange(n) / rate
+    acc = np.tile(G * np.array([0.3, 0.0, math.sqrt(1 - 0.09)]), (n, 1))
+    bias = np.where(t[:, None] >= 30.0, [0.01, -0.02, 0.015], 0.0)
+    res = run(Samples(t, acc, bias + np.random.default_rng(2).normal(0, 0.002, (n, 3))))
+    after = t >= 60.0  # recovers within 30 s of the step
+    np.testing.assert_allclose(res.bias[after], bias[after], atol=1e-3)
+    assert angle_deg(res.up[after], acc[after]).max() < 0.2
+    assert res.rest[t > 5].all()
+
+
+def test_gyro_bias_in_motion_reduces_error() -> None:
+    samples, up = wobble(100.0, 300.0, seed=3)
+    b = np.array([0.008, -0.006, 0.004])
+    biased = Samples(samples.t, samples.acc, samples.gyro + b)
+    res = run(biased)
+    no_bias = run(biased, OrientationParams(motion_bias_tau_s=1e9))
+    late = samples.t > 200
+    # Known weakness (see the report): only part of the bias is learnt in this motion (y well, x not yet),
+    # so the up vector improves only modestly (0.70° vs 0.79° mean; 0.11° without any bias).
+    assert angle_deg(res.up[late], up[late]).mean() < 0.95 * angle_deg(no_bias.up[late], up[late]).mean()
+    assert abs(res.bias[-1, 1] - b[1]) < 0.3 * abs(b[1])
+    assert not res.rest.any()
+
+
+def test_gap_reinitialises_from_accelerometer_and_keeps_bias() -> None:
+    rate = 100.0
+    t1 = np.arange(0, 40, 1 / rate)
+    t2 = np.arange(42, 60, 1 / rate)
+    t = np.concatenate([t1, t2])
+    up_a = np.array([0.0, 0.0, 1.0])
+    up_b = np.array([0.5, 0.0, math.sqrt(0.75)])
+    acc = np.where((t < 41)[:, None], G * up_a, G * up_b)
+    gyro = np.tile([0.01, 0.0, 0.0], (t.shape[0], 1))
+    res = run(Samples(t, acc, gyro))
+    k = t1.shape[0]
+    assert res.reinit[0] and res.reinit[k] and res.reinit.sum() == 2
+    np.testing.assert_allclose(res.up[k], up_b, atol=1e-12)
+    # bias kept across the gap (learnt at rest before it)
+    assert abs(res.bias[k - 1, 0] - 0.01) < 1e-3 and abs(res.bias[k, 0] - 0.01) < 1e-3
+
+
+def test_gap_by_nominal_period() -> None:
+    # 0.1 s gap at 400 Hz: shorter than gap_s but 40 periods
+    t = np.concatenate([np.arange(0, 5, 1 / 400), np.arange(5.1, 8, 1 / 400)])
+    n = t.shape[0]
+    res = run(Samples(t, np.tile([0, 0, G], (n, 1)), np.zeros((n, 3))))
+    assert res.reinit.sum() == 2
+
+
+def test_rejects_non_increasing_time() -> None:
+    est = OrientationEstimator()
+    est.update(Samples(np.array([0.0, 0.01]), np.tile([0, 0, G], (2, 1)), np.zeros((2, 3))))
+    with pytest.raises(ValueError, match="increasing"):
+        est.update(Samples(np.array([0.01]), np.array([[0, 0, G]]), np.zeros((1, 3))))
+
+
+def test_params_validation() -> None:
+    with pytest.raises(ValueError, match="tau_acc_s"):
+        OrientationParams(tau_acc_s=0.0)
+    with pytest.raises(ValueError, match="acc_weight"):
+        OrientationParams(acc_weight_lo_mps2=5.0, acc_weight_hi_mps2=4.0)
+
+
+def test_reset_gives_same_results() -> None:
+    samples, _ = wobble(100.0, 20.0)
+    est = OrientationEstimator()
+    a = est.update(samples)
+    est.reset()
+    b = est.update(samples)
+    np.testing.assert_array_equal(a.up, b.up)
+
+
+_SAMPLES, _ = wobble(100.0, 80.0, seed=5, jitter=0.3)
+_NOISY = Samples(
+    # a gap, bias, noise and walking-like accelerations, so that every code path runs
+    np.concatenate([_SAMPLES.t[:4000], _SAMPLES.t[4000:] + 1.0]),
+    _SAMPLES.acc + 2.0 * np.sin(2 * np.pi * 1.8 * _SAMPLES.t)[:, None] * [1, 0.3, 0.5],
+    np.add(_SAMPLES.gyro, [0.01, -0.005, 0.002]),
+)
+_NOISY = Samples(
+    np.concatenate([_NOISY.t[:6000], _NOISY.t[6000:] + 3.0]),
+    np.concatenate([_NOISY.acc[:6000], np.tile([0, 0, G], (_NOISY.t.shape[0] - 6000, 1))]),
+    np.concatenate([_NOISY.gyro[:6000], np.tile([0.01, -0.005, 0.002], (_NOISY.t.shape[0] - 6000, 1))]),
+)
+_WHOLE = OrientationEstimator().update(_NOISY)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=3000), min_size=1, max_size=40), st.booleans())
+def test_chunk_invariance(sizes: list[int], singles: bool) -> None:
+    est = OrientationEstimator()
+    parts = []
+    i, j = 0, 0
+    n = len(_NOISY)
+    while i < n:
+        k = 1 if singles and j % 7 == 0 else sizes[j % len(sizes)]
+        parts.append(est.update(_NOISY.slice(i, i + k)))
+        i += k
+        j += 1
+    res = OrientationResult.concat(parts)
+    assert _WHOLE.rest.any() and _WHOLE.reinit.sum() == 3
+    np.testing.assert_allclose(res.up, _WHOLE.up, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(res.bias, _WHOLE.bias, atol=1e-9, rtol=0)
+    np.testing.assert_array_equal(res.rest, _WHOLE.rest)
+    np.testing.assert_array_equal(res.reinit, _WHOLE.reinit)
