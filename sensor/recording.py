@@ -239,8 +239,9 @@ class _BadLine(Exception):
         self.detail = detail
 
 
-def _parse_lines_slow(block: bytes, ncols: int, sep: bytes = b",") -> tuple[FloatArray, IntArray, _BadLine | None]:
-    """Exact line-by-line parse of a block: rows, their 0-based line offsets, and the first bad line."""
+def _parse_lines_slow(block: bytes, ncols: int, use: int) -> tuple[FloatArray, IntArray, _BadLine | None]:
+    """Exact line-by-line parse of a block: rows (first ``use`` columns), their 0-based line offsets, and the
+    first bad line (fewer than ``use`` fields, or one of them not a number)."""
     rows: list[list[float]] = []
     offsets: list[int] = []
     bad = None
@@ -248,26 +249,27 @@ def _parse_lines_slow(block: bytes, ncols: int, sep: bytes = b",") -> tuple[Floa
         text = line.strip()
         if not text:
             continue
-        fields = text.split(sep)
+        fields = text.split(b",")
         try:
-            if len(fields) < ncols:
+            if len(fields) < use:
                 raise ValueError
-            rows.append([float(v) for v in fields[:ncols]])
+            rows.append([float(v) for v in fields[:use]])
         except ValueError:
             shown = text.decode("utf-8", "replace")
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            bad = _BadLine(i, f"expected {ncols} numbers, got {shown!r}")
+            bad = _BadLine(i, f"expected {use} numbers, got {shown!r}")
             break
         offsets.append(i)
-    arr = np.array(rows, dtype=np.float64).reshape(-1, ncols)
+    arr = np.array(rows, dtype=np.float64).reshape(-1, use)
     return arr, np.array(offsets, dtype=np.int64), bad
 
 
-def _parse_text_block(block: bytes, ncols: int, sep: bytes = b",") -> tuple[FloatArray, IntArray, _BadLine | None]:
-    fast = parse_block(block, ncols) if sep == b"," else None
+def _parse_text_block(block: bytes, ncols: int, use: int) -> tuple[FloatArray, IntArray, _BadLine | None]:
+    """Rows of ``ncols`` comma-separated numbers (first ``use`` kept): fast path, else the exact slow path."""
+    fast = parse_block(block, ncols)
     if fast is not None:
-        return fast, np.arange(fast.shape[0], dtype=np.int64), None
-    return _parse_lines_slow(block, ncols, sep)
+        return fast[:, :use], np.arange(fast.shape[0], dtype=np.int64), None
+    return _parse_lines_slow(block, ncols, use)
 
 
 def _parse_metadata_line(line: str) -> tuple[str, str] | None:
@@ -340,7 +342,7 @@ class _CsvSource:
         next_line = self.header_line + 1
         rows_read = 0
         for block in self._lines.blocks(TEXT_BLOCK_BYTES):
-            values, offsets, bad = _parse_text_block(block, self.ncols)
+            values, offsets, bad = _parse_text_block(block, self.ncols, 7)
             lines = next_line + offsets
             if values.shape[0]:
                 rows_read += values.shape[0]
@@ -441,7 +443,7 @@ class _PairedText:
         data = block.replace(self.sep, b",") if self.sep != b"," else block
         if self.sep == b" ":
             data = re.sub(rb",+", b",", re.sub(rb"^,|,$", b"", data, flags=re.M))
-        values, offsets, bad = _parse_text_block(data, self.ncols)
+        values, offsets, bad = _parse_text_block(data, self.ncols, self.ncols)
         self.values = np.concatenate([self.values, values])
         self.linenos = np.concatenate([self.linenos, self.next_line + offsets])
         self.rows_read += values.shape[0]
@@ -644,7 +646,7 @@ class _PhyphoxReader:
             data = data.replace(b",", b".")
         if self.table.sep != b",":
             data = data.replace(self.table.sep, b",")
-        values, offsets, bad = _parse_text_block(data, self.table.ncols)
+        values, offsets, bad = _parse_text_block(data, self.table.ncols, 4)
         lines = self.next_line + offsets
         if bad is not None:
             raise RecordingError(
@@ -918,7 +920,8 @@ class _Checker:
         n = int(newly.sum())
         if n:
             row = int(np.flatnonzero((run >= SATURATION_RUN).any(axis=1))[0])
-            self.saturated.add(n, lambda: self.source.locate(int(lines[row])))
+            start = max(row - int(run[row].max()) + 1, 0)  # where that run began (within this block)
+            self.saturated.add(n, lambda: self.source.locate(int(lines[start])))
 
     def summary(self) -> None:
         """Warnings about what was dropped or noticed over the whole stream (issued once, at the end)."""
@@ -1110,21 +1113,27 @@ class Recording:
         self._source = source
         out: list[Samples] = []
         size = 0
+        error: RecordingError | None = None
         try:
-            for block in self._checked(source):
-                out.append(block)
-                size += len(block)
-                while size >= self._chunk_size:
-                    whole = Samples.concat(out) if len(out) > 1 else out[0]
-                    chunk = whole.slice(0, self._chunk_size)
-                    rest = whole.slice(self._chunk_size)
-                    out, size = ([rest] if len(rest) else []), len(rest)
-                    self.samples_read += len(chunk)
-                    yield chunk
+            try:
+                for block in self._checked(source):
+                    out.append(block)
+                    size += len(block)
+                    while size >= self._chunk_size:
+                        whole = Samples.concat(out) if len(out) > 1 else out[0]
+                        chunk = whole.slice(0, self._chunk_size)
+                        rest = whole.slice(self._chunk_size)
+                        out, size = ([rest] if len(rest) else []), len(rest)
+                        self.samples_read += len(chunk)
+                        yield chunk
+            except RecordingError as exc:
+                error = exc  # yield what came before it first
             if size:
                 whole = Samples.concat(out)
                 self.samples_read += len(whole)
                 yield whole
+            if error is not None:
+                raise error
         finally:
             self.close()
 
@@ -1275,10 +1284,7 @@ def open_recording(
 
 
 def _estimate_rate(source: _Source, name: str) -> float:
-    try:
-        first = next(source.blocks(), None)
-    except RecordingError:
-        first = None
+    first = next(source.blocks(), None)  # a RecordingError in the first block is reported as it is
     if first is None or first.t.size == 0:
         raise RecordingError(
             f"{name}: the recording holds no samples", hint="check that the file was written completely"
