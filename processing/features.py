@@ -116,7 +116,7 @@ class FeatureExtractor:
 
     rate_hz: nominal sample rate, Hz (for gap detection and coverage).
     up_estimator: the orientation filter giving the gravity direction per sample.
-    A step in ``t`` longer than ``gap_periods`` sample periods is a gap: the filter restarts after it.
+    A step in ``t`` longer than ``gap_periods`` sample periods is a gap (counted in ``gaps``).
     """
 
     def __init__(self, *, rate_hz: float, up_estimator: UpEstimator, gap_periods: float = 3.0) -> None:
@@ -143,20 +143,11 @@ class FeatureExtractor:
         n = len(samples)
         if n == 0:
             return self._features(self._acc.update(samples.t, np.empty((0, _N_COLUMNS))))
-        # Split at gaps so that the orientation filter restarts after each one.
+        # The orientation filter re-initialises itself after gaps (keeping its gyro bias); count them here.
         t = samples.t
         prev = np.concatenate([[t[0] if self._t_last is None else self._t_last], t[:-1]])
-        cuts = np.flatnonzero(t - prev > self.gap_s)
-        up_parts = []
-        start = 0
-        for cut in [*cuts.tolist(), n]:
-            if cut > start:
-                up_parts.append(self.up_estimator.update(samples.slice(start, cut)))
-            if cut < n:
-                self.up_estimator.reset()
-                self.gaps += 1
-            start = cut
-        up = np.concatenate(up_parts) if len(up_parts) > 1 else up_parts[0]
+        self.gaps += int(np.count_nonzero(t - prev > self.gap_s))
+        up = self.up_estimator.update(samples)
         self._t_last = float(t[-1])
         values = np.empty((n, _N_COLUMNS))
         values[:, _UP] = up
