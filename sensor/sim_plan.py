@@ -145,13 +145,17 @@ class Plan:
         return Motion(jet(TILT), jet(OBL), jet(YAW), d2[:, PX:].copy(), code, transition)
 
     @staticmethod
+    @staticmethod
     def _add_sway(osc: _Sway, t: FloatArray, val: FloatArray, d1: FloatArray, d2: FloatArray) -> None:
         env = ramp_envelope(t, osc.start, osc.stop, osc.ramp_s)
+        w = 2.0 * math.pi * osc.freq_hz  # (4, K)
+        arg = np.outer(t, w.ravel()) + osc.phase.ravel()
+        cos, sin = np.cos(arg), np.sin(arg)
+        k = w.shape[1]
         for row, ch in enumerate((TILT, OBL, PX, PY)):
-            w = 2.0 * math.pi * osc.freq_hz[row]
-            arg = np.outer(t, w) + osc.phase[row]
-            a = osc.amp[row]
-            wave = Jet(np.cos(arg) @ a, -np.sin(arg) @ (a * w), -np.cos(arg) @ (a * w * w))
+            cols = np.s_[row * k : (row + 1) * k]
+            a, wr = osc.amp[row], w[row]
+            wave = Jet(cos[:, cols] @ a, -sin[:, cols] @ (a * wr), -cos[:, cols] @ (a * wr * wr))
             out = env * wave
             val[:, ch] += out.v
             d1[:, ch] += out.d1
@@ -338,7 +342,7 @@ class _Builder:
         rng = self.rng
         # total amplitudes: tilt, obliquity (deg); x, y (m)
         tot = {
-            "standing": (0.5, 0.4, 0.004, 0.004),
+            "standing": (0.5, 0.4, 0.003, 0.003),
             "sitting": (0.3, 0.3, 0.002, 0.002),
             "lying": (0.1, 0.1, 0.001, 0.001),
         }[seg.activity]
@@ -349,7 +353,7 @@ class _Builder:
             start=begin,
             stop=stop,
             ramp_s=min(1.0, (stop - begin) / 4.0),
-            freq_hz=rng.uniform(0.05, 0.6, size=(4, 3)),
+            freq_hz=rng.uniform(0.05, 0.4, size=(4, 3)),
             amp=amp,
             phase=rng.uniform(0.0, 2.0 * math.pi, size=(4, 3)),
         )
@@ -375,6 +379,8 @@ class _Builder:
             if t + dur > stop - 0.3:
                 break
             offset = np.clip(rng.normal(0.0, 1.0, 6) * sd_rad, -limit, limit)
+            c, s = math.cos(pose[YAW]), math.sin(pose[YAW])  # x, y offsets are forward and left
+            offset[PX], offset[PY] = c * offset[PX] - s * offset[PY], s * offset[PX] + c * offset[PY]
             self.event(t, dur, pose + offset)
             t += dur
 

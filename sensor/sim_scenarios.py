@@ -103,7 +103,8 @@ _DURATION = re.compile(r"^(\d+(?:\.\d*)?)(s|min|h)?$")
 def parse_scenario(spec: str) -> list[Segment]:
     """Segments from a short text: comma-separated ``<activity> <duration>[s|min|h] [field=value ...]``.
 
-    Activities may be abbreviated (stand, sit, walk, lie). Fields are those of :class:`Segment`.
+    Activities may be abbreviated (stand, sit, walk, lie). Options are fields of :class:`Segment`, by full
+    name or by the part before the unit (``tilt=-20`` for ``tilt_deg``, ``motion=0``, ``transition=2``).
 
     >>> [(s.activity, s.duration_s) for s in parse_scenario("stand 10, walk 0.5min, sit 30 tilt=-20")]
     [('standing', 10.0), ('walking', 30.0), ('sitting', 30.0)]
@@ -122,6 +123,7 @@ def parse_scenario(spec: str) -> list[Segment]:
         kwargs: dict[str, object] = {}
         for word in words[2:]:
             key, sep, value = word.partition("=")
+            key = next((name for name in known if key in (name, name.split("_")[0])), key)
             if not sep or key not in known:
                 raise ConfigError(f"{where}: unknown option {word!r}", hint=f"options: {', '.join(sorted(known))}")
             try:

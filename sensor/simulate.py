@@ -1,7 +1,7 @@
 """A seedable simulated belt-worn wearer, with per-sample ground truth.
 
 >>> samples, truth = simulate(parse_scenario("stand 5, sit 10"), SensorModel.ideal(rate_hz=50), seed=1)
->>> len(samples), samples.t[1]
+>>> len(samples), float(samples.t[1])
 (750, 0.02)
 >>> round(float(truth.tilt_deg[-1])) < -10, str(truth.activity[-1])
 (True, 'sitting')
