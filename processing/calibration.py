@@ -12,7 +12,7 @@ y (left), z (superior) written in sensor coordinates, so ``pelvis_vector = rotat
   walking (forward deceleration coincides with the vertical push after heel strike).
 
 Angles (see :func:`pelvic_angles`): with ``u`` the up vector in pelvis coordinates,
-tilt = atan2(-u_x, u_z) (anterior positive: the superior axis tips toward anterior), and
+tilt = asin(-u_x) (anterior positive: the superior axis tips toward anterior), and
 obliquity = atan2(u_y, u_z) (positive when the left iliac crest rises: rotation about +x).
 """
 
@@ -74,7 +74,7 @@ def pelvic_angles(up: FloatArray, calibration: Calibration) -> tuple[FloatArray,
     """Pelvic tilt and obliquity in degrees from ``up`` (n, 3) unit vectors in the sensor frame.
 
     Returns tilt_deg (n,), anterior positive, and obliquity_deg (n,), left side up positive, both relative
-    to neutral standing.
+    to neutral standing: the angles of the pelvis-to-world rotation ``Rz(yaw) @ Ry(tilt) @ Rx(obliquity)``.
 
     >>> cal = Calibration(np.eye(3), "guided", "assumed")
     >>> tilt, obl = pelvic_angles(np.array([[-np.sin(0.2), 0.0, np.cos(0.2)]]), cal)
@@ -82,7 +82,7 @@ def pelvic_angles(up: FloatArray, calibration: Calibration) -> tuple[FloatArray,
     (11.459, 0.0)
     """
     u = up @ calibration.rotation.T
-    tilt = np.degrees(np.arctan2(-u[:, 0], u[:, 2]))
+    tilt = np.degrees(np.arcsin(np.clip(-u[:, 0], -1.0, 1.0)))
     obliquity = np.degrees(np.arctan2(u[:, 1], u[:, 2]))
     return tilt, obliquity
 
