@@ -81,6 +81,8 @@ CSV_DECIMALS = (6, 5, 5, 5, 6, 6, 6)
 TEXT_BLOCK_BYTES = 1 << 20
 #: a step in t longer than this many nominal sample periods is a gap
 GAP_PERIODS = 3.0
+#: gzip level for .csv.gz (3: about 3x faster than the default 6, files a few % larger)
+GZIP_LEVEL = 3
 #: gap warnings issued one by one before a single summary
 MAX_GAP_WARNINGS = 10
 #: saturation: this many consecutive samples at the range limit
@@ -272,6 +274,14 @@ def _parse_text_block(block: bytes, ncols: int, use: int) -> tuple[FloatArray, I
     return _parse_lines_slow(block, ncols, use)
 
 
+def _parsed_ahead(
+    blocks: Iterator[bytes], ncols: int, use: int
+) -> Iterator[tuple[bytes, tuple[FloatArray, IntArray, _BadLine | None]]]:
+    """Each text block with its parse. (Parsing on a second thread was tried: no gain on a loaded 2-core box.)"""
+    for block in blocks:
+        yield block, _parse_text_block(block, ncols, use)
+
+
 def _parse_metadata_line(line: str) -> tuple[str, str] | None:
     body = line.lstrip("#").strip()
     if "=" not in body:
@@ -341,8 +351,7 @@ class _CsvSource:
     def blocks(self) -> Iterator[_RawBlock]:
         next_line = self.header_line + 1
         rows_read = 0
-        for block in self._lines.blocks(TEXT_BLOCK_BYTES):
-            values, offsets, bad = _parse_text_block(block, self.ncols, 7)
+        for block, (values, offsets, bad) in _parsed_ahead(self._lines.blocks(TEXT_BLOCK_BYTES), self.ncols, 7):
             lines = next_line + offsets
             if values.shape[0]:
                 rows_read += values.shape[0]
@@ -1419,7 +1428,7 @@ class RecordingWriter:
     def _emit(self, data: bytes) -> None:
         assert self._file is not None
         if self._kind == "csv.gz":
-            c = zlib.compressobj(6, zlib.DEFLATED, 31)
+            c = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
             data = c.compress(data) + c.flush()
         self._file.write(data)
         self._file.flush()
