@@ -18,6 +18,7 @@ from typing import Any
 
 import platformdirs
 
+from processing.alerts import AlertParams
 from processing.errors import ConfigError
 
 APP = "hipsense"
@@ -150,6 +151,21 @@ def _build(section: str, cls: type, raw: Any, path: Path) -> Any:
             raise ConfigError(f"{path}: [{section}] {key} = {value!r} has the wrong type")
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def alert_params(cfg: Config) -> AlertParams:
+    """The pure alert rules' parameters from the ``[alerts]`` section."""
+    a = cfg.alerts
+    try:
+        return AlertParams(
+            prolonged_sitting_s=a.prolonged_sitting_s,
+            prolonged_sitting_repeat_s=a.prolonged_sitting_repeat_s,
+            anterior_tilt_deg=a.anterior_tilt_deg,
+            anterior_tilt_s=a.anterior_tilt_s,
+            daily_sitting_goal_s=a.daily_sitting_goal_s,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{cfg.source or 'config'}: [alerts] {exc}") from exc
 
 
 def load_config(path: Path | None = None) -> Config:

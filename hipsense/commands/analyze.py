@@ -9,17 +9,17 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from sensor.recording import open_recording
 from tqdm import tqdm
 
 from hipsense.commands._common import add_recording_flags, atomic_write, parse_tz, parse_window
-from hipsense.config import load_config
+from hipsense.config import alert_params, load_config
 from hipsense.outputs import build_summary, write_timeline
 from processing.calibration import calibrate
 from processing.errors import RecordingError, RecordingWarning
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
 from processing.pipeline import DEFAULT_START, PipelineParams, PostureTracker
+from sensor.recording import open_recording
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         start=start,
         tz=tz,
         calibration=calibration,
+        alerts=alert_params(config),
     )
     tracker = PostureTracker(params)
     out = tracker.update(features)

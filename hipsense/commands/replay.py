@@ -7,13 +7,12 @@ import asyncio
 import sys
 from pathlib import Path
 
-from sensor.recording import open_recording
-
 from hipsense.commands._common import add_recording_flags, parse_tz
-from hipsense.config import load_config
+from hipsense.config import alert_params, load_config
 from hipsense.runtime import ConsoleSink, Sink, run
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
+from sensor.recording import open_recording
 from sensor.replay import ReplaySource
 
 
@@ -47,7 +46,13 @@ def run_replay(args: argparse.Namespace) -> int:
     tz = parse_tz(args.tz or config.wearer.timezone or None)
     with open_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, rate_hz=args.rate) as rec:
         source = ReplaySource(rec, speed=None if args.fast else args.speed)
-        params = PipelineParams(rate_hz=source.rate_hz, wearer=config.wearer.id, start=source.start, tz=tz)
+        params = PipelineParams(
+            rate_hz=source.rate_hz,
+            wearer=config.wearer.id,
+            start=source.start,
+            tz=tz,
+            alerts=alert_params(config),
+        )
         sinks: list[Sink] = [ConsoleSink(status_every_s=600.0)]
         stats = asyncio.run(run(source, Pipeline(params), sinks))
     print(
