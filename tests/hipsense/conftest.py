@@ -66,13 +66,15 @@ class TlsFiles:
     server_key: Path
 
 
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    """A throw-away CA and a server certificate for 127.0.0.1 / localhost (EC P-256, valid 2 days)."""
+def make_tls_files(d: Path) -> TlsFiles:
+    """A throw-away CA and a server certificate for 127.0.0.1 / localhost in ``d`` (EC P-256, 2 days).
+
+    Raises FileNotFoundError if the openssl command is missing.
+    """
     openssl = shutil.which("openssl")
     if openssl is None:
-        pytest.skip("the openssl command is not installed (needed to make test certificates)")
-    d = tmp_path_factory.mktemp("tls")
+        raise FileNotFoundError("the openssl command is not installed (needed to make test certificates)")
+    d.mkdir(parents=True, exist_ok=True)
 
     def run(*args: str) -> None:
         subprocess.run([openssl, *args], cwd=d, check=True, capture_output=True)
@@ -92,6 +94,15 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     for name in ("ca.crt", "server.crt", "server.key"):
         (d / name).chmod(0o644)  # readable by the mosquitto user if the broker drops root
     return TlsFiles(d / "ca.crt", d / "server.crt", d / "server.key")
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """Test certificates, made once per session."""
+    try:
+        return make_tls_files(tmp_path_factory.mktemp("tls"))
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
 
 
 @dataclass

@@ -88,9 +88,10 @@ def test_put_is_on_disk_when_the_process_is_killed(tmp_path: Path) -> None:
 
 
 def test_large_outbox_warns_once_and_keeps_everything(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="hipsense.outbox"), Outbox(
-        tmp_path / "o.sqlite3", warn_above=3
-    ) as box:
+    with (
+        caplog.at_level(logging.WARNING, logger="hipsense.outbox"),
+        Outbox(tmp_path / "o.sqlite3", warn_above=3) as box,
+    ):
         for i in range(6):
             box.put(TOPIC, _alert(i))
         assert len(box) == 6
