@@ -390,17 +390,20 @@ class _Builder:
         w = 2.0 * math.pi * f
         speed = seg.speed_m_s if seg.speed_m_s is not None else rng.uniform(1.1, 1.5)
         # heel-strike impulse: a periodic narrow Gaussian pulse (height h, width sd), as harmonics
-        h, sd = rng.uniform(1.0, 2.0), rng.uniform(0.02, 0.03)
+        h, sd = rng.uniform(0.8, 1.5), rng.uniform(0.02, 0.03)
         k = np.arange(1.0, 16.0)
         pulse = 2.0 * h * sd * math.sqrt(2.0 * math.pi) * f * np.exp(-0.5 * (2.0 * math.pi * k * f * sd) ** 2)
-        a1 = rng.uniform(1.6, 2.2)  # vertical, m/s² at step frequency
+        a1 = rng.uniform(1.4, 1.9)  # vertical, m/s² at step frequency
         vert_acc = np.concatenate(([a1, 0.3 * a1, 0.12 * a1], pulse))
         vert_ord = np.concatenate(([1.0, 2.0, 3.0], k))
         b1 = rng.uniform(1.0, 1.5)  # antero-posterior
         ap_acc = np.concatenate(([b1, 0.3 * b1], -0.4 * pulse))
         ap_ord = np.concatenate(([1.0, 2.0], k))
         ap_off = np.concatenate(([rng.uniform(1.2, 1.9), rng.uniform(0, 2 * math.pi)], np.zeros(k.size)))
-        c1 = rng.uniform(0.7, 1.0)  # medio-lateral, at stride frequency
+        # medio-lateral linear acceleration at stride frequency. The pelvis is displaced toward the stance
+        # side while the swing side drops (obliquity toward the stance side), so the gravity component of
+        # obliquity partly cancels the linear acceleration in the sensor's medio-lateral reading.
+        c1 = rng.uniform(1.3, 1.8)
 
         def displacement(order: FloatArray, acc: FloatArray, offset: FloatArray) -> _Harm:
             return _Harm(order, -acc / (order * w) ** 2, offset)
@@ -423,7 +426,7 @@ class _Builder:
             obl=_Harm(
                 np.array([0.5, 1.5]),
                 deg(rng.uniform(4.0, 6.0), rng.uniform(0.3, 0.8)),
-                np.array([math.pi / 2 + rng.uniform(-0.3, 0.3), rng.uniform(0, 2 * math.pi)]),
+                np.array([-math.pi / 2 + rng.uniform(-0.3, 0.3), rng.uniform(0, 2 * math.pi)]),
             ),
             yaw=_Harm(np.array([0.5]), deg(rng.uniform(4.0, 8.0)), rng.uniform(-0.3, 0.3, 1)),
             ap=displacement(ap_ord, ap_acc, ap_off),
