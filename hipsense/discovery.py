@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hipsense import __version__
+from processing.activity import ACTIVITIES as _ACTIVITIES
+from processing.alerts import EVENT_TYPES
 
 __all__ = [
     "ACTIVITIES",
@@ -47,19 +49,11 @@ __all__ = [
 
 DEFAULT_DISCOVERY_PREFIX = "homeassistant"
 
-#: The activity vocabulary (DESIGN.md, conventions).
-ACTIVITIES: tuple[str, ...] = ("sitting", "standing", "walking", "lying", "unknown")
+#: The activity vocabulary (DESIGN.md, conventions), as the enum sensor's options.
+ACTIVITIES: tuple[str, ...] = _ACTIVITIES
 
-#: The alert ``event_type`` vocabulary (DESIGN.md, MQTT contract).
-ALERT_EVENT_TYPES: tuple[str, ...] = (
-    "prolonged_sitting",
-    "anterior_tilt",
-    "daily_sitting_budget",
-    "exercise_reminder",
-    "sensor_disconnected",
-    "battery_low",
-    "recalibrate",
-)
+#: The alert ``event_type`` vocabulary (DESIGN.md, MQTT contract), as the event entity's event types.
+ALERT_EVENT_TYPES: tuple[str, ...] = EVENT_TYPES
 
 _WEARER_RE = re.compile(r"[a-z0-9_-]{1,64}")
 

@@ -60,6 +60,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from hipsense.config import Config, data_dir
 from hipsense.discovery import ALERT_EVENT_TYPES, DEFAULT_DISCOVERY_PREFIX, discovery_messages, validate_wearer
 from hipsense.outbox import Outbox
 from processing.errors import ConfigError, SensorConnectionError
@@ -71,6 +72,7 @@ __all__ = [
     "BrokerSettings",
     "Publisher",
     "base_topic_for",
+    "publisher_from_config",
     "refusal_error",
     "to_json",
     "validate_base_topic",
@@ -743,3 +745,40 @@ class Publisher:
                     cursor = entry.seq
             with self._progress:
                 self._progress.notify_all()
+
+
+def publisher_from_config(
+    config: Config,
+    *,
+    url: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    insecure: bool = False,
+    outbox_path: Path | None = None,
+) -> Publisher | None:
+    """The Publisher the config describes (flags, when given, win), or None if no broker URL is set.
+
+    Base topic ``<[mqtt] base_topic>/<wearer id>``; outbox ``<data folder>/mqtt-outbox.sqlite3``.
+    """
+    m = config.mqtt
+    url = url or m.url
+    if not url:
+        return None
+    settings = BrokerSettings.from_url(
+        url,
+        username=username or m.username or None,
+        password=password or m.password or None,
+        ca_file=m.ca_file or None,
+        certfile=m.cert_file or None,
+        keyfile=m.key_file or None,
+        insecure=insecure or m.insecure,
+    )
+    wearer = config.wearer.id
+    return Publisher(
+        settings,
+        wearer=wearer,
+        outbox_path=outbox_path or data_dir() / "mqtt-outbox.sqlite3",
+        base_topic=f"{m.base_topic}/{wearer}",
+        discovery_prefix=m.discovery_prefix if m.discovery else None,
+        sitting_limit_s=config.alerts.prolonged_sitting_s,
+    )

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from hipsense.mqtt import BrokerError, BrokerSettings, Publisher, to_json
+from hipsense.config import Config, MqttConfig, WearerConfig
+from hipsense.mqtt import BrokerError, BrokerSettings, Publisher, publisher_from_config, to_json
 from processing.errors import ConfigError
 from tests.hipsense.conftest import BROKER_PASSWORD, BROKER_USER, REPO, Broker, Collector, Received, TlsFiles
 
@@ -185,7 +186,7 @@ def test_retained_state_and_discovery_reach_a_late_subscriber(
     alerts = configs["homeassistant/event/hipsense_anna/alerts/config"]
     assert tilt["unit_of_measurement"] == "°" and tilt["state_topic"] == f"{BASE}/state"
     assert activity["device_class"] == "enum"
-    assert activity["options"] == ["sitting", "standing", "walking", "lying", "unknown"]
+    assert sorted(activity["options"]) == ["lying", "sitting", "standing", "unknown", "walking"]
     assert (today["device_class"], today["unit_of_measurement"]) == ("duration", "s")
     assert too_long["device_class"] == "problem" and "1800" in too_long["value_template"]
     assert alerts["state_topic"] == f"{BASE}/alert" and "prolonged_sitting" in alerts["event_types"]
@@ -408,6 +409,28 @@ def test_publisher_context_manager_works_from_asyncio(broker: Broker, tmp_path: 
             return pub.pending_alerts
 
     assert asyncio.run(main()) == 0
+
+
+def test_publisher_from_config_and_processing_alerts(broker: Broker, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from processing.alerts import Alert
+
+    assert publisher_from_config(Config(), outbox_path=tmp_path / "o.sqlite3") is None  # no broker configured
+    cfg = Config(wearer=WearerConfig(id="bo"), mqtt=MqttConfig(url=broker.url, base_topic="home/hip"))
+    pub = publisher_from_config(cfg, outbox_path=tmp_path / "o.sqlite3")
+    assert pub is not None and pub.alert_topic == "home/hip/bo/alert"
+    fired = Alert(
+        id="bo-2024-05-01-prolonged_sitting-1",
+        event_type="prolonged_sitting",
+        t=1800.0,
+        time=datetime(2024, 5, 1, 10, 30, tzinfo=timezone(timedelta(hours=2))),
+        message="You have been sitting for 30 minutes.",
+        fields={"sitting_bout_s": 1800},
+    )
+    with pub:
+        assert pub.publish_alert(fired.to_payload()) == fired.id
+        assert pub.flush(10)
 
 
 def test_alert_without_id_gets_one_and_bad_alerts_are_rejected(broker: Broker, tmp_path: Path) -> None:
