@@ -138,13 +138,14 @@ class Plan:
         transition = self.seg_flagged[seg] & (t >= tr_start) & (t < tr_start + tr)
         first_half = transition & (t < tr_start + 0.5 * tr)
         code = np.where(first_half, self.seg_code[np.maximum(seg - 1, 0)], code).astype(np.int8)
+        # nobody walks while sitting down or getting up: gait fades out before and starts after
+        code[transition & (code == CODES["walking"])] = CODES["standing"]
 
         def jet(ch: int) -> Jet:
             return Jet(val[:, ch].copy(), d1[:, ch].copy(), d2[:, ch].copy())
 
         return Motion(jet(TILT), jet(OBL), jet(YAW), d2[:, PX:].copy(), code, transition)
 
-    @staticmethod
     @staticmethod
     def _add_sway(osc: _Sway, t: FloatArray, val: FloatArray, d1: FloatArray, d2: FloatArray) -> None:
         env = ramp_envelope(t, osc.start, osc.stop, osc.ramp_s)

@@ -24,8 +24,9 @@ Truth
 -----
 ``tilt_deg`` and ``obliquity_deg`` are the angles above, so for any posture that is not lying on the back,
 ``tilt = -asin(up_x)`` and ``obliquity = atan2(up_y, up_z)`` where ``up`` is the upward unit vector in the
-pelvis frame. ``activity`` switches halfway through a postural transition; ``transition`` is True inside
-sit<->stand, sit<->lie, stand<->lie and rolling over (not at the start of walking or a change of tilt).
+pelvis frame. ``activity`` switches halfway through a postural transition (``walking`` reads ``standing``
+inside one: gait fades out before it and starts after it); ``transition`` is True inside sit<->stand,
+sit<->lie, stand<->lie and rolling over (not at the start of walking or at a change of tilt).
 
 Timing and streams
 ------------------

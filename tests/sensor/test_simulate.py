@@ -239,12 +239,13 @@ def test_transitions_are_flagged_smooth_and_lean_forward() -> None:
 
 
 def test_epoch_truth_and_csv(tmp_path: Path) -> None:
-    samples, truth = simulate(parse_scenario("stand 5.5, sit 10, walk 4.5"), SensorModel(jitter_s=0.002), seed=3)
+    samples, truth = simulate(parse_scenario("stand 5.5, sit 10, walk 6.5"), SensorModel(jitter_s=0.002), seed=3)
     epochs = epoch_truth(truth)
-    assert len(epochs) == 20
-    np.testing.assert_array_equal(epochs.t, np.arange(20.0))
-    assert list(epochs.activity[:5]) == ["standing"] * 5 and list(epochs.activity[-4:]) == ["walking"] * 4
-    assert epochs.transition[5] and not epochs.transition[10]
+    assert len(epochs) == 22
+    np.testing.assert_array_equal(epochs.t, np.arange(22.0))
+    assert list(epochs.activity[:5]) == ["standing"] * 5 and list(epochs.activity[-3:]) == ["walking"] * 3
+    assert epochs.transition[5] and not epochs.transition[10] and epochs.transition[16]
+    assert "walking" not in truth.activity[truth.transition]  # getting up comes before the first step
     k = np.floor(truth.t).astype(int)
     assert epochs.tilt_deg[12] == pytest.approx(truth.tilt_deg[k == 12].mean())
     assert epochs.n_samples.sum() == len(samples)
@@ -253,7 +254,7 @@ def test_epoch_truth_and_csv(tmp_path: Path) -> None:
     parts = [
         builder.update(chunk)
         for _, chunk in simulate_chunks(
-            parse_scenario("stand 5.5, sit 10, walk 4.5"), SensorModel(jitter_s=0.002), seed=3, chunk_s=0.77
+            parse_scenario("stand 5.5, sit 10, walk 6.5"), SensorModel(jitter_s=0.002), seed=3, chunk_s=0.77
         )
     ]
     parts.append(builder.finish())
@@ -269,7 +270,7 @@ def test_epoch_truth_and_csv(tmp_path: Path) -> None:
         with opener(path, "rt", encoding="utf-8") as f:
             rows = list(csv.reader(f))
         assert rows[0] == ["t", "activity", "tilt_deg", "obliquity_deg", "transition"]
-        assert len(rows) == 21
+        assert len(rows) == 23
         assert rows[6][0] == "5" and rows[6][1] in ACTIVITIES and rows[6][4] == "1"
         assert float(rows[13][2]) == pytest.approx(epochs.tilt_deg[12], abs=1e-3)
 
