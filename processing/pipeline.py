@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +19,7 @@ from processing.activity import ACTIVITIES, LYING, SITTING, STANDING, ActivityPa
 from processing.alerts import Alert, AlertParams, AlertRules
 from processing.bouts import Bout, BoutTracker
 from processing.calibration import Calibration, calibrate, pelvic_angles, walking_mask
+from processing.clock import LocalClock
 from processing.features import EpochFeatures, FeatureExtractor, UpEstimator
 from processing.gravity import make_up_estimator
 from processing.samples import FloatArray, Samples
@@ -115,36 +116,17 @@ class PostureTracker:
     def __init__(self, params: PipelineParams) -> None:
         self.params = params
         self.calibration = params.calibration
-        self.start = params.start or DEFAULT_START
-        self.tz = params.tz or self.start.tzinfo or UTC
-        # Arithmetic on aware datetimes is wall-clock arithmetic within one zone: add seconds in UTC.
-        self._start_utc = self.start.astimezone(UTC)
+        self.clock = LocalClock(params.start or DEFAULT_START, params.tz)
+        self.start = self.clock.start
+        self.tz = self.clock.tz
         self.bouts = BoutTracker()
         self.rules = AlertRules(params.alerts, params.wearer)
         self.days: dict[date, DayTotals] = defaultdict(DayTotals)
-        self._day_start = 0.0
-        self._day_end = -1.0
-        self._day = date(2000, 1, 1)
         self._window: list[EpochFeatures] = []
         self._window_len = 0
 
     def local_time(self, t: float) -> datetime:
-        return (self._start_utc + timedelta(seconds=t)).astimezone(self.tz)
-
-    def _stream_time(self, wall: datetime) -> float:
-        """Stream seconds of a naive local wall time."""
-        return (wall.replace(tzinfo=self.tz).astimezone(UTC) - self._start_utc).total_seconds()
-
-    def _day_of(self, t: float) -> date:
-        """Local date of stream time ``t``; cached per local day (days change rarely, datetimes are slow)."""
-        if not self._day_start <= t < self._day_end:
-            local = self.local_time(t)
-            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
-            next_midnight = (midnight + timedelta(days=1)).replace(tzinfo=None)
-            self._day_start = min(self._stream_time(midnight.replace(tzinfo=None)), t)
-            self._day_end = max(self._stream_time(next_midnight), t + 1.0)
-            self._day = local.date()
-        return self._day
+        return self.clock.local(t)
 
     def _maybe_calibrate(self, features: EpochFeatures) -> None:
         if self.calibration is not None or len(features) == 0:
@@ -200,8 +182,7 @@ class PostureTracker:
             done = self.bouts.step(t, a)
             if done is not None:
                 bouts.append(done)
-            today = self._day_of(t)
-            day = self.days[today]
+            day = self.days[self.clock.day(t)]
             day.seconds[ACTIVITIES[a]] += 1.0
             if a == STANDING and tilt[i] >= tilt_threshold:
                 day.anterior_tilt_standing_s += 1.0
@@ -210,8 +191,7 @@ class PostureTracker:
             alerts.extend(
                 self.rules.step(
                     t=t,
-                    clock=self.local_time,
-                    day=today,
+                    clock=self.clock,
                     activity=a,
                     tilt_deg=float(tilt[i]),
                     bout_s=bout_s[i],
