@@ -32,8 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "alerts",
         help="print alerts from the MQTT broker as they come, one line each",
         description=(
-            "Subscribe to the alert topic on the MQTT broker and print each alert on one line: local time, "
-            "event type, wearer and message. Runs until interrupted (Ctrl-C) unless --count is given. "
+            "Subscribe to the alert topic on the MQTT broker and print each alert on one line: its time "
+            "(ISO 8601 with offset), event type, wearer and message. Runs until interrupted (Ctrl-C) unless "
+            "--count is given. "
             "Broker settings not given as flags come from the config file ([mqtt]) and the environment "
             "(HIPSENSE_MQTT_USER, HIPSENSE_MQTT_PASSWORD)."
         ),
