@@ -166,6 +166,7 @@ class AlertRules:
     _disconnect_fired: bool = False
     _battery_fired: bool = False
     _last_fired: dict[str, float] = field(default_factory=dict)
+    _last_t: float | None = None
 
     # -- state across restarts ---------------------------------------------------------------------------
 
@@ -275,7 +276,11 @@ class AlertRules:
             if self._exercise_due_t == math.inf or clock.day(self._exercise_due_t) != day:
                 self._exercise_due_t = clock.stream_time(day, parse_hhmm(p.exercise_reminder_at, "at"))
             if t >= self._exercise_due_t:
+                # Only when the stream crosses the reminder time: not when it starts (or restarts) after it.
+                crossed = self._last_t is not None and self._last_t < self._exercise_due_t
                 self._exercise_day = day
+                if not crossed:
+                    exercise_today_s = math.inf
                 if exercise_today_s < p.exercise_goal_s:
                     out += self._fire(
                         "exercise_reminder",
@@ -286,6 +291,7 @@ class AlertRules:
                         {"exercise_today_s": round(exercise_today_s), "goal_s": round(p.exercise_goal_s)},
                         key=day.isoformat(),
                     )
+        self._last_t = t
         return out
 
     def on_link(self, *, t: float, clock: LocalClock, connected: bool, device: str = "") -> list[Alert]:
