@@ -84,7 +84,7 @@ def test_quiet_hours_suppress_alerts():
     rules = AlertRules(AlertParams(quiet_hours="22:00-07:00"))
     start = datetime(2026, 5, 4, 22, 30, tzinfo=BERLIN)
     assert run(rules, [(SITTING, 3000, -20.0)], start=start) == []
-    assert rules.suppressed == 2  # at 30 and 40 minutes; the 18:00 exercise reminder was before the start
+    assert rules.suppressed == 3  # at 30, 40 and 50 min; the 18:00 exercise reminder was before the start
 
 
 def test_rule_state_survives_a_restart_without_duplicates():
