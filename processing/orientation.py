@@ -50,14 +50,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from processing import _quat
+from processing._quat import ComplexArray
 from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
 
 BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
 
 #: Internal processing block, samples. Keeps numpy temporaries small (large ones are ~3x slower: page faults).
 _CHUNK = 8192
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
+#: Samples per group in the (bias-measuring) first pass.
+_GROUP = 4
 #: Largest decay (in e-folds) handled in one pass of the linear recursion before re-basing.
 _MAX_EFOLD = 500.0
 
@@ -267,6 +271,88 @@ class _Pass:
         return r, g
 
 
+@dataclass(frozen=True, slots=True)
+class _BlockStats:
+    """Pass-1 statistics of one complete bias block."""
+
+    a_sum: list[float]  # Σ R dt, row-major 3x3, s
+    t_sum: float  # Σ dt, s
+    g_end: list[float]  # low-passed gravity at the block's end, pass-1 frame
+    has_init: bool  # a re-initialisation happened in the block
+
+
+class _GroupPass:
+    """Pass 1 on groups of up to ``_GROUP`` samples: orientation at each group's middle, gravity low-pass.
+
+    Only the motion-bias statistics come from this pass (``A = Σ R dt`` per block and the low-passed gravity
+    at block ends), so it runs on whole blocks once they are complete, at a quarter of the sample rate: group
+    quaternions are exact products of the sample quaternions, the accelerometer is the group's weighted mean
+    rotated by the orientation at the group's middle.
+    """
+
+    def __init__(self) -> None:
+        self.qa = 1.0 + 0.0j
+        self.qb = 0.0j
+        self.g = np.zeros(3)
+        self.count = 0
+
+    def run(
+        self,
+        qa: ComplexArray,
+        qb: ComplexArray,
+        ha: ComplexArray,
+        hb: ComplexArray,
+        dt: FloatArray,
+        cnt: FloatArray,
+        wsum: FloatArray,
+        wacc: FloatArray,
+        init_acc: FloatArray | None,
+        tau_s: float,
+    ) -> tuple[FloatArray, FloatArray]:
+        """One gap-free run of groups (the first is the re-initialising sample alone if ``init_acc`` is
+        given): group quaternions ``q``, first-half quaternions ``h``; returns ``R_mid dt`` (9, m), ĝ (3, m)."""
+        m = dt.shape[0]
+        rdt = np.zeros((9, m))
+        g = np.empty((3, m))
+        start = 0
+        if init_acc is not None:
+            self.qa, self.qb = 1.0 + 0.0j, 0.0j
+            self.g = init_acc.copy()
+            self.count = 1
+            g[:, 0] = self.g
+            start = 1
+        if start == m:
+            return rdt, g
+        qa, qb, ha, hb = qa[start:], qb[start:], ha[start:], hb[start:]
+        a0, b0 = complex(qa[0]), complex(qb[0])
+        qa[0] = self.qa * a0 - self.qb * b0.conjugate()
+        qb[0] = self.qa * b0 + self.qb * a0.conjugate()
+        pa, pb = _quat.scan(qa, qb)
+        prev_a = np.empty_like(pa)
+        prev_b = np.empty_like(pb)
+        prev_a[0], prev_b[0] = self.qa, self.qb
+        prev_a[1:], prev_b[1:] = pa[:-1], pb[:-1]
+        ma, mb = _quat.mul(prev_a, prev_b, ha, hb)
+        rs = _quat.to_matrix(ma, mb)
+        d = dt[start:]
+        np.multiply(rs, d, out=rdt[:, start:])
+        c = cnt[start:]
+        ends = np.cumsum(c)
+        ends += self.count
+        warm = c / ends
+        alpha = -np.expm1(d * (-1.0 / tau_s))
+        beta = np.maximum(alpha, warm)
+        beta *= wsum[start:] / c
+        aref = _quat.rotate(rs, wacc[:, start:] / np.maximum(wsum[start:], 1e-300))
+        gs = _linrec(np.log1p(-beta), aref * beta, self.g)
+        g[:, start:] = gs
+        norm = math.sqrt(abs(complex(pa[-1])) ** 2 + abs(complex(pb[-1])) ** 2)
+        self.qa, self.qb = complex(pa[-1]) / norm, complex(pb[-1]) / norm
+        self.g = gs[:, -1].copy()
+        self.count = int(ends[-1])
+        return rdt, g
+
+
 class OrientationEstimator:
     """Streaming gravity-direction (roll/pitch) estimator; see the module docstring.
 
@@ -296,11 +382,12 @@ class OrientationEstimator:
         self._rest_t = 0.0
         self._rest_sum = np.zeros(3)
         self._blk_m = -1
-        self._a_sum = np.zeros(9)
-        self._t_sum = 0.0
-        self._g1_start: FloatArray | None = None
-        self._g1_last = np.zeros(3)
-        self._pass1 = _Pass()
+        self._g1_last: FloatArray | None = None
+        # samples of the current (incomplete) bias block, for the first pass: gyro - rest bias, acc, dt, w,
+        # init, block index
+        self._buf: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, IntArray]] = []
+        self._buf_blk = -1
+        self._pass1 = _GroupPass()
         self._pass2 = _Pass()
 
     def update(self, samples: Samples) -> OrientationResult:
@@ -377,10 +464,8 @@ class OrientationEstimator:
         cut[0] = True
         cut[1:] |= blk[1:] != blk[:-1]
         starts = np.flatnonzero(cut)
-        ends = [*starts[1:].tolist(), n]
         starts_l = starts.tolist()
         blk_l = blk[starts].tolist()
-        init_l = init[starts].tolist()
 
         # loop 1: bias from rest, per piece
         rest_dt = np.where(rest, dt, 0.0)
@@ -400,34 +485,123 @@ class OrientationEstimator:
         lengths = np.diff([*starts_l, n])
         b_rest_s = np.repeat(b_rest, lengths, axis=1)
 
-        # pass 1: integrate with the rest bias only; collect per-piece drift statistics
-        r1, g1 = self._run_pass(self._pass1, gyro - b_rest_s, acc, dt, w, init, seg_bounds)
-        a_piece = np.add.reduceat(r1 * dt, starts, axis=1)
-        t_piece = np.add.reduceat(dt, starts).tolist()
-        g1_end = g1[:, np.asarray(ends) - 1]
+        gyro_r = gyro - b_rest_s
+
+        # pass 1 (rest bias only) on the bias blocks completed by this chunk: their drift statistics
+        stats = self._pass1_blocks(gyro_r, acc, dt, w, init, blk)
 
         # loop 2: bias in motion, per piece
         b_mot = np.empty((3, len(starts_l)))
         for i, b in enumerate(blk_l):
             if b != self._blk_m:
-                self._finish_motion_block(rest_updated[i])
+                if self._blk_m >= 0:
+                    self._finish_motion_block(rest_updated[i], stats[self._blk_m])
                 self._blk_m = b
-                self._a_sum = np.zeros(9)
-                self._t_sum = 0.0
-                self._g1_start = None if init_l[i] else self._g1_last.copy()
-            elif init_l[i]:
-                self._g1_start = None
             b_mot[:, i] = self._b_mot
-            self._a_sum += a_piece[:, i]
-            self._t_sum += t_piece[i]
-            self._g1_last = g1_end[:, i].copy()
         bias = b_rest_s + np.repeat(b_mot, lengths, axis=1)
+        gyro_c = gyro_r - np.repeat(b_mot, lengths, axis=1)
 
         # pass 2: integrate with the full bias; the output
-        r2, g2 = self._run_pass(self._pass2, gyro - bias, acc, dt, w, init, seg_bounds)
+        r2, g2 = self._run_pass(self._pass2, gyro_c, acc, dt, w, init, seg_bounds)
         up = _quat.rotate_inverse(r2, g2)
         up /= np.sqrt(up[0] * up[0] + up[1] * up[1] + up[2] * up[2])
         return OrientationResult(t.copy(), up.T.copy(), bias.T.copy(), rest, init)
+
+    def _pass1_blocks(
+        self,
+        gyro: FloatArray,
+        acc: FloatArray,
+        dt: FloatArray,
+        w: FloatArray,
+        init: BoolArray,
+        blk: IntArray,
+    ) -> dict[int, _BlockStats]:
+        """Buffer this chunk for pass 1 and run it on the bias blocks that are now complete."""
+        last = int(blk[-1])
+        if last == self._buf_blk:
+            self._buf.append((gyro, acc, dt, w, init, blk))
+            return {}
+        split = int(np.searchsorted(blk, last))
+        parts = [*self._buf, (gyro[:, :split], acc[:, :split], dt[:split], w[:split], init[:split], blk[:split])]
+        self._buf = [(gyro[:, split:], acc[:, split:], dt[split:], w[split:], init[split:], blk[split:])]
+        self._buf_blk = last
+        if len(parts) == 1:
+            gyro, acc, dt, w, init, blk = parts[0]
+        else:
+            gyro = np.concatenate([q[0] for q in parts], axis=1)
+            acc = np.concatenate([q[1] for q in parts], axis=1)
+            dt = np.concatenate([q[2] for q in parts])
+            w = np.concatenate([q[3] for q in parts])
+            init = np.concatenate([q[4] for q in parts])
+            blk = np.concatenate([q[5] for q in parts])
+        n = dt.shape[0]
+        if n == 0:
+            return {}
+        # groups: up to _GROUP samples inside a piece (constant block, no re-initialisation); an
+        # initialising sample is a group of its own
+        cut = init.copy()
+        cut[0] = True
+        bcut = np.empty(n, dtype=bool)
+        bcut[0] = True
+        np.not_equal(blk[1:], blk[:-1], out=bcut[1:])
+        cut |= bcut
+        pstarts = np.flatnonzero(cut)
+        idx = np.arange(n)
+        off = idx - np.repeat(pstarts, np.diff(np.append(pstarts, n)))
+        gcut = (off & (_GROUP - 1)) == 0
+        gcut[1:] |= init[:-1]
+        gstarts = np.flatnonzero(gcut)
+        ng = gstarts.shape[0]
+        gid = np.cumsum(gcut) - 1
+        slot = idx - gstarts[gid]
+        qa, qb = _quat.from_rotvec(gyro * dt)
+        xa = np.ones(ng * _GROUP, dtype=np.complex128)
+        xb = np.zeros(ng * _GROUP, dtype=np.complex128)
+        pos = gid * _GROUP + slot
+        xa[pos] = qa
+        xb[pos] = qb
+        xa2 = xa.reshape(ng, _GROUP)
+        xb2 = xb.reshape(ng, _GROUP)
+        ha, hb = _quat.mul(xa2[:, 0], xb2[:, 0], xa2[:, 1], xb2[:, 1])
+        ta, tb = _quat.mul(xa2[:, 2], xb2[:, 2], xa2[:, 3], xb2[:, 3])
+        ga, gb = _quat.mul(ha, hb, ta, tb)
+        dtg = np.add.reduceat(dt, gstarts)
+        cnt = np.diff(np.append(gstarts, n)).astype(np.float64)
+        wsum = np.add.reduceat(w, gstarts)
+        wacc = np.add.reduceat(acc * w, gstarts, axis=1)
+        ginit = init[gstarts]
+        seg = [*np.flatnonzero(ginit).tolist(), ng]
+        if seg[0] != 0:
+            seg.insert(0, 0)
+        rdts, gs = [], []
+        for s, e in itertools.pairwise(seg):
+            init_acc = acc[:, gstarts[s]] if ginit[s] else None
+            rdt, g = self._pass1.run(
+                ga[s:e],
+                gb[s:e],
+                ha[s:e],
+                hb[s:e],
+                dtg[s:e],
+                cnt[s:e],
+                wsum[s:e],
+                wacc[:, s:e],
+                init_acc,
+                self.params.tau_acc_s,
+            )
+            rdts.append(rdt)
+            gs.append(g)
+        rdt = rdts[0] if len(rdts) == 1 else np.concatenate(rdts, axis=1)
+        g = gs[0] if len(gs) == 1 else np.concatenate(gs, axis=1)
+        bstarts = np.flatnonzero(bcut)
+        bg = gid[bstarts]
+        a_blk = np.add.reduceat(rdt, bg, axis=1)
+        t_blk = np.add.reduceat(dt, bstarts).tolist()
+        i_blk = np.logical_or.reduceat(init, bstarts).tolist()
+        g_end = g[:, np.append(bg[1:], ng) - 1]
+        return {
+            int(b): _BlockStats(a_blk[:, j].tolist(), t_blk[j], g_end[:, j].tolist(), i_blk[j])
+            for j, b in enumerate(blk[bstarts].tolist())
+        }
 
     def _run_pass(
         self,
@@ -502,25 +676,26 @@ class OrientationEstimator:
         self._rest_sum = np.zeros(3)
         return updated
 
-    def _finish_motion_block(self, rest_updated: bool) -> None:
+    def _finish_motion_block(self, rest_updated: bool, st: _BlockStats) -> None:
         """Close the current bias block for the motion estimate (residual relative to the rest estimate)."""
         p = self.params
+        g0 = self._g1_last
+        self._g1_last = np.array(st.g_end)
         if rest_updated:
             self._b_mot = np.zeros(3)
             return
-        g0 = self._g1_start
-        if g0 is None or self._t_sum < 0.5 * p.bias_block_s:
+        if g0 is None or st.has_init or st.t_sum < 0.5 * p.bias_block_s:
             return
         # plain Python floats: this runs once per block and numpy's per-call overhead would dominate
         x0, y0, z0 = g0.tolist()
-        x1, y1, z1 = self._g1_last.tolist()
+        x1, y1, z1 = st.g_end
         n0 = math.sqrt(x0 * x0 + y0 * y0 + z0 * z0)
         n1 = math.sqrt(x1 * x1 + y1 * y1 + z1 * z1)
         if n0 < 0.5 * p.gravity_mps2 or n1 < 0.5 * p.gravity_mps2:
             return
         x0, y0, z0, x1, y1, z1 = x0 / n0, y0 / n0, z0 / n0, x1 / n1, y1 / n1, z1 / n1
         drift = (y0 * z1 - z0 * y1, z0 * x1 - x0 * z1, x0 * y1 - y0 * x1)  # ≈ P A e, rad
-        a00, a01, a02, a10, a11, a12, a20, a21, a22 = self._a_sum.tolist()
+        a00, a01, a02, a10, a11, a12, a20, a21, a22 = st.a_sum
         # P A with P = I - u uᵀ (u = current gravity direction)
         ua0 = x1 * a00 + y1 * a10 + z1 * a20
         ua1 = x1 * a01 + y1 * a11 + z1 * a21
@@ -541,9 +716,9 @@ class OrientationEstimator:
             p01 * d0 + p11 * d1 + p21 * d2 - (m01 * b0 + m11 * b1 + m12 * b2),
             p02 * d0 + p12 * d1 + p22 * d2 - (m02 * b0 + m12 * b1 + m22 * b2),
         ]
-        reg = (p.motion_bias_reg * self._t_sum) ** 2
+        reg = (p.motion_bias_reg * st.t_sum) ** 2
         m = [m00 + reg, m01, m02, m01, m11 + reg, m12, m02, m12, m22 + reg]
         step = _solve3(m, rhs)
-        gain = -math.expm1(-self._t_sum / p.motion_bias_tau_s)
+        gain = -math.expm1(-st.t_sum / p.motion_bias_tau_s)
         new = np.array((b0 + gain * step[0], b1 + gain * step[1], b2 + gain * step[2]))
         self._b_mot = self._clip(self._b_rest + new) - self._b_rest
