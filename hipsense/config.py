@@ -78,29 +78,10 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
-class AlertConfig:
-    """Alert thresholds (all durations in seconds, angles in degrees)."""
-
-    prolonged_sitting_s: float = 1800.0
-    prolonged_sitting_repeat_s: float = 600.0
-    sitting_break_s: float = 60.0
-    anterior_tilt_deg: float = 10.0
-    anterior_tilt_s: float = 60.0
-    daily_sitting_goal_s: float = 8 * 3600.0
-    quiet_hours: str = ""  # "22:00-07:00"; empty: none
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, float) and value < 0:
-                raise ConfigError(f"[alerts] {f.name} = {value} must not be negative")
-
-
-@dataclass(frozen=True)
 class Config:
     wearer: WearerConfig = field(default_factory=WearerConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
-    alerts: AlertConfig = field(default_factory=AlertConfig)
+    alerts: AlertParams = field(default_factory=AlertParams)
     source: Path | None = None  # the file it was read from, if any
 
     def masked(self) -> dict[str, dict[str, Any]]:
@@ -120,7 +101,7 @@ class Config:
         return out
 
 
-_SECTIONS: dict[str, type] = {"wearer": WearerConfig, "mqtt": MqttConfig, "alerts": AlertConfig}
+_SECTIONS: dict[str, type] = {"wearer": WearerConfig, "mqtt": MqttConfig, "alerts": AlertParams}
 
 
 def mask_url(url: str) -> str:
@@ -140,7 +121,12 @@ def _build(section: str, cls: type, raw: Any, path: Path) -> Any:
                 hint=f"known keys: {', '.join(sorted(known))}",
             )
         default = getattr(cls(), key) if key != "id" else ""
-        if isinstance(default, bool):
+        if isinstance(default, dict):
+            ok = isinstance(value, dict) and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+            )
+            value = {k: float(v) for k, v in value.items()} if ok else value
+        elif isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, float):
             ok = isinstance(value, int | float) and not isinstance(value, bool)
@@ -150,22 +136,10 @@ def _build(section: str, cls: type, raw: Any, path: Path) -> Any:
         if not ok:
             raise ConfigError(f"{path}: [{section}] {key} = {value!r} has the wrong type")
         kwargs[key] = value
-    return cls(**kwargs)
-
-
-def alert_params(cfg: Config) -> AlertParams:
-    """The pure alert rules' parameters from the ``[alerts]`` section."""
-    a = cfg.alerts
     try:
-        return AlertParams(
-            prolonged_sitting_s=a.prolonged_sitting_s,
-            prolonged_sitting_repeat_s=a.prolonged_sitting_repeat_s,
-            anterior_tilt_deg=a.anterior_tilt_deg,
-            anterior_tilt_s=a.anterior_tilt_s,
-            daily_sitting_goal_s=a.daily_sitting_goal_s,
-        )
+        return cls(**kwargs)
     except ValueError as exc:
-        raise ConfigError(f"{cfg.source or 'config'}: [alerts] {exc}") from exc
+        raise ConfigError(f"{path}: [{section}] {exc}") from exc
 
 
 def load_config(path: Path | None = None) -> Config:

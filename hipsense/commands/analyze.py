@@ -12,7 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from hipsense.commands._common import add_recording_flags, atomic_write, parse_tz, parse_window
-from hipsense.config import alert_params, load_config
+from hipsense.config import load_config
 from hipsense.outputs import build_summary, write_timeline
 from processing.calibration import calibrate
 from processing.errors import RecordingError, RecordingWarning
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         start=start,
         tz=tz,
         calibration=calibration,
-        alerts=alert_params(config),
+        alerts=config.alerts,
     )
     tracker = PostureTracker(params)
     out = tracker.update(features)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from hipsense.commands._common import add_recording_flags, parse_tz
-from hipsense.config import alert_params, load_config
+from hipsense.config import load_config
 from hipsense.runtime import ConsoleSink, Sink, run
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
@@ -51,7 +51,7 @@ def run_replay(args: argparse.Namespace) -> int:
             wearer=config.wearer.id,
             start=source.start,
             tz=tz,
-            alerts=alert_params(config),
+            alerts=config.alerts,
         )
         sinks: list[Sink] = [ConsoleSink(status_every_s=600.0)]
         stats = asyncio.run(run(source, Pipeline(params), sinks))

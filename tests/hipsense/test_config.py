@@ -60,3 +60,19 @@ def test_invalid_wearer_id_is_refused(home):
 def test_mask_url_keeps_urls_without_password():
     assert mask_url("mqtts://broker.local:8883") == "mqtts://broker.local:8883"
     assert mask_url("mqtt://u:p@h:1") == "mqtt://u:********@h:1"
+
+
+def test_alert_settings_reach_the_rules(home):
+    (home / "config.toml").write_text(
+        '[alerts]\nprolonged_sitting_s = 1200\nquiet_hours = "22:00-07:00"\n[alerts.cooldown_s]\nanterior_tilt = 120\n'
+    )
+    cfg = load_config()
+    assert cfg.alerts.prolonged_sitting_s == 1200.0
+    assert cfg.alerts.cooldown("anterior_tilt") == 120.0
+    assert cfg.alerts.cooldown("battery_low") == 3600.0
+
+
+def test_invalid_alert_setting_is_a_config_error(home):
+    (home / "config.toml").write_text('[alerts]\nquiet_hours = "late"\n')
+    with pytest.raises(ConfigError, match=r"config.toml: \[alerts\] quiet_hours 'late' is not HH:MM-HH:MM"):
+        load_config()
