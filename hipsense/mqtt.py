@@ -479,19 +479,26 @@ class Publisher:
         if self._started:
             raise RuntimeError("Publisher.start() called twice")
         self._started = True
-        self._outbox = Outbox(self._outbox_path)
+        try:
+            self._start()
+        except BaseException:
+            self._abort()
+            raise
+        return self
+
+    def _start(self) -> None:
         client = self._client
         client.will_set(self.availability_topic, "offline", qos=1, retain=True)
         if self.broker.tls:
             client.tls_set_context(self.broker.ssl_context())
         if self.broker.username is not None:
             client.username_pw_set(self.broker.username, self.broker.password)
+        self._outbox = Outbox(self._outbox_path)
         self._pump_thread = threading.Thread(target=self._pump_loop, name="hipsense-mqtt-pump", daemon=True)
         self._pump_thread.start()
         try:
             client.connect(self.broker.host, self.broker.port, self.broker.keepalive_s, clean_start=True)
         except ssl.SSLError as exc:
-            self._abort()
             raise BrokerError(
                 f"{self.broker.url}: TLS handshake failed ({getattr(exc, 'reason', None) or exc})",
                 hint="check --mqtt-ca (the CA that signed the broker's certificate) and the host name",
@@ -503,10 +510,7 @@ class Publisher:
         client.loop_start()
         self._events.put(_WAKE)  # alerts left from an earlier run go to paho now, in order
         if self._first_outcome.wait(self.startup_wait_s) and self._connect_error is not None:
-            error = self._connect_error
-            self._abort()
-            raise error
-        return self
+            raise self._connect_error
 
     def publish_state(self, state: Mapping[str, Any]) -> bool:
         """Publish ``state`` (retained, QoS 0) if it changed or the heartbeat is due. Returns True if sent.

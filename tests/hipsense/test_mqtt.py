@@ -149,6 +149,18 @@ def test_plain_text_credentials_to_a_remote_host_are_refused_unless_insecure() -
     assert BrokerSettings.from_url("mqtt://bob:pw@[::1]:1884", env={}).url == "mqtt://[::1]:1884"
 
 
+def test_unreadable_tls_files_are_a_config_error(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    pub = make_publisher("mqtts://127.0.0.1:1", tmp_path / "o.sqlite3", ca_file=bad)
+    with pytest.raises(ConfigError, match="cannot load the TLS files"):
+        pub.start()
+    with pytest.raises(ConfigError, match="not found"):
+        BrokerSettings.from_url("mqtts://127.0.0.1", ca_file=tmp_path / "missing.pem", env={})
+    with pytest.raises(ConfigError, match="plain-text broker URL"):
+        BrokerSettings.from_url("mqtt://127.0.0.1", ca_file=bad, env={})
+
+
 def test_wearer_id_and_base_topic_are_validated(tmp_path: Path) -> None:
     settings = BrokerSettings.from_url("mqtt://127.0.0.1:1", env={})
     with pytest.raises(ConfigError, match="wearer id"):
