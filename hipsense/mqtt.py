@@ -759,25 +759,30 @@ def publisher_from_config(
     password: str | None = None,
     insecure: bool = False,
     outbox_path: Path | None = None,
+    broker: BrokerSettings | None = None,
+    wearer: str | None = None,
 ) -> Publisher | None:
     """The Publisher the config describes (flags, when given, win), or None if no broker URL is set.
 
+    ``broker`` (settings already built from the command's flags) replaces url/username/password/insecure.
     Base topic ``<[mqtt] base_topic>/<wearer id>``; outbox ``<data folder>/mqtt-outbox.sqlite3``.
     """
     m = config.mqtt
-    url = url or m.url
-    if not url:
-        return None
-    settings = BrokerSettings.from_url(
-        url,
-        username=username or m.username or None,
-        password=password or m.password or None,
-        ca_file=m.ca_file or None,
-        certfile=m.cert_file or None,
-        keyfile=m.key_file or None,
-        insecure=insecure or m.insecure,
-    )
-    wearer = config.wearer.id
+    settings = broker
+    if settings is None:
+        url = url or m.url
+        if not url:
+            return None
+        settings = BrokerSettings.from_url(
+            url,
+            username=username or m.username or None,
+            password=password or m.password or None,
+            ca_file=m.ca_file or None,
+            certfile=m.cert_file or None,
+            keyfile=m.key_file or None,
+            insecure=insecure or m.insecure,
+        )
+    wearer = wearer or config.wearer.id
     return Publisher(
         settings,
         wearer=wearer,

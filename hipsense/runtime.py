@@ -12,9 +12,11 @@ import contextlib
 import math
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
+from hipsense.mqtt import Publisher
 from processing.activity import ACTIVITIES
 from processing.alerts import Alert
 from processing.pipeline import Epochs, Pipeline, PipelineOutput
@@ -111,6 +113,36 @@ class ConsoleSink:
             self.stream.write("\n")
             self.stream.flush()
             self._line_open = False
+
+
+class MqttSink:
+    """Live state (retained, about 1 Hz while it changes) and alerts (durable outbox, QoS 1) to a broker."""
+
+    def __init__(self, publisher: Publisher, *, min_interval_s: float = 1.0) -> None:
+        self.publisher = publisher
+        self.min_interval_s = min_interval_s
+        self._last_sent = -math.inf
+        self._pending: dict[str, Any] | None = None
+
+    def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
+        for alert in output.alerts:
+            self.publisher.publish_alert(alert.to_payload())
+        if states:
+            # At most one state per wall-clock second (replays run faster than real time); the latest wins.
+            self._pending = states[-1]
+            now = time.monotonic()
+            if now - self._last_sent >= self.min_interval_s:
+                self._last_sent = now
+                self.publisher.publish_state(self._pending)
+                self._pending = None
+
+    def event(self, event: SourceEvent) -> None:
+        pass  # battery and link changes reach MQTT through the next state and the alert rules
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self.publisher.publish_state(self._pending)
+        self.publisher.close()
 
 
 async def run(source: Source, pipeline: Pipeline, sinks: list[Sink]) -> RunStats:

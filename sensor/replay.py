@@ -17,15 +17,23 @@ class ReplaySource:
     """A :class:`~sensor.source.Source` over an open recording.
 
     speed: times real time (100 = a minute of recording in 0.6 s); None: as fast as possible.
-    packet_s: stream seconds per chunk when paced, like the notifications of a BLE sensor.
+    packet_s: stream seconds per chunk when paced, like the notifications of a BLE sensor; at high speeds
+    packets grow so that no more than ``max_packets_per_s`` are handed out per wall-clock second.
     """
 
-    def __init__(self, recording: Recording, *, speed: float | None = 1.0, packet_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        recording: Recording,
+        *,
+        speed: float | None = 1.0,
+        packet_s: float = 0.1,
+        max_packets_per_s: float = 50.0,
+    ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError("speed must be positive")
         self.recording = recording
         self.speed = speed
-        self.packet_s = packet_s
+        self.packet_s = packet_s if speed is None else max(packet_s, speed / max_packets_per_s)
         self.name = str(recording.info.path)
         self.rate_hz = recording.info.rate_hz
         self.start: datetime | None = recording.info.start

@@ -20,8 +20,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from hipsense.commands._mqtt import add_broker_flags, broker_settings
 from hipsense.config import config_path, load_config
-from hipsense.mqtt import BrokerError, BrokerSettings, base_topic_for, refusal_error, validate_base_topic
+from hipsense.mqtt import BrokerError, base_topic_for, refusal_error, validate_base_topic
 from processing.errors import ConfigError
 
 _SEEN_IDS = 10_000  # ids remembered for dropping duplicates
@@ -39,13 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "(HIPSENSE_MQTT_USER, HIPSENSE_MQTT_PASSWORD)."
         ),
     )
-    p.add_argument(
-        "--mqtt",
-        metavar="URL",
-        default=None,
-        help="broker URL, mqtt://host[:port] (default port 1883) or mqtts://host[:port] (TLS, default 8883); "
-        "default: [mqtt] url from the config file",
-    )
+    add_broker_flags(p, required=True)
     p.add_argument(
         "--wearer",
         metavar="ID",
@@ -57,21 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="T",
         default=None,
         help="the wearer's base topic, if not hipsense/<wearer>; alerts are read from T/alert",
-    )
-    p.add_argument("--mqtt-user", metavar="NAME", default=None, help="broker user name (default: config/env)")
-    p.add_argument(
-        "--mqtt-password",
-        metavar="PW",
-        default=None,
-        help="broker password (default: config, or HIPSENSE_MQTT_PASSWORD; prefer those: flags show in ps)",
-    )
-    p.add_argument("--mqtt-ca", metavar="FILE", default=None, help="PEM file of the CA that signed the broker")
-    p.add_argument("--mqtt-cert", metavar="FILE", default=None, help="PEM client certificate for TLS")
-    p.add_argument("--mqtt-key", metavar="FILE", default=None, help="PEM key of the client certificate")
-    p.add_argument(
-        "--insecure",
-        action="store_true",
-        help="allow sending the password in plain text (mqtt://) to a host that is not this machine",
     )
     p.add_argument("--json", action="store_true", help="print each alert as its raw JSON instead")
     p.add_argument(
@@ -99,20 +79,11 @@ def format_alert(alert: dict[str, Any], topic: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(config_path()).mqtt
-    url = args.mqtt or cfg.url
-    if not url:
+    settings = broker_settings(args, cfg)
+    if settings is None:
         raise ConfigError("no MQTT broker given", hint="pass --mqtt mqtt://host:port or set [mqtt] url in the config")
     if args.count is not None and args.count < 1:
         raise ConfigError(f"--count must be >= 1, got {args.count}")
-    settings = BrokerSettings.from_url(
-        url,
-        username=args.mqtt_user or cfg.username or None,
-        password=args.mqtt_password or cfg.password or None,
-        ca_file=args.mqtt_ca or cfg.ca_file or None,
-        certfile=args.mqtt_cert or cfg.cert_file or None,
-        keyfile=args.mqtt_key or cfg.key_file or None,
-        insecure=args.insecure or cfg.insecure,
-    )
     prefix = validate_base_topic(cfg.base_topic)
     if args.base_topic is not None:
         topic = validate_base_topic(args.base_topic) + "/alert"

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from hipsense.commands._common import add_recording_flags, parse_tz
-from hipsense.config import load_config
-from hipsense.runtime import ConsoleSink, Sink, run
+from hipsense.commands._mqtt import add_broker_flags, broker_settings
+from hipsense.config import WearerConfig, load_config
+from hipsense.mqtt import publisher_from_config
+from hipsense.runtime import ConsoleSink, MqttSink, Sink, run
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
 from sensor.recording import open_recording
@@ -35,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="times real time: 1 = as recorded, 60 = one minute per second (default: 1)",
     )
     pace.add_argument("--fast", action="store_true", help="no pacing: as fast as possible")
+    p.add_argument("--wearer", metavar="ID", default=None, help="wearer id for MQTT topics and alert ids (a-z0-9_-)")
     add_recording_flags(p)
+    add_broker_flags(p)
     p.set_defaults(func=run_replay)
 
 
@@ -43,17 +47,23 @@ def run_replay(args: argparse.Namespace) -> int:
     if not args.fast and args.speed <= 0:
         raise ConfigError(f"--speed {args.speed}: must be a positive factor of real time, e.g. 1 or 60")
     config = load_config()
+    wearer = WearerConfig(id=args.wearer).id if args.wearer else config.wearer.id
     tz = parse_tz(args.tz or config.wearer.timezone or None)
+    broker = broker_settings(args, config.mqtt)
     with open_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, rate_hz=args.rate) as rec:
         source = ReplaySource(rec, speed=None if args.fast else args.speed)
         params = PipelineParams(
             rate_hz=source.rate_hz,
-            wearer=config.wearer.id,
+            wearer=wearer,
             start=source.start,
             tz=tz,
             alerts=config.alerts,
         )
         sinks: list[Sink] = [ConsoleSink(status_every_s=600.0)]
+        publisher = publisher_from_config(config, broker=broker, wearer=wearer) if broker else None
+        if publisher is not None:
+            publisher.start()
+            sinks.append(MqttSink(publisher))
         stats = asyncio.run(run(source, Pipeline(params), sinks))
     print(
         f"{args.recording}: replayed {stats.samples} samples, {stats.epochs} epochs, {stats.alerts} alerts"
