@@ -29,8 +29,19 @@ def calibration_file(wearer: str, device: str, *, root: Path | None = None) -> P
 
 
 def save_calibration(
-    calibration: Calibration, *, wearer: str, device: str, source: str, root: Path | None = None
+    calibration: Calibration,
+    *,
+    wearer: str,
+    device: str,
+    source: str,
+    details: dict[str, Any] | None = None,
+    root: Path | None = None,
 ) -> Path:
+    """Store ``calibration`` for ``wearer`` and ``device`` (replacing the previous one); returns the file.
+
+    ``source`` says what it was computed from (e.g. ``day.csv 5-25 s``); ``details`` are extra JSON fields
+    (the mounting in words, angles) kept for people reading the file.
+    """
     path = calibration_file(wearer, device, root=root)
     path.parent.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {
@@ -39,16 +50,22 @@ def save_calibration(
         "device": device,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": source,
+        **(details or {}),
     }
     fd, tmp = tempfile.mkstemp(prefix=".cal.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(record, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
 def load_calibration(wearer: str, device: str, *, root: Path | None = None) -> Calibration | None:
+    """The stored calibration for ``wearer`` and ``device``, or None; ConfigError when the file is unreadable."""
     path = calibration_file(wearer, device, root=root)
     if not path.exists():
         return None

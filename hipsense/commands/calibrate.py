@@ -1,0 +1,134 @@
+"""``hipsense calibrate``: find where the sensor sits on the belt from a recording window, and store it.
+
+The wearer stands still and upright (neutral) for a few seconds, then walks straight for 10 or more steps.
+The neutral window gives the vertical and the neutral reference, the walking the forward axis; sitting
+anywhere in the recording checks the front/back sign. The result is stored per wearer and device in the data
+folder (see :mod:`hipsense.calstore`), so later runs start calibrated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hipsense.calstore import save_calibration
+from hipsense.commands._common import add_recording_flags, parse_window
+from hipsense.config import WearerConfig, load_config
+from processing.calibration import (
+    MIN_WALKING_EPOCHS,
+    CalibrationError,
+    calibrate_guided,
+    count_steps,
+    describe_mounting,
+    neutral_vertical,
+    walking_mask,
+)
+from processing.errors import ConfigError
+from processing.features import EpochFeatures, FeatureExtractor
+from processing.gravity import make_up_estimator
+from processing.samples import FloatArray, Samples
+from sensor.recording import open_recording
+
+#: Steps needed in a --walk window.
+MIN_STEPS = 10
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "calibrate",
+        help="find the sensor's mounting from neutral standing and walking in a recording, and store it",
+        description=(
+            "Calibrate the sensor's mounting on the belt from a recording: a window of neutral standing "
+            "(--neutral, a few seconds, still and upright) gives the vertical and the neutral reference; walking "
+            "(--walk, 10 or more straight steps; default: all walking in the recording) gives the forward axis. "
+            "Prints where the sensor sits and the angles, and stores the calibration for the wearer and device."
+        ),
+    )
+    p.add_argument("recording", type=Path, metavar="REC", help="the recording (any format 'analyze' reads)")
+    p.add_argument("--neutral", metavar="START:END", required=True, help="seconds of neutral standing, e.g. 5:25")
+    p.add_argument("--walk", metavar="START:END", help="seconds of straight walking (default: all walking found)")
+    p.add_argument("--wearer", metavar="ID", help="wearer id (default: from the config)")
+    p.add_argument("--device", metavar="NAME", help="device name (default: the recording's 'device' metadata)")
+    p.add_argument("--no-save", action="store_true", help="print the result without storing it")
+    add_recording_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    neutral = parse_window(args.neutral, "--neutral")
+    walk = parse_window(args.walk, "--walk") if args.walk else None
+    wearer = args.wearer or load_config().wearer.id
+    try:
+        WearerConfig(id=wearer)
+    except ConfigError as exc:
+        raise ConfigError(f"--wearer {wearer!r}: {exc.message}", hint=exc.hint) from None
+    parts: list[EpochFeatures] = []
+    walk_samples: list[Samples] = []
+    with open_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, rate_hz=args.rate) as rec:
+        info = rec.info
+        extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=make_up_estimator(info.rate_hz))
+        for chunk in rec:
+            parts.append(extractor.update(chunk))
+            if walk is not None:
+                inside = (chunk.t >= walk[0]) & (chunk.t < walk[1])
+                if inside.any():
+                    walk_samples.append(Samples(chunk.t[inside], chunk.acc[inside], chunk.gyro[inside]))
+        parts.append(extractor.flush())
+    features = EpochFeatures.concat(parts)
+    name = args.recording.name
+    end_s = float(features.t[-1] + 1.0) if len(features) else 0.0
+    for flag, window in (("--neutral", neutral), ("--walk", walk)):
+        if window is not None and window[0] >= end_s:
+            raise CalibrationError(
+                f"{name}: {flag} {window[0]:g}:{window[1]:g} starts after the recording ends ({end_s:.0f} s)",
+                hint="give seconds from the recording's start",
+            )
+    steps_text = ""
+    if walk is not None:
+        vertical = neutral_vertical(features, *neutral)
+        samples = Samples.concat(walk_samples) if walk_samples else Samples.empty()
+        if vertical is not None:
+            steps = count_steps(samples.acc, info.rate_hz, vertical)
+            if steps < MIN_STEPS:
+                raise CalibrationError(
+                    f"{name}: too few steps in --walk {args.walk}: found {steps}, at least {MIN_STEPS} are needed",
+                    hint="give a window with 10 or more steps of straight walking",
+                )
+            steps_text = f"{steps} steps in {walk[0]:g}-{walk[1]:g} s"
+    try:
+        cal = calibrate_guided(features, neutral, walk=walk)
+    except CalibrationError as exc:
+        raise CalibrationError(f"{name}: {exc.message}", hint=exc.hint) from None
+    if not steps_text:
+        n_walk = int(walking_mask(features).sum())
+        steps_text = f"{n_walk} s of walking" if n_walk >= MIN_WALKING_EPOCHS else "no walking (axis from sitting)"
+    a, b, c = cal.angles_deg()
+    sign = {"sitting": "checked by sitting", "walking": "from walking only (no sitting seen)"}.get(
+        cal.sign_check, cal.sign_check
+    )
+    print(f"{name}: neutral standing {neutral[0]:g}-{neutral[1]:g} s, {steps_text}; front/back {sign}")
+    print(describe_mounting(cal))
+    print(f"mounting angles (z, y, x; sensor -> pelvis): {a:.1f}°, {b:.1f}°, {c:.1f}°")
+    if cal.walking_up is not None:
+        print(f"while walking the pelvis sits {_walking_tilt(cal.walking_up):+.1f}° (anterior +) from neutral")
+    if args.no_save:
+        return 0
+    device = args.device or info.metadata.get("device") or "default"
+    path = save_calibration(
+        cal,
+        wearer=wearer,
+        device=device,
+        source=f"{args.recording} neutral {args.neutral}" + (f" walk {args.walk}" if args.walk else ""),
+        details={"mounting": describe_mounting(cal), "angles_deg": [round(v, 2) for v in (a, b, c)]},
+    )
+    print(f"stored for wearer {wearer}, device {device}: {path}", file=sys.stderr)
+    return 0
+
+
+def _walking_tilt(walking_up: tuple[float, float, float]) -> float:
+    u: FloatArray = np.asarray(walking_up)
+    return math.degrees(math.asin(max(-1.0, min(1.0, -float(u[0])))))
