@@ -58,6 +58,8 @@ IntArray = NDArray[np.int64]
 
 #: Internal processing block, samples. Keeps numpy temporaries small (large ones are ~3x slower: page faults).
 _CHUNK = 8192
+#: Chunks up to this many samples are processed sample by sample in plain Python (live streams).
+_SMALL_N = 16
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
 #: Samples per group in the (bias-measuring) first pass.
@@ -399,6 +401,11 @@ class OrientationEstimator:
         t = np.asarray(samples.t, dtype=np.float64)
         acc = np.asarray(samples.acc, dtype=np.float64)
         gyro = np.asarray(samples.gyro, dtype=np.float64)
+        if n <= _SMALL_N:
+            tl, al, gl = t.tolist(), acc.tolist(), gyro.tolist()
+            if not all(math.isfinite(v) for v in itertools.chain(tl, *al, *gl)):
+                raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
+            return self._process_small(tl, al, gl)
         if not (np.isfinite(t).all() and np.isfinite(acc).all() and np.isfinite(gyro).all()):
             raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
         parts = []
@@ -408,6 +415,150 @@ class OrientationEstimator:
         return parts[0] if len(parts) == 1 else OrientationResult.concat(parts)
 
     # -- internals ---------------------------------------------------------------------------------------
+
+    def _process_small(self, tl: list[float], al: list[list[float]], gl: list[list[float]]) -> OrientationResult:
+        """The same computation as :meth:`_process`, sample by sample in plain Python floats (numpy's per-call
+        overhead dominates for a few samples: the live case)."""
+        p = self.params
+        n = len(tl)
+        first = math.isnan(self._t_last)
+        if first:
+            self._t_origin = tl[0]
+        dts = [tl[0] - self._t_last if not first else 0.0]
+        dts += [tl[k] - tl[k - 1] for k in range(1, n)]
+        if not all(d > 0 for d in dts[1 if first else 0 :]):
+            raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
+        nominal = [math.inf] if first else []
+        if n > len(nominal):
+            nominal += self._nominal_dt(np.array(dts[len(nominal) :])).tolist()
+        inits = []
+        for k in range(n):
+            gap = min(p.gap_s, p.gap_periods * nominal[k])
+            i0 = dts[k] > gap or (k == 0 and first)
+            inits.append(i0)
+            if i0:
+                dts[k] = 0.0
+        self._t_last = tl[-1]
+
+        # rest detection, weights, blocks, rest bias (loop 1)
+        gx, gy, gz = self._gy_lp.tolist()
+        ax, ay, az = self._ac_lp.tolist()
+        kr = -1.0 / p.rest_filter_tau_s
+        g_thr, a_thr = p.rest_gyro_rps**2, p.rest_acc_mps2**2
+        t_moving = self._t_moving
+        inv_blk = 1.0 / p.bias_block_s
+        w_scale = 1.0 / (p.acc_weight_hi_mps2 - p.acc_weight_lo_mps2)
+        rest_l, w_l, blk_l, br_l, upd_l = [], [], [], [], []
+        for k in range(n):
+            g0, g1, g2 = gl[k]
+            a0, a1, a2 = al[k]
+            t = tl[k]
+            dt = dts[k]
+            if inits[k]:
+                gx, gy, gz, ax, ay, az = g0, g1, g2, a0, a1, a2
+                still = False
+            else:
+                logc = dt * kr
+                c = math.exp(logc)
+                e = -math.expm1(logc)
+                gx, gy, gz = c * gx + g0 * e, c * gy + g1 * e, c * gz + g2 * e
+                ax, ay, az = c * ax + a0 * e, c * ay + a1 * e, c * az + a2 * e
+                still = (g0 - gx) ** 2 + (g1 - gy) ** 2 + (g2 - gz) ** 2 < g_thr and (a0 - ax) ** 2 + (a1 - ay) ** 2 + (
+                    a2 - az
+                ) ** 2 < a_thr
+            if not still:
+                t_moving = max(t_moving, t)
+            rest = (t - t_moving) >= p.rest_min_s
+            rest_l.append(rest)
+            dev = abs(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) - p.gravity_mps2)
+            w_l.append(min(1.0, max(0.0, (p.acc_weight_hi_mps2 - dev) * w_scale)))
+            b = math.floor((t - self._t_origin) * inv_blk)
+            blk_l.append(b)
+            updated = False
+            if b != self._blk:
+                updated = self._finish_rest_block()
+                self._blk = b
+            upd_l.append(updated)
+            br_l.append(self._b_rest.tolist())
+            if rest:
+                self._rest_t += dt
+                self._rest_sum += (g0 * dt, g1 * dt, g2 * dt)
+        self._gy_lp = np.array((gx, gy, gz))
+        self._ac_lp = np.array((ax, ay, az))
+        self._t_moving = t_moving
+
+        # pass 1 (buffered; runs on completed blocks)
+        gr_l = [[g[0] - b[0], g[1] - b[1], g[2] - b[2]] for g, b in zip(gl, br_l, strict=True)]
+        stats = self._pass1_blocks(
+            np.array(gr_l).T,
+            np.array(al).T,
+            np.array(dts),
+            np.array(w_l),
+            np.array(inits),
+            np.array(blk_l, dtype=np.int64),
+        )
+
+        # loop 2 and pass 2, per sample
+        st = self._pass2
+        qa, qb = st.qa, st.qb
+        sx, sy, sz = st.g.tolist()
+        count = st.count
+        k_acc = -1.0 / p.tau_acc_s
+        up_l, bias_l = [], []
+        for k in range(n):
+            b = blk_l[k]
+            if b != self._blk_m:
+                if self._blk_m >= 0:
+                    self._finish_motion_block(upd_l[k], stats[self._blk_m])
+                self._blk_m = b
+            m0, m1, m2 = self._b_mot.tolist()
+            r0, r1, r2 = gr_l[k]
+            b0, b1, b2 = br_l[k]
+            bias_l.append((b0 + m0, b1 + m1, b2 + m2))
+            a0, a1, a2 = al[k]
+            if inits[k]:
+                qa, qb = 1.0 + 0.0j, 0.0j
+                sx, sy, sz = a0, a1, a2
+                count = 1
+                ux, uy, uz = a0, a1, a2
+            else:
+                dt = dts[k]
+                v0, v1, v2 = (r0 - m0) * dt, (r1 - m1) * dt, (r2 - m2) * dt
+                h2 = 0.25 * (v0 * v0 + v1 * v1 + v2 * v2)
+                if h2 < 0.01:
+                    cw = ((((h2 * (1.0 / 40320.0) - 1.0 / 720.0) * h2 + 1.0 / 24.0) * h2 - 0.5) * h2) + 1.0
+                    s = ((h2 * (-1.0 / 10080.0) + 1.0 / 240.0) * h2 - 1.0 / 12.0) * h2 + 0.5
+                else:
+                    half = math.sqrt(h2)
+                    cw = math.cos(half)
+                    s = math.sin(half) / (2.0 * half)
+                da = complex(cw, s * v0)
+                db = complex(s * v1, s * v2)
+                qa, qb = qa * da - qb * db.conjugate(), qa * db + qb * da.conjugate()
+                w_, x_, y_, z_ = qa.real, qa.imag, qb.real, qb.imag
+                ww, xx, yy, zz = w_ * w_, x_ * x_, y_ * y_, z_ * z_
+                xy, zw, xz, yw, yz, xw = x_ * y_, z_ * w_, x_ * z_, y_ * w_, y_ * z_, x_ * w_
+                m00, m01, m02 = ww + xx - yy - zz, 2.0 * (xy - zw), 2.0 * (xz + yw)
+                m10, m11, m12 = 2.0 * (xy + zw), ww - xx + yy - zz, 2.0 * (yz - xw)
+                m20, m21, m22 = 2.0 * (xz - yw), 2.0 * (yz + xw), ww - xx - yy + zz
+                count += 1
+                beta = max(-math.expm1(dt * k_acc), 1.0 / count) * w_l[k]
+                keep = 1.0 - beta
+                sx = keep * sx + beta * (m00 * a0 + m01 * a1 + m02 * a2)
+                sy = keep * sy + beta * (m10 * a0 + m11 * a1 + m12 * a2)
+                sz = keep * sz + beta * (m20 * a0 + m21 * a1 + m22 * a2)
+                ux = m00 * sx + m10 * sy + m20 * sz
+                uy = m01 * sx + m11 * sy + m21 * sz
+                uz = m02 * sx + m12 * sy + m22 * sz
+            un = math.sqrt(ux * ux + uy * uy + uz * uz)
+            up_l.append((ux / un, uy / un, uz / un))
+        norm = math.sqrt(abs(qa) ** 2 + abs(qb) ** 2)
+        st.qa, st.qb = qa / norm, qb / norm
+        st.g = np.array((sx, sy, sz))
+        st.count = count
+        return OrientationResult(
+            np.array(tl), np.array(up_l), np.array(bias_l), np.array(rest_l, dtype=bool), np.array(inits, dtype=bool)
+        )
 
     def _nominal_dt(self, dt: FloatArray) -> FloatArray:
         """Nominal period for each interval: median of the previous index-aligned block of intervals."""

@@ -191,3 +191,30 @@ def test_chunk_invariance(sizes: list[int], singles: bool) -> None:
     np.testing.assert_allclose(res.bias, _WHOLE.bias, atol=1e-9, rtol=0)
     np.testing.assert_array_equal(res.rest, _WHOLE.rest)
     np.testing.assert_array_equal(res.reinit, _WHOLE.reinit)
+
+
+@pytest.mark.parametrize("max_chunk", [1, 3, 20])
+def test_small_chunks_match_batch(max_chunk: int) -> None:
+    # chunks of up to 16 samples take the per-sample Python path; it must give the batch path's numbers
+    rng = np.random.default_rng(max_chunk)
+    est = OrientationEstimator()
+    parts = []
+    i = 0
+    while i < len(_NOISY):
+        k = int(rng.integers(1, max_chunk + 1))
+        parts.append(est.update(_NOISY.slice(i, i + k)))
+        i += k
+    res = OrientationResult.concat(parts)
+    np.testing.assert_allclose(res.up, _WHOLE.up, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(res.bias, _WHOLE.bias, atol=1e-9, rtol=0)
+    np.testing.assert_array_equal(res.rest, _WHOLE.rest)
+    np.testing.assert_array_equal(res.reinit, _WHOLE.reinit)
+
+
+def test_small_chunk_rejects_bad_input() -> None:
+    est = OrientationEstimator()
+    with pytest.raises(ValueError, match="NaN"):
+        est.update(Samples(np.array([0.0]), np.array([[0.0, 0.0, np.nan]]), np.zeros((1, 3))))
+    est.update(Samples(np.array([0.0, 0.01]), np.tile([0, 0, G], (2, 1)), np.zeros((2, 3))))
+    with pytest.raises(ValueError, match="increasing"):
+        est.update(Samples(np.array([0.02, 0.02]), np.tile([0, 0, G], (2, 1)), np.zeros((2, 3))))
