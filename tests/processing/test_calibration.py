@@ -1,0 +1,152 @@
+"""Mounting calibration, its sign, and re-clip detection on the simulated wearer (known mounting)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from processing.calibration import (
+    Calibration,
+    CalibrationError,
+    calibrate,
+    calibrate_auto,
+    calibrate_guided,
+    describe_mounting,
+    pelvic_angles,
+)
+from processing.features import EpochFeatures, FeatureExtractor
+from processing.gravity import make_up_estimator
+from processing.reclip import CalibrationEvent, MountingTracker, ReclipEvent
+from processing.samples import Samples
+from sensor.simulate import SensorModel, epoch_truth, parse_scenario, simulate
+
+SCENARIO = parse_scenario("stand 20 tilt=0, walk 40, sit 50, stand 10, walk 20, sit 30")
+MOUNTINGS = {
+    "front": (0.0, 0.0, 0.0),
+    "left side": (90.0, 0.0, 0.0),
+    "back": (180.0, 0.0, 0.0),
+    "upside down": (0.0, 0.0, 180.0),
+    "rotated": (30.0, -60.0, 120.0),
+    "random": "random",
+}
+
+
+def features_of(samples: Samples, rate_hz: float = 100.0) -> EpochFeatures:
+    fx = FeatureExtractor(rate_hz=rate_hz, up_estimator=make_up_estimator(rate_hz))
+    return EpochFeatures.concat([fx.update(samples), fx.flush()])
+
+
+def rotation_error_deg(a: np.ndarray, b: np.ndarray) -> float:
+    r = a @ b.T
+    return float(np.degrees(np.arccos(np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0))))
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+@pytest.mark.parametrize("mounting", list(MOUNTINGS))
+def test_guided_calibration_finds_the_mounting(mounting: str, seed: int) -> None:
+    samples, truth = simulate(SCENARIO, SensorModel(mounting_deg=MOUNTINGS[mounting]), seed=seed)  # type: ignore[arg-type]
+    features = features_of(samples)
+    cal = calibrate_guided(features, (0.0, 20.0))
+    assert cal.method == "guided" and cal.sign_check == "sitting"
+    # the anterior axis (and so the sign) matches the simulator's mounting
+    assert cal.rotation[0] @ truth.mounting[0] > np.cos(np.radians(10.0))
+    assert rotation_error_deg(cal.rotation, truth.mounting) < 8.0
+    tilt, _ = pelvic_angles(features.up, cal)
+    ep = epoch_truth(truth)
+    sitting = (ep.activity == "sitting") & ~ep.transition
+    assert np.nanmean(tilt[sitting]) < -10.0  # posterior
+    still = np.isin(ep.activity, ["standing", "sitting"]) & ~ep.transition
+    assert np.sqrt(np.nanmean((tilt - ep.tilt_deg)[still] ** 2)) < 1.5
+
+
+@pytest.mark.parametrize("mounting", ["front", "back", "random"])
+def test_automatic_calibration_from_walking_and_sitting(mounting: str) -> None:
+    samples, truth = simulate(SCENARIO, SensorModel(mounting_deg=MOUNTINGS[mounting]), seed=21)  # type: ignore[arg-type]
+    cal = calibrate_auto(features_of(samples))
+    assert cal.method == "auto" and cal.sign_check == "sitting"
+    assert cal.rotation[0] @ truth.mounting[0] > np.cos(np.radians(12.0))
+    assert cal.rotation[2] @ truth.mounting[2] > np.cos(np.radians(6.0))  # walking vertical: a few degrees off
+
+
+def test_sign_check_flips_a_mirrored_walking_axis() -> None:
+    """The sitting shift decides front and back whatever sign the walking axis came with."""
+    samples, truth = simulate(SCENARIO, SensorModel(mounting_deg=(180.0, 0.0, 0.0)), seed=5)
+    cal = calibrate(features_of(samples), neutral=(0.0, 20.0))
+    assert cal is not None
+    assert cal.rotation[0] @ truth.mounting[0] > 0.9
+
+
+def test_guided_errors_are_clear() -> None:
+    samples, _ = simulate(parse_scenario("stand 10 tilt=0, walk 3, stand 10"), SensorModel(), seed=1)
+    features = features_of(samples)
+    with pytest.raises(CalibrationError, match="no neutral standing"):
+        calibrate_guided(features, (10.5, 13.0))
+    with pytest.raises(CalibrationError, match="too few steps"):
+        calibrate_guided(features, (0.0, 10.0))
+    assert calibrate(features, neutral=(0.0, 10.0)) is None
+
+
+def test_calibration_dict_round_trip_and_words() -> None:
+    cal = Calibration(np.eye(3), "guided", "sitting", "walking", (-0.04, 0.0, 0.999))
+    back = Calibration.from_dict(cal.to_dict())
+    assert np.allclose(back.rotation, cal.rotation) and back.walking_up == cal.walking_up
+    assert describe_mounting(cal).startswith("sensor lying flat")
+    # sensor +z forward, +x left, +y up: the front of the belt
+    front = Calibration(np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), "guided", "sitting")
+    words = describe_mounting(front)
+    assert words.startswith("sensor on the front of the belt") and "+y points up" in words
+    with pytest.raises(ValueError):
+        Calibration(-np.eye(3), "guided", "sitting")
+
+
+def reclipped(seed: int, second_mounting: tuple[float, float, float]) -> tuple[Samples, float]:
+    """Wearer with the sensor on the front, then (sensor off and clipped back) in ``second_mounting``."""
+    first, _ = simulate(parse_scenario("stand 20 tilt=0, walk 40, sit 60, walk 30"), SensorModel(), seed=seed)
+    second, _ = simulate(
+        parse_scenario("stand 10, walk 60, sit 40, walk 30"), SensorModel(mounting_deg=second_mounting), seed=seed + 50
+    )
+    off = float(first.t[-1]) + 0.01
+    return Samples.concat([first, Samples(second.t + off, second.acc, second.gyro)]), off
+
+
+@pytest.mark.parametrize("second", [(0.0, 0.0, 180.0), (0.0, 30.0, 0.0)])
+def test_reclip_is_detected_flagged_and_recalibrated(second: tuple[float, float, float]) -> None:
+    samples, t_clip = reclipped(3, second)
+    features = features_of(samples)
+    cal = calibrate_guided(features.select(features.t < t_clip - 1), (0.0, 20.0))
+    out = MountingTracker(calibration=cal).update(features)
+    reclips = [e for e in out.events if isinstance(e, ReclipEvent)]
+    assert len(reclips) == 1
+    event = reclips[0]
+    assert t_clip <= event.t_detected < t_clip + 40.0  # within the first walking bout after it
+    assert event.t_onset <= t_clip  # the onset estimate covers the re-clip
+    recal = [e for e in out.events if isinstance(e, CalibrationEvent) and e.t > event.t_detected]
+    assert recal, "no re-calibration after the re-clip"
+    gap = (features.t >= event.t_detected) & (features.t < recal[0].t)
+    assert gap.any() and not out.calibrated[gap].any() and np.isnan(out.tilt_deg[gap]).all()
+    assert out.calibrated[features.t >= recal[0].t].all()
+    final = recal[-1].calibration
+    true_second = SensorModel(mounting_deg=second)
+    from sensor.simulate import realize_sensor
+
+    assert final.rotation[0] @ realize_sensor(true_second, 53).mounting[0] > 0.9
+
+
+def test_no_reclip_without_one_and_chunk_invariance() -> None:
+    samples, _ = simulate(
+        parse_scenario("stand 20 tilt=0, walk 40, sit 60, walk 30, stand 20, walk 40, sit 30"),
+        SensorModel(mounting_deg="random"),
+        seed=8,
+    )
+    features = features_of(samples)
+    cal = calibrate_guided(features, (0.0, 20.0))
+    whole = MountingTracker(calibration=cal).update(features)
+    assert not [e for e in whole.events if isinstance(e, ReclipEvent)]
+    assert whole.calibrated.all()
+    # an uncalibrated start with a neutral window: chunked equals whole
+    a = MountingTracker(neutral=(0.0, 20.0)).update(features)
+    tracker = MountingTracker(neutral=(0.0, 20.0))
+    parts = [tracker.update(features.select(slice(i, i + 17))) for i in range(0, len(features), 17)]
+    assert np.array_equal(np.concatenate([p.calibrated for p in parts]), a.calibrated)
+    assert np.allclose(np.concatenate([p.tilt_deg for p in parts]), a.tilt_deg, equal_nan=True)
+    assert a.calibrated[-50:].all()
