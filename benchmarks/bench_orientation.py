@@ -1,13 +1,13 @@
 """Speed and accuracy of processing.orientation against VQF and imufusion (pip install vqf imufusion).
 
-Run: ``python benchmarks/bench_orientation.py [--minutes 12] [--rate 100] [--seed 3]``
+Run: ``python benchmarks/bench_orientation.py [--rate 100] [--rates 50,100,200] [--seeds 1,2,3]``
 
 Prints one table:
 - batch throughput (samples/s, 65536-sample chunks, one core) and the ratio to VQF's C++ ``updateBatch``;
-- a live 100 Hz stream in chunks of 1..10 samples: per-chunk latency p50/p99 and CPU % of one core;
+- a live 100 Hz stream (300 s) in chunks of 1 and of 1..10 samples: per-chunk latency p50/p99 and CPU % of one core;
 - inclination error (angle between estimated and true up vector, degrees RMS) on a walking-heavy simulated
   wearer (sensor.simulate, random mounting, noise, gyro bias and its random walk, 1 ms timestamp jitter),
-  split by activity, for this estimator, online VQF (6D) and imufusion's AHRS.
+  split by activity, for this estimator, online VQF (6D) and imufusion's AHRS, for every rate and seed.
 The first 10 s are excluded from accuracy (initialisation).
 """
 
@@ -112,16 +112,42 @@ def live(samples: Samples, max_chunk: int, seconds: float, rate_hz: float) -> tu
     return float(np.percentile(lat_ms, 50)), float(np.percentile(lat_ms, 99)), cpu
 
 
+def accuracy(rate_hz: float, seed: int) -> dict[str, dict[str, float]]:
+    """Inclination error RMS (degrees) per estimator and activity group on one simulated recording."""
+    sensor = SensorModel(rate_hz=rate_hz, mounting_deg="random", jitter_s=0.001, gyro_bias=0.01)
+    samples, truth = simulate(parse_scenario(SCENARIO), sensor, seed=seed)
+    true_up = truth.sensor_to_world()[:, 2, :]  # world z in the sensor frame
+    ests = {
+        "hipsense": run_ours(samples).up,
+        "VQF (6D)": up_vqf(samples, rate_hz),
+        "imufusion": up_imufusion(samples, rate_hz),
+    }
+    keep = samples.t >= 10.0
+    groups = {
+        "rest": keep & np.isin(truth.activity, ["standing", "sitting"]) & ~truth.transition,
+        "walking": keep & (truth.activity == "walking"),
+        "transitions": keep & truth.transition,
+        "all": keep,
+    }
+    out = {}
+    for name, up in ests.items():
+        err = inclination_error_deg(up, true_up)
+        out[name] = {g: math.sqrt(float(np.mean(err[m] ** 2))) if m.any() else math.nan for g, m in groups.items()}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rate", type=float, default=100.0)
-    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--rate", type=float, default=100.0, help="sample rate of the speed measurements, Hz")
+    ap.add_argument("--rates", default="50,100,200", help="sample rates of the accuracy table, Hz")
+    ap.add_argument("--seeds", default="1,2,3", help="simulator seeds of the accuracy table")
     args = ap.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
 
     sensor = SensorModel(rate_hz=args.rate, mounting_deg="random", jitter_s=0.001, gyro_bias=0.01)
-    samples, truth = simulate(parse_scenario(SCENARIO), sensor, seed=args.seed)
-    true_up = truth.sensor_to_world()[:, 2, :]  # world z in the sensor frame
-    print(f"data: {len(samples)} samples at {args.rate:g} Hz, {samples.t[-1] / 60:.1f} min, seed {args.seed}")
+    samples, _ = simulate(parse_scenario(SCENARIO), sensor, seed=seeds[0])
+    print(f"speed data: {len(samples)} samples at {args.rate:g} Hz, {samples.t[-1] / 60:.1f} min, seed {seeds[0]}")
     print(f"scenario: {SCENARIO}")
 
     # speed (on a long stream: the recording repeated to ~1 M samples, times shifted)
@@ -140,43 +166,37 @@ def main() -> None:
         ("ratio ours / VQF", f"{ours_sps / vqf_sps:.2f}"),
     ]
     for max_chunk in (1, 10):
-        p50, p99, cpu = live(samples, max_chunk, 120.0, args.rate)
+        p50, p99, cpu = live(samples, max_chunk, 300.0, args.rate)
         rows.append(
             (f"live {args.rate:g} Hz, chunks 1..{max_chunk}", f"p50 {p50:.3f} ms, p99 {p99:.3f} ms, CPU {cpu:.2f} %")
         )
-
-    # accuracy
-    ours = run_ours(samples)
-    ests = {
-        "hipsense": ours.up,
-        "VQF (6D)": up_vqf(samples, args.rate),
-        "imufusion": up_imufusion(samples, args.rate),
-    }
-    keep = samples.t >= 10.0
-    groups = {
-        "all": keep,
-        "standing/sitting": keep & np.isin(truth.activity, ["standing", "sitting"]) & ~truth.transition,
-        "walking": keep & (truth.activity == "walking"),
-        "transitions": keep & truth.transition,
-    }
     width = max(len(r[0]) for r in rows) + 2
     print()
     for name, value in rows:
         print(f"{name:<{width}}{value}")
+
+    # accuracy
     print()
-    print("inclination error vs truth, degrees RMS (max)")
-    print(f"{'':<18}" + "".join(f"{g:>22}" for g in groups))
-    for name, up in ests.items():
-        err = inclination_error_deg(up, true_up)
-        cells = []
-        for mask in groups.values():
-            e = err[mask]
-            cells.append(f"{math.sqrt(float(np.mean(e**2))):.2f} ({e.max():.1f})" if e.size else "-")
-        print(f"{name:<18}" + "".join(f"{c:>22}" for c in cells))
-    b_true = np.asarray(sensor.gyro_bias) if isinstance(sensor.gyro_bias, tuple) else None
+    print("inclination error vs truth, degrees RMS (first 10 s excluded)")
+    names = ("hipsense", "VQF (6D)", "imufusion")
+    cols = ("rest", "walking", "transitions", "all")
+    print(f"{'rate':>6}{'seed':>6}  {'estimator':<11}" + "".join(f"{c:>13}" for c in cols))
+    means: dict[tuple[float, str], list[dict[str, float]]] = {}
+    for rate in rates:
+        for seed in seeds:
+            res = accuracy(rate, seed)
+            for name in names:
+                means.setdefault((rate, name), []).append(res[name])
+                print(f"{rate:>6g}{seed:>6}  {name:<11}" + "".join(f"{res[name][c]:>13.3f}" for c in cols))
     print()
-    print(f"final bias estimate (deg/s): {np.round(np.degrees(ours.bias[-1]), 3)}", end="")
-    print("" if b_true is None else f", true {np.round(np.degrees(b_true), 3)}")
+    print("mean over seeds")
+    for rate in rates:
+        for name in names:
+            vals = means[(rate, name)]
+            print(
+                f"{rate:>6g}{'':>6}  {name:<11}"
+                + "".join(f"{float(np.mean([v[c] for v in vals])):>13.3f}" for c in cols)
+            )
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ class OrientationParams:
     initial_bias_rps: bias at start and after :meth:`OrientationEstimator.reset`, rad/s, sensor frame.
     """
 
-    tau_acc_s: float = 3.0
+    tau_acc_s: float = 4.0
     acc_weight_lo_mps2: float = 6.0
     acc_weight_hi_mps2: float = 12.0
     gravity_mps2: float = STANDARD_GRAVITY
@@ -107,7 +107,7 @@ class OrientationParams:
     rest_filter_tau_s: float = 0.5
     rest_min_s: float = 1.5
     rest_bias_tau_s: float = 3.0
-    motion_bias_tau_s: float = 40.0
+    motion_bias_tau_s: float = 100.0
     motion_bias_reg: float = 0.1
     initial_bias_rps: tuple[float, float, float] = (0.0, 0.0, 0.0)
 

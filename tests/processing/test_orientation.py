@@ -103,10 +103,11 @@ def test_gyro_bias_in_motion_reduces_error() -> None:
     res = run(biased)
     no_bias = run(biased, OrientationParams(motion_bias_tau_s=1e9))
     late = samples.t > 200
-    # Known weakness (see the report): only part of the bias is learnt in this motion (y well, x not yet),
-    # so the up vector improves only modestly (0.70° vs 0.79° mean; 0.11° without any bias).
+    # Known weakness: only part of the bias is learnt in this motion (y about half after 300 s with the default
+    # motion_bias_tau_s = 100 s, x barely), so the up vector improves only modestly. The slower defaults
+    # (tau_acc_s 4, motion_bias_tau_s 100) are more accurate on the simulated wearer (bench_orientation.py).
     assert angle_deg(res.up[late], up[late]).mean() < 0.95 * angle_deg(no_bias.up[late], up[late]).mean()
-    assert abs(res.bias[-1, 1] - b[1]) < 0.3 * abs(b[1])
+    assert abs(res.bias[-1, 1] - b[1]) < 0.5 * abs(b[1])
     assert not res.rest.any()
 
 
