@@ -4,9 +4,10 @@
 starts from a known (stored or guided) calibration, or calibrates itself once there is enough walking. While
 calibrated, it watches for evidence that the sensor now sits differently on the body:
 
-- **walking vertical**: the mean up vector over the last ``walk_epochs`` walking epochs, in the pelvis frame,
-  is more than ``max_vertical_deg`` from where walking sat at calibration (``Calibration.walking_up``, else
-  vertical);
+- **walking vertical**: the mean up vector over the last ``walk_epochs`` walking epochs (inside bouts), in the
+  pelvis frame, is more than ``max_vertical_deg`` from where walking sat at calibration
+  (``Calibration.walking_up``, else vertical). 20° by default: on the real HAPT recordings, climbing stairs
+  moves the walking vertical by up to 19°;
 - **walking direction**: the principal horizontal axis of the last ``forward_epochs`` walking epochs' acceleration
   covariance is clearly defined (eigenvalue ratio >= ``forward_ratio``) and more than ``max_forward_deg`` from
   the calibrated anterior axis (a sensor moved around the belt keeps its vertical but not its forward axis);
@@ -52,6 +53,7 @@ IntArray = NDArray[np.int64]
 class ReclipParams:
     """Detection and re-calibration parameters (angles in degrees, counts in 1 s epochs).
 
+    bout_epochs: a walking epoch counts for the walking checks from the ``bout_epochs``-th epoch of a run on.
     walk_epochs, max_vertical_deg: walking-vertical check. forward_epochs, forward_ratio, max_forward_deg:
     walking-direction check. implausible_epochs, max_obliquity_deg: impossible-posture check.
     calibrate_walking_epochs: walking epochs gathered before an automatic (re-)calibration is tried, and
@@ -59,7 +61,8 @@ class ReclipParams:
     """
 
     walk_epochs: int = 10
-    max_vertical_deg: float = 12.0
+    bout_epochs: int = 5
+    max_vertical_deg: float = 20.0
     forward_epochs: int = 30
     forward_ratio: float = 2.0
     max_forward_deg: float = 45.0
@@ -70,7 +73,7 @@ class ReclipParams:
     window_epochs: int = 3600
 
     def __post_init__(self) -> None:
-        for name in ("walk_epochs", "forward_epochs", "implausible_epochs", "calibrate_walking_epochs"):
+        for name in ("walk_epochs", "bout_epochs", "forward_epochs", "implausible_epochs", "calibrate_walking_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ReclipParams {name} must be >= 1")
         if self.retry_walking_epochs < 1 or self.window_epochs < self.calibrate_walking_epochs:
@@ -171,6 +174,7 @@ class MountingTracker:
         self._walk_up = np.empty((0, 3))  # last walking up vectors, sensor frame
         self._walk_cov = np.empty((0, 3, 3))  # last walking acceleration covariances, sensor frame
         self._implausible_run = 0
+        self._walk_run = 0
         self._last_ok_t = t
 
     # -- public ---------------------------------------------------------------------------------------
@@ -300,7 +304,10 @@ class MountingTracker:
         expected = np.array(cal.walking_up if cal.walking_up is not None else (0.0, 0.0, 1.0))
         candidates: list[tuple[int, str, float]] = []
 
-        walking = np.flatnonzero(walking_mask(rest))
+        # walking inside a bout only (the 5th and later epochs of a run): postural transitions and short bursts
+        # of movement also have a large |acc| spread, with the pelvis far from upright
+        walk_run = _run_lengths(walking_mask(rest), self._walk_run)
+        walking = np.flatnonzero(walk_run >= p.bout_epochs)
         w_up = rest.up[walking]
         if walking.size:
             # walking vertical: rolling mean of the last walk_epochs walking up vectors (sensor frame)
@@ -342,6 +349,7 @@ class MountingTracker:
         ok = _angle_deg(w_up[keep_w] @ rot.T, expected) <= p.max_vertical_deg
         if ok.any():
             self._last_ok_t = float(rest.t[walking[keep_w][ok][-1]])
+        self._walk_run = int(walk_run[stop - 1]) if stop > 0 else self._walk_run
         self._walk_up = np.concatenate([self._walk_up, w_up[keep_w]])[-p.walk_epochs :]
         self._walk_cov = np.concatenate([self._walk_cov, rest.acc_cov[walking[keep_w]]])[-p.forward_epochs :]
         if still.size:
