@@ -18,10 +18,11 @@ from numpy.typing import NDArray
 from processing.activity import ACTIVITIES, LYING, SITTING, STANDING, ActivityParams, classify
 from processing.alerts import Alert, AlertParams, AlertRules
 from processing.bouts import Bout, BoutTracker
-from processing.calibration import Calibration, calibrate, pelvic_angles, walking_mask
+from processing.calibration import Calibration
 from processing.clock import LocalClock
 from processing.features import EpochFeatures, FeatureExtractor, UpEstimator
 from processing.gravity import make_up_estimator
+from processing.reclip import MountingTracker, ReclipEvent, ReclipParams
 from processing.samples import FloatArray, Samples
 
 BoolArray = NDArray[np.bool_]
@@ -115,65 +116,53 @@ class PostureTracker:
 
     def __init__(self, params: PipelineParams) -> None:
         self.params = params
-        self.calibration = params.calibration
+        self.mounting = MountingTracker(
+            calibration=params.calibration,
+            neutral=params.neutral,
+            params=ReclipParams(window_epochs=params.calibration_window_epochs),
+        )
         self.clock = LocalClock(params.start or DEFAULT_START, params.tz)
         self.start = self.clock.start
         self.tz = self.clock.tz
         self.bouts = BoutTracker()
         self.rules = AlertRules(params.alerts, params.wearer)
         self.days: dict[date, DayTotals] = defaultdict(DayTotals)
-        self._window: list[EpochFeatures] = []
-        self._window_len = 0
+        self.reclips: list[ReclipEvent] = []
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The calibration in force (None until the tracker could calibrate)."""
+        return self.mounting.calibration
 
     def local_time(self, t: float) -> datetime:
         return self.clock.local(t)
-
-    def _maybe_calibrate(self, features: EpochFeatures) -> None:
-        if self.calibration is not None or len(features) == 0:
-            return
-        self._window.append(features)
-        self._window_len += len(features)
-        while self._window_len - len(self._window[0]) >= self.params.calibration_window_epochs:
-            self._window_len -= len(self._window.pop(0))
-        if self.params.neutral is not None and features.t[-1] + 1.0 < self.params.neutral[1]:
-            return
-        window = EpochFeatures.concat(self._window)
-        if int(walking_mask(window).sum()) < 20:
-            return
-        self.calibration = calibrate(window, neutral=self.params.neutral)
-        if self.calibration is not None:
-            self._window = []
-            self._window_len = 0
 
     def update(self, features: EpochFeatures) -> PipelineOutput:
         m = len(features)
         if m == 0:
             return PipelineOutput(_empty_epochs(), [], [])
-        was_calibrated = self.calibration is not None
-        self._maybe_calibrate(features)
-        cal = self.calibration
-        calibrated = np.full(m, was_calibrated)
-        if cal is not None:
-            tilt, obliquity = pelvic_angles(features.up, cal)
-        else:
-            tilt = np.full(m, np.nan)
-            obliquity = np.full(m, np.nan)
+        mount = self.mounting.update(features)
+        tilt = mount.tilt_deg.copy()
+        obliquity = mount.obliquity_deg.copy()
+        calibrated = mount.calibrated.copy()
         present = features.coverage >= self.params.activity.min_coverage
         tilt[~present] = np.nan
         obliquity[~present] = np.nan
-        if cal is not None and not was_calibrated:
-            # Calibrated during this batch: the epochs before it stay uncalibrated (live is causal).
-            calibrated[:] = False
-            calibrated[-1] = True
-        elif cal is not None:
-            calibrated[:] = True
         tilt[~calibrated] = np.nan
         obliquity[~calibrated] = np.nan
-        activity = classify(features, tilt, cal, self.params.activity)
-        activity[~calibrated] = 0
+        activity = np.zeros(m, dtype=np.int8)
+        for ci in np.unique(mount.calibration_index).tolist():
+            if ci < 0:
+                continue
+            sel = (mount.calibration_index == ci) & calibrated
+            activity[sel] = classify(features.select(sel), tilt[sel], mount.calibrations[ci], self.params.activity)
         bout_s = np.zeros(m)
         today_s = np.zeros(m)
         alerts: list[Alert] = []
+        for event in mount.events:
+            if isinstance(event, ReclipEvent):
+                self.reclips.append(event)
+                alerts += self.rules.on_recalibrate(t=event.t_detected, clock=self.clock, reason=event.reason)
         bouts: list[Bout] = []
         tilt_threshold = self.params.alerts.anterior_tilt_deg
         for i in range(m):

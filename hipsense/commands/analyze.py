@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from hipsense.commands._common import add_recording_flags, atomic_write, parse_tz, parse_window
@@ -105,6 +106,19 @@ def run(args: argparse.Namespace) -> int:
     tracker = PostureTracker(params)
     out = tracker.update(features)
     bouts = out.bouts + tracker.finish()
+    for event in tracker.reclips:
+        # Live output cannot be corrected afterwards; a whole-recording analysis can: between the estimated
+        # moment the sensor moved and its detection, the mounting is unknown.
+        moved = (out.epochs.t >= event.t_onset) & (out.epochs.t < event.t_detected)
+        out.epochs.calibrated[moved] = False
+        out.epochs.tilt_deg[moved] = np.nan
+        out.epochs.obliquity_deg[moved] = np.nan
+        warnings.warn(
+            f"{args.recording}: the sensor moved on the belt near t = {event.t_onset:.0f} s ({event.reason}); "
+            f"recalibrated at t = {event.t_detected:.0f} s, tilt left empty in between",
+            RecordingWarning,
+            stacklevel=1,
+        )
     with atomic_write(args.timeline) as fh:
         write_timeline(fh, out.epochs)
     if args.summary:

@@ -1,0 +1,127 @@
+"""The hipsense command end to end, on small simulated recordings (in-process and as a real subprocess)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hipsense.cli import build_parser, main
+
+SCENARIO = "stand 20, walk 40, sit 150, stand 20, walk 30, stand 40"
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HIPSENSE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("rec") / "day.csv.gz"
+    code = main(
+        ["simulate", "--scenario", SCENARIO, "--seed", "5", "--rate", "50", "--mounting", "0,0,0", "--out", str(out)]
+    )
+    assert code == 0
+    return out
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_simulate_writes_recording_and_truth(recording):
+    truth = read_csv(recording.with_name("day.truth.csv"))
+    assert len(truth) == 300
+    with gzip.open(recording, "rt") as fh:
+        head = [next(fh) for _ in range(8)]
+    assert "# start=2026-01-05T08:00:00+01:00\n" in head
+    assert "t,ax,ay,az,gx,gy,gz\n" in head
+
+
+def test_analyze_writes_one_timeline_row_per_second_and_a_summary(recording, tmp_path, capsys):
+    timeline, summary = tmp_path / "tl.csv", tmp_path / "s.json"
+    code = main(
+        ["analyze", str(recording), "--neutral", "2:18", "--timeline", str(timeline), "--summary", str(summary)]
+    )
+    assert code == 0
+    rows = read_csv(timeline)
+    assert len(rows) == 300
+    assert list(rows[0])[:3] == ["t", "activity", "tilt_deg"]
+    assert [r["t"] for r in rows[:3]] == ["0.000", "1.000", "2.000"]
+    truth = read_csv(recording.with_name("day.truth.csv"))
+    steady = [i for i, r in enumerate(truth) if r["transition"] == "0"]
+    agree = sum(rows[i]["activity"] == truth[i]["activity"] for i in steady) / len(steady)
+    assert agree > 0.95
+    report = json.loads(summary.read_text())
+    assert report["calibration"]["method"] == "guided"
+    assert report["days"][0]["date"] == "2026-01-05"
+    assert abs(report["days"][0]["sitting_s"] - 150) <= 6
+    [bout] = report["sitting_bouts"]
+    assert abs(bout["start_s"] - 60) <= 3 and abs(bout["duration_s"] - 150) <= 6
+
+
+def test_replay_fast_prints_alerts_from_the_config(recording, home, capsys):
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text("[alerts]\nprolonged_sitting_s = 60\nprolonged_sitting_repeat_s = 60\n")
+    assert main(["replay", str(recording), "--fast"]) == 0
+    out = capsys.readouterr().out
+    alerts = [line for line in out.splitlines() if line.startswith("ALERT")]
+    # 150 s of sitting: alerts at 60 s and 120 s into the bout.
+    assert len(alerts) == 2, out
+    assert "prolonged_sitting: You have been sitting for 1 minute" in alerts[0]
+    assert "2026-01-05T08:02:" in alerts[0]
+
+
+def test_analyze_of_a_missing_file_is_one_clear_line(tmp_path, capsys):
+    code = main(["analyze", str(tmp_path / "nope.csv"), "--timeline", str(tmp_path / "t.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and "nope.csv" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_bad_neutral_window_names_the_flag(recording, tmp_path, capsys):
+    code = main(["analyze", str(recording), "--neutral", "20-5", "--timeline", str(tmp_path / "t.csv")])
+    assert code == 2
+    assert "--neutral '20-5' is not START:END" in capsys.readouterr().err
+
+
+def test_truncated_gzip_keeps_what_was_read_and_says_where_it_stopped(recording, tmp_path, capsys):
+    data = recording.read_bytes()
+    broken = tmp_path / "broken.csv.gz"
+    broken.write_bytes(data[: len(data) // 2])
+    timeline = tmp_path / "t.csv"
+    code = main(["analyze", str(broken), "--timeline", str(timeline)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "broken.csv.gz" in err and "truncated" in err and "Traceback" not in err
+    rows = read_csv(timeline)
+    assert 100 < len(rows) < 200  # about half of the 300 s
+
+
+def test_every_flag_has_help():
+    parser = build_parser()
+    for action in parser._subparsers._group_actions[0].choices.values():  # type: ignore[union-attr]
+        for flag in action._actions:
+            assert flag.help, f"{action.prog} {flag.option_strings} has no help"
+
+
+def test_the_console_script_runs_as_a_subprocess(recording, tmp_path):
+    timeline = tmp_path / "tl.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "hipsense", "analyze", str(recording), "--timeline", str(timeline)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_csv(timeline)) == 300
