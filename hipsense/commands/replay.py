@@ -7,6 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from hipsense.calstore import load_calibration
 from hipsense.commands._common import add_recording_flags, parse_tz
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
 from hipsense.config import WearerConfig, load_config
@@ -38,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     pace.add_argument("--fast", action="store_true", help="no pacing: as fast as possible")
     p.add_argument("--wearer", metavar="ID", default=None, help="wearer id for MQTT topics and alert ids (a-z0-9_-)")
+    p.add_argument(
+        "--no-stored-calibration",
+        action="store_true",
+        help="ignore the calibration stored by 'hipsense calibrate' and calibrate from walking instead",
+    )
     add_recording_flags(p)
     add_broker_flags(p)
     p.set_defaults(func=run_replay)
@@ -52,7 +58,15 @@ def run_replay(args: argparse.Namespace) -> int:
     broker = broker_settings(args, config.mqtt)
     with open_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, rate_hz=args.rate) as rec:
         source = ReplaySource(rec, speed=None if args.fast else args.speed)
+        device = rec.info.metadata.get("device") or "default"
+        calibration = None if args.no_stored_calibration else load_calibration(wearer, device)
+        if calibration is not None:
+            print(
+                f"using the stored {calibration.method} calibration of wearer {wearer}, device {device}",
+                file=sys.stderr,
+            )
         params = PipelineParams(
+            calibration=calibration,
             rate_hz=source.rate_hz,
             wearer=wearer,
             start=source.start,

@@ -1,0 +1,70 @@
+"""``hipsense calibrate`` then ``hipsense replay --mqtt`` against a real Mosquitto: the whole live path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hipsense.cli import main
+
+from .conftest import Broker, Collector
+
+SCENARIO = "stand 20, walk 40, sit 32min, walk 60, stand 20"
+STATE_FIELDS = {
+    "time",
+    "activity",
+    "tilt_deg",
+    "obliquity_deg",
+    "sitting_bout_s",
+    "sitting_today_s",
+    "calibrated",
+    "battery_pct",
+    "seq",
+}
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("rec") / "sit.csv.gz"
+    assert main(["simulate", "--scenario", SCENARIO, "--seed", "11", "--rate", "50", "--out", str(out)]) == 0
+    return out
+
+
+def test_replay_delivers_the_prolonged_sitting_alert_state_and_discovery(
+    recording: Path, broker: Broker, collect, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**subprocess_env, "HIPSENSE_HOME": str(tmp_path / "home")}
+    calibrate = [sys.executable, "-m", "hipsense", "calibrate", str(recording), "--neutral", "2:18"]
+    proc = subprocess.run(calibrate, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+    sub: Collector = collect(broker.port, ["hipsense/#", "homeassistant/#"])
+    replay = [sys.executable, "-m", "hipsense", "replay", str(recording), "--fast", "--mqtt", broker.url]
+    proc = subprocess.run(replay, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "using the stored guided calibration" in proc.stderr
+
+    assert sub.wait_for(lambda ms: any(m.topic == "hipsense/me/alert" for m in ms), timeout_s=10)
+    alerts = [m.json() for m in sub.on("hipsense/me/alert")]
+    assert [a["event_type"] for a in alerts] == ["prolonged_sitting"]
+    [alert] = alerts
+    assert alert["id"].startswith("me-prolonged_sitting-2026")
+    assert alert["time"].endswith("+01:00")  # ISO 8601 with the recording's offset
+    assert alert["sitting_bout_s"] == 1800
+    assert "sitting for 30 minutes" in alert["message"]
+    # The console shows the same alert.
+    assert "ALERT" in proc.stdout and "prolonged_sitting" in proc.stdout
+
+    states = [m.json() for m in sub.on("hipsense/me/state")]
+    assert states and set(states[-1]) == STATE_FIELDS
+    assert states[-1]["calibrated"] is True
+    assert states[-1]["sitting_today_s"] == pytest.approx(32 * 60, abs=10)
+    availability = [m.payload.decode() for m in sub.on("hipsense/me/availability")]
+    assert availability[0] == "online" and availability[-1] == "offline"
+    configs = [m for m in sub.messages if m.topic.startswith("homeassistant/") and m.topic.endswith("/config")]
+    assert len(configs) == 5
+    assert all(json.loads(m.payload)["availability_topic"] == "hipsense/me/availability" for m in configs)
