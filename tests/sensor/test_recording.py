@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from processing.errors import RecordingError, RecordingWarning
 from processing.samples import STANDARD_GRAVITY, Samples
-from sensor.formats.fastcsv import format_block, parse_block
+from sensor.formats.fastcsv import _parse_short_fields, format_block, parse_block
 from sensor.recording import (
     CANONICAL_HEADER,
     RecordingWriter,
@@ -72,6 +74,61 @@ def test_parse_block_is_bit_identical_to_float() -> None:
 )
 def test_parse_block_falls_back_on_anything_unusual(text: bytes) -> None:
     assert parse_block(text, 2) is None
+
+
+def _float_rows(text: bytes) -> np.ndarray:
+    return np.array([[float(x) for x in line.split(b",")] for line in text.splitlines()])
+
+
+def test_short_fields_are_bit_identical_to_float() -> None:
+    # up to 8 characters after the sign: the fast path, including "-0", ".5", "7." and integers
+    rng = np.random.default_rng(5)
+    rows = []
+    for _ in range(4000):
+        fields = []
+        for _ in range(5):
+            d = int(rng.integers(0, 8))
+            f = f"{rng.uniform(-1, 1) * 10.0 ** rng.integers(0, 9):.{d}f}"
+            while len(f.lstrip("-")) > 8:
+                d -= 1
+                f = f"{float(f):.{d}f}" if d >= 0 else f[: 8 + f.startswith("-")]
+            fields.append(f.replace("0.", ".", 1) if rng.random() < 0.1 else f)
+        rows.append(",".join(fields))
+    rows += ["-0,0,-0.0,.5,7.", "-.25,12345678,-1234567.,0.000001,-.0000001", "00000000,-00000000,1,-1,0"]
+    text = ("\n".join(rows) + "\n").encode()
+    parsed = _parse_short_fields(text, 5)
+    assert parsed is not None
+    assert parsed.tobytes() == _float_rows(text).tobytes()  # bit for bit, sign of zero included
+    blocks = parse_block(text * 100, 5)  # parsed in pieces
+    assert blocks is not None and blocks.tobytes() == _float_rows(text * 100).tobytes()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"1,2/3\n", b"1,--2\n", b"1,2-\n", b"1,.\n", b"1,-.\n", b"1, 2\n", b"1,2\t\n", b"1.2.3,4\n", b"1,2\n,\n"],
+)
+def test_short_fields_refuse_malformed_fields(text: bytes) -> None:
+    assert _parse_short_fields(text, 2) is None
+    assert parse_block(text, 2) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789.-+,e", max_size=12), min_size=1, max_size=8))
+def test_parse_block_equals_float_or_refuses(lines: list[str]) -> None:
+    text = ("\n".join(lines) + "\n").encode()
+    ncols = lines[0].count(",") + 1
+    try:
+        expected = _float_rows(text)
+        ok = all(line.count(",") + 1 == ncols for line in lines)
+    except ValueError:
+        ok = False
+    parsed = parse_block(text, ncols)
+    if not ok:
+        assert parsed is None
+    elif parsed is not None:
+        assert np.allclose(parsed, expected, rtol=1e-15, atol=0)
+        short = _parse_short_fields(text, ncols)
+        assert short is None or short.tobytes() == expected.tobytes()
 
 
 def test_parse_block_reads_phyphox_style_exponents() -> None:
