@@ -84,7 +84,7 @@ GAP_PERIODS = 3.0
 #: gzip level for .csv.gz (3: about 3x faster than the default 6, files a few % larger)
 GZIP_LEVEL = 3
 #: gap warnings issued one by one before a single summary
-MAX_GAP_WARNINGS = 10
+MAX_GAP_WARNINGS = 3
 #: saturation: this many consecutive samples at the range limit
 SATURATION_RUN = 3
 #: units are decided on this first stretch of the recording
@@ -152,10 +152,11 @@ class _ByteReader:
         self.consumed = 0
         self.truncated = False
 
-    def read(self) -> bytes:
-        """Next piece of data; b"" at the end."""
+    def read(self, size: int = 1 << 18) -> bytes:
+        """Next piece of data, about ``size`` bytes (at least 64 KiB of the file); b"" at the end."""
+        size = max(size // 3 if self._gz else size, 1 << 16)  # CSV text compresses about 3:1
         while True:
-            raw = self._f.read(1 << 18)
+            raw = self._f.read(size)
             self.consumed += len(raw)
             if self._d is None:
                 return raw
@@ -164,16 +165,17 @@ class _ByteReader:
                     self.truncated = True
                 return b""
             try:
-                out = self._d.decompress(raw)
-                while self._d.eof and self._d.unused_data:
+                out = [self._d.decompress(raw)]
+                while self._d.eof and self._d.unused_data:  # next gzip member
                     rest = self._d.unused_data
                     self._d = zlib.decompressobj(wbits=47)
-                    out += self._d.decompress(rest)
+                    out.append(self._d.decompress(rest))
             except zlib.error:
                 self.truncated = True
                 return b""
-            if out:
-                return out
+            data = b"".join(out)
+            if data:
+                return data
 
     def close(self) -> None:
         self._f.close()
@@ -198,7 +200,7 @@ class _Lines:
 
     def readline(self) -> bytes | None:
         while b"\n" not in self._buf and not self.eof:
-            self._fill()
+            self._buf += self._read(1 << 16)
         if not self._buf:
             return None
         i = self._buf.find(b"\n")
@@ -208,31 +210,44 @@ class _Lines:
         line, self._buf = self._buf[: i + 1], self._buf[i + 1 :]
         return line
 
-    def _fill(self) -> None:
-        piece = self.reader.read()
+    def _read(self, size: int) -> bytes:
+        piece = self.reader.read(size)
         if not piece:
             self.eof = True
-        else:
-            self._buf += piece.replace(b"\r", b"") if b"\r" in piece else piece
+        return piece.replace(b"\r", b"") if b"\r" in piece else piece
 
     def blocks(self, size: int) -> Iterator[bytes]:
         """Blocks of complete lines, each cut at the first line end after ``size`` bytes (fixed by content)."""
+        want = size
         while True:
-            while len(self._buf) < size and not self.eof:
-                self._fill()
-            if not self._buf:
+            pieces = [self._buf]
+            have = len(self._buf)
+            while have < want and not self.eof:
+                piece = self._read(want - have)
+                pieces.append(piece)
+                have += len(piece)
+            buf = b"".join(pieces) if len(pieces) > 1 else pieces[0]
+            if not buf:
+                self._buf = b""
                 return
-            cut = self._buf.find(b"\n", size - 1) if len(self._buf) >= size else -1
+            cut = buf.find(b"\n", size - 1) if have >= size else -1
             if cut < 0:
                 if not self.eof:
+                    self._buf = buf
+                    want = len(buf) + size  # a very long line: read on
                     continue
-                block, self._buf = self._buf, b""
+                block, self._buf = buf, b""
                 if not block.endswith(b"\n"):
                     self.partial_last_line = True
                     block += b"\n"
             else:
-                block, self._buf = self._buf[: cut + 1], self._buf[cut + 1 :]
+                block, self._buf = buf[: cut + 1], buf[cut + 1 :]
+            want = size
             yield block
+
+    def at_end(self) -> bool:
+        """True once every byte has been handed out."""
+        return self.eof and not self._buf
 
 
 class _BadLine(Exception):
