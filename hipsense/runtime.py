@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import math
+import os
 import signal
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from hipsense.mqtt import Publisher
@@ -21,6 +25,12 @@ from processing.activity import ACTIVITIES
 from processing.alerts import Alert
 from processing.pipeline import Epochs, Pipeline, PipelineOutput
 from sensor.source import Source, SourceEvent
+
+log = logging.getLogger(__name__)
+
+
+def _no_epochs() -> Epochs:
+    return Epochs.concat([])
 
 
 def state_payload(epochs: Epochs, i: int, *, time_iso: str, seq: int, battery_pct: float | None) -> dict[str, Any]:
@@ -145,8 +155,37 @@ class MqttSink:
         self.publisher.close()
 
 
-async def run(source: Source, pipeline: Pipeline, sinks: list[Sink]) -> RunStats:
-    """Run until the source ends or SIGINT/SIGTERM arrives; then flush the pipeline and close the sinks."""
+def _load_rule_state(pipeline: Pipeline, path: Path | None) -> None:
+    if path is None or not path.exists():
+        return
+    try:
+        pipeline.tracker.rules.restore(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("%s: alert rule state unreadable (%s); starting afresh", path, exc)
+
+
+def _save_rule_state(pipeline: Pipeline, path: Path | None) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(pipeline.tracker.rules.state()), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+async def run(
+    source: Source,
+    pipeline: Pipeline,
+    sinks: list[Sink],
+    *,
+    rule_state: Path | None = None,
+    save_every_s: float = 60.0,
+) -> RunStats:
+    """Run until the source ends or SIGINT/SIGTERM arrives; then flush the pipeline and close the sinks.
+
+    rule_state: a JSON file keeping the alert rules' state across restarts (live use), so that no alert is
+    sent twice; None (replays) starts afresh.
+    """
     stats = RunStats()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -158,6 +197,8 @@ async def run(source: Source, pipeline: Pipeline, sinks: list[Sink]) -> RunStats
     tracker = pipeline.tracker
     seq = 0
     battery: float | None = None
+    _load_rule_state(pipeline, rule_state)
+    last_save = time.monotonic()
 
     def dispatch(out: PipelineOutput) -> None:
         nonlocal seq
@@ -174,18 +215,30 @@ async def run(source: Source, pipeline: Pipeline, sinks: list[Sink]) -> RunStats
     try:
         async for item in source.stream():
             if isinstance(item, SourceEvent):
+                alerts = []
                 if item.battery_pct is not None:
                     battery = item.battery_pct
+                    alerts = tracker.battery(t=item.t, battery_pct=item.battery_pct)
+                elif item.kind in ("connected", "disconnected"):
+                    alerts = tracker.link(t=item.t, connected=item.kind == "connected", device=source.name)
+                elif item.kind == "tick":
+                    alerts = tracker.tick(t=item.t, device=source.name)
                 for sink in sinks:
                     sink.event(item)
+                if alerts:
+                    dispatch(PipelineOutput(_no_epochs(), alerts, []))
             else:
                 stats.samples += len(item)
                 dispatch(pipeline.update(item))
+            if rule_state is not None and time.monotonic() - last_save >= save_every_s:
+                _save_rule_state(pipeline, rule_state)
+                last_save = time.monotonic()
             if stop.is_set():
                 stats.interrupted = True
                 break
         dispatch(pipeline.finish())
     finally:
+        _save_rule_state(pipeline, rule_state)
         for sig in installed:
             loop.remove_signal_handler(sig)
         for sink in sinks:

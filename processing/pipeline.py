@@ -190,6 +190,17 @@ class PostureTracker:
         epochs = Epochs(features.t, activity, tilt, obliquity, calibrated, bout_s, today_s)
         return PipelineOutput(epochs, alerts, bouts)
 
+    def link(self, *, t: float, connected: bool, device: str = "") -> list[Alert]:
+        """The sensor link went down or came back at stream time ``t``."""
+        return self.rules.on_link(t=t, clock=self.clock, connected=connected, device=device)
+
+    def battery(self, *, t: float, battery_pct: float) -> list[Alert]:
+        return self.rules.on_battery(t=t, clock=self.clock, battery_pct=battery_pct)
+
+    def tick(self, *, t: float, device: str = "") -> list[Alert]:
+        """Time passes without samples (the sensor is away)."""
+        return self.rules.tick(t=t, clock=self.clock, device=device)
+
     def finish(self) -> list[Bout]:
         """Close the bout in progress at the end of the stream."""
         done = self.bouts.close()

@@ -17,7 +17,11 @@ from processing.samples import Samples
 
 @dataclass(frozen=True)
 class SourceEvent:
-    """A notice from a source. kind: "connected", "disconnected" or "battery"; battery_pct: 0..100."""
+    """A notice from a source at stream time ``t``, s.
+
+    kind: "connected", "disconnected", "battery" (with battery_pct, 0..100) or "tick" (time passes while the
+    sensor is away, so that a lost sensor is noticed).
+    """
 
     kind: str
     t: float
