@@ -1,0 +1,92 @@
+"""The live loop (hipsense.runtime.run) with a source that also sends sensor notices."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from hipsense.runtime import ConsoleSink, run
+from processing.alerts import AlertParams
+from processing.calibration import Calibration
+from processing.pipeline import Pipeline, PipelineOutput, PipelineParams
+from processing.samples import Samples
+from sensor.sim_scenarios import parse_scenario
+from sensor.simulate import SensorModel, simulate
+from sensor.source import SourceEvent
+
+START = datetime(2026, 2, 3, 9, 0, tzinfo=timezone(timedelta(hours=1)))
+
+
+class ListSource:
+    """A Source over items prepared in advance (simulated samples and notices), in order."""
+
+    name = "virtual-test"
+    rate_hz = 50.0
+    start = START
+
+    def __init__(self, items: list[Samples | SourceEvent]) -> None:
+        self.items = items
+
+    async def stream(self) -> AsyncIterator[Samples | SourceEvent]:
+        for item in self.items:
+            yield item
+            await asyncio.sleep(0)
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.alerts: list[str] = []
+
+    def handle(self, output: PipelineOutput, states: list[dict]) -> None:
+        self.alerts += [a.event_type for a in output.alerts]
+
+    def event(self, event: SourceEvent) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def wearer(spec: str, seed: int) -> tuple[Samples, Calibration]:
+    samples, truth = simulate(parse_scenario(spec), SensorModel(rate_hz=50.0, mounting_deg="random"), seed=seed)
+    return samples, Calibration(truth.mounting, "guided", "assumed")
+
+
+def pipeline(cal: Calibration, **alerts: float) -> Pipeline:
+    return Pipeline(PipelineParams(rate_hz=50.0, start=START, calibration=cal, alerts=AlertParams(**alerts)))
+
+
+def test_lost_sensor_and_low_battery_become_alerts():
+    samples, cal = wearer("stand 20, walk 20", seed=2)
+    items: list[Samples | SourceEvent] = [
+        samples,
+        SourceEvent("disconnected", 40.0, detail="link lost"),
+        SourceEvent("tick", 70.0),
+        SourceEvent("tick", 101.0),
+        SourceEvent("connected", 120.0),
+        SourceEvent("battery", 121.0, battery_pct=12.0),
+    ]
+    sink = Collect()
+    console = io.StringIO()
+    asyncio.run(run(ListSource(items), pipeline(cal), [sink, ConsoleSink(stream=console)]))
+    assert sink.alerts == ["sensor_disconnected", "battery_low"]
+    assert "ALERT 2026-02-03T09:01:41+01:00 sensor_disconnected" in console.getvalue()
+
+
+def test_rule_state_survives_a_restart(tmp_path: Path):
+    samples, cal = wearer("stand 10, walk 20, sit 90", seed=3)
+    state = tmp_path / "rules.json"
+    first, second = Collect(), Collect()
+    asyncio.run(run(ListSource([samples]), pipeline(cal, daily_sitting_goal_s=60.0), [first], rule_state=state))
+    assert first.alerts == ["daily_sitting_budget"]
+    assert state.exists()
+    # The process restarts the same day and sees more sitting: the day's budget alert is not sent again.
+    asyncio.run(run(ListSource([samples]), pipeline(cal, daily_sitting_goal_s=60.0), [second], rule_state=state))
+    assert second.alerts == []
+    # Without the saved state it would have been sent twice.
+    third = Collect()
+    asyncio.run(run(ListSource([samples]), pipeline(cal, daily_sitting_goal_s=60.0), [third]))
+    assert third.alerts == ["daily_sitting_budget"]
