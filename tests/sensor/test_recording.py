@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import threading
 import warnings
 import zipfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from processing.errors import RecordingError, RecordingWarning
 from processing.samples import STANDARD_GRAVITY, Samples
+from sensor import recording
 from sensor.formats.fastcsv import _parse_short_fields, format_block, parse_block
 from sensor.recording import (
     CANONICAL_HEADER,
@@ -84,7 +86,7 @@ def test_short_fields_are_bit_identical_to_float() -> None:
     # up to 8 characters after the sign: the fast path, including "-0", ".5", "7." and integers
     rng = np.random.default_rng(5)
     rows = []
-    for _ in range(4000):
+    for _ in range(1500):
         fields = []
         for _ in range(5):
             d = int(rng.integers(0, 8))
@@ -99,8 +101,8 @@ def test_short_fields_are_bit_identical_to_float() -> None:
     parsed = _parse_short_fields(text, 5)
     assert parsed is not None
     assert parsed.tobytes() == _float_rows(text).tobytes()  # bit for bit, sign of zero included
-    blocks = parse_block(text * 100, 5)  # parsed in pieces
-    assert blocks is not None and blocks.tobytes() == _float_rows(text * 100).tobytes()
+    blocks = parse_block(text * 20, 5)  # parsed in pieces
+    assert blocks is not None and blocks.tobytes() == np.tile(_float_rows(text), (20, 1)).tobytes()
 
 
 @pytest.mark.parametrize(
@@ -296,6 +298,46 @@ def test_truncated_gz(tmp_path: Path) -> None:
         f"rec.csv.gz: file is truncated at line {n + 2} (the compressed stream ends early); "
         f"the {n} rows before it were read"
     )
+
+
+def _read_ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "hipsense-read-ahead"]
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 20, 5000])
+def test_read_ahead_thread_and_block_size_change_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    s = wearer(n=30000)  # ~2 MB: several 1 MB blocks
+    rows = rows_for(s)
+    rows[25000] = "1.5,abc,0,0,0,0,0"
+    path = write_csv_text(tmp_path / "rec.csv", [*rows[:200], "", *rows[200:]])  # a blank line, too
+    monkeypatch.setattr(recording, "TEXT_BLOCK_BYTES", block_bytes)
+    results = []
+    for ahead in (0, 2):
+        monkeypatch.setattr(recording, "READ_AHEAD_BLOCKS", ahead)
+        got: list[Samples] = []
+        with pytest.raises(RecordingError) as err, open_recording(path, chunk_size=4096) as rec:
+            got.extend(rec)
+        results.append((Samples.concat(got), str(err.value)))
+    assert results[0][1] == results[1][1] == "rec.csv line 25003: expected 7 numbers, got '1.5,abc,0,0,0,0,0'"
+    assert np.array_equal(results[0][0].t, results[1][0].t)
+    assert np.array_equal(results[0][0].acc, results[1][0].acc)
+    assert np.array_equal(results[1][0].t, np.round(s.t[:25000], 6))
+    assert _read_ahead_threads() == []
+
+
+def test_read_ahead_thread_stops_when_the_reader_stops_early(tmp_path: Path) -> None:
+    path = tmp_path / "rec.csv"
+    write_recording(path, [wearer(n=60000)])  # ~4 MB: the worker is still reading when we stop
+    with open_recording(path, chunk_size=1000) as rec:
+        for _ in rec:
+            assert len(_read_ahead_threads()) == 1
+            break
+    assert _read_ahead_threads() == []
+    with open_recording(path, chunk_size=1000) as rec:  # an abandoned iterator: close() stops the worker
+        next(iter(rec))
+    assert _read_ahead_threads() == []
 
 
 def test_multi_member_gz_from_the_live_writer(tmp_path: Path) -> None:
