@@ -1,0 +1,469 @@
+"""Device profiles (``firmware_config/*.toml``), their packet decoders and the sample-timestamp rebuilder.
+
+A profile says how to find a sensor (advertised names and services), which GATT characteristics to use, what
+to write at connect (rate and ranges), and the layout of its notifications as ``struct`` formats with scale
+factors. Each layout is compiled once into :class:`struct.Struct` objects; decoding a notification is a table
+walk, never hand-written byte slicing.
+
+>>> wit = load_profile("witmotion")
+>>> frame = bytes.fromhex("5561") + wit.packet.record.pack(0, 0, 2048, 0, 0, 0, 0, 0, 0)
+>>> packet = wit.packet.decode(frame)
+>>> round(float(packet.acc[0, 2]), 3)  # 2048 * 16 g / 32768 = 1 g
+9.807
+>>> wit.configure_commands(100)[1][1].hex(" ")
+'ff aa 03 09 00'
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import math
+import struct
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from processing.errors import ConfigError, DecodeError
+from processing.samples import STANDARD_GRAVITY, FloatArray
+
+log = logging.getLogger(__name__)
+
+PROFILE_DIR = Path(__file__).resolve().parents[1] / "firmware_config"
+BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
+_AXES = ("ax", "ay", "az", "gx", "gy", "gz")
+
+
+@cache
+def _compiled(fmt: str) -> struct.Struct:
+    """One :class:`struct.Struct` per layout string, compiled once for the whole process."""
+    return struct.Struct(fmt)
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One decoded notification. counter: the device's counter of the first sample (None without one);
+    acc: (n, 3) m/s²; gyro: (n, 3) rad/s; both in the sensor frame."""
+
+    counter: int | None
+    acc: FloatArray
+    gyro: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.acc.shape[0])
+
+
+@dataclass(frozen=True)
+class PacketLayout:
+    """The layout of a notification: ``prefix`` once, then records of ``magic`` + ``record``.
+
+    records: a fixed number of records, "fill" (as many whole records as the notification holds, at least one)
+    or "count" (the prefix field ``count`` says how many). counter: name of the prefix field holding the
+    index of the first sample, modulo ``2**counter_bits``. expect: prefix fields that must have these values.
+    """
+
+    magic: bytes
+    prefix: struct.Struct | None
+    prefix_fields: tuple[str, ...]
+    record: struct.Struct
+    fields: tuple[str, ...]
+    records: int | str
+    acc_scale_g: float
+    gyro_scale_dps: float
+    counter: str | None = None
+    counter_bits: int = 16
+    expect: Mapping[str, int] = field(default_factory=dict)
+    acc_idx: list[int] = field(init=False, repr=False)
+    gyro_idx: list[int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        missing = [a for a in _AXES if a not in self.fields]
+        if missing:
+            raise ConfigError(f"packet fields lack {', '.join(missing)}")
+        if len(self.fields) != len(self.record.unpack(bytes(self.record.size))):
+            raise ConfigError(f"packet fields ({len(self.fields)}) do not match record {self.record.format!r}")
+        if self.prefix is not None and len(self.prefix_fields) != len(self.prefix.unpack(bytes(self.prefix.size))):
+            raise ConfigError(f"prefix_fields do not match prefix {self.prefix.format!r}")
+        if self.records == "count" and "count" not in self.prefix_fields:
+            raise ConfigError('records = "count" needs a prefix field named "count"')
+        if self.counter is not None and self.counter not in self.prefix_fields:
+            raise ConfigError(f"counter field {self.counter!r} is not a prefix field")
+        if not (isinstance(self.records, int) and self.records >= 1) and self.records not in ("fill", "count"):
+            raise ConfigError(f'records = {self.records!r}: give a positive number, "fill" or "count"')
+        idx = [self.fields.index(a) for a in _AXES]
+        object.__setattr__(self, "acc_idx", idx[:3])
+        object.__setattr__(self, "gyro_idx", idx[3:])
+
+    @property
+    def prefix_size(self) -> int:
+        return 0 if self.prefix is None else self.prefix.size
+
+    @property
+    def record_size(self) -> int:
+        return len(self.magic) + self.record.size
+
+    def max_records(self, payload: int) -> int:
+        """How many records fit a notification payload of ``payload`` bytes (ATT MTU - 3)."""
+        if isinstance(self.records, int):
+            return self.records
+        return max(1, (payload - self.prefix_size) // self.record_size)
+
+    def sample_count(self, data: bytes | bytearray) -> int:
+        """Samples a notification claims to hold, from its length (and count field); 0 if it is malformed.
+        Cheap and never raises: used to account for notifications dropped before decoding."""
+        body = len(data) - self.prefix_size
+        if body <= 0 or body % self.record_size:
+            return 0
+        if isinstance(self.records, int):
+            return self.records if body == self.records * self.record_size else 0
+        return body // self.record_size
+
+    def decode(self, data: bytes | bytearray) -> Packet:
+        """Decode one notification; :class:`DecodeError` for anything that does not fit the layout."""
+        n_bytes = len(data)
+        head: dict[str, int] = {}
+        if self.prefix is not None:
+            if n_bytes < self.prefix.size:
+                raise DecodeError(f"packet of {n_bytes} bytes is shorter than its {self.prefix.size}-byte header")
+            head = dict(zip(self.prefix_fields, self.prefix.unpack_from(data), strict=True))
+            for key, want in self.expect.items():
+                if head[key] != want:
+                    raise DecodeError(f"packet field {key} = {head[key]}, expected {want}")
+        body = n_bytes - self.prefix_size
+        size = self.record_size
+        if self.records == "count":
+            n = head["count"]
+            if n < 1 or body != n * size:
+                raise DecodeError(f"packet says {n} samples but holds {body} bytes of {size}-byte records")
+        elif self.records == "fill":
+            n = body // size
+            if n < 1 or body % size:
+                raise DecodeError(f"packet of {n_bytes} bytes is not a whole number of {size}-byte records")
+        else:
+            n = int(self.records)
+            if body != n * size:
+                raise DecodeError(f"packet of {n_bytes} bytes, expected {self.prefix_size + n * size}")
+        offset = self.prefix_size
+        magic = self.magic
+        if magic:
+            for i in range(n):
+                at = offset + i * size
+                if data[at : at + len(magic)] != magic:
+                    raise DecodeError(f"record {i} does not start with {magic.hex(' ')}")
+            raw = [self.record.unpack_from(data, offset + i * size + len(magic)) for i in range(n)]
+        else:
+            raw = list(self.record.iter_unpack(memoryview(data)[offset:]))
+        values = np.array(raw, dtype=np.float64)
+        acc = values[:, self.acc_idx] * (self.acc_scale_g * STANDARD_GRAVITY)
+        gyro = values[:, self.gyro_idx] * math.radians(self.gyro_scale_dps)
+        counter = head[self.counter] if self.counter is not None else None
+        return Packet(counter, acc, gyro)
+
+    def encode(self, acc: FloatArray, gyro: FloatArray, *, counter: int = 0, **prefix: int) -> bytes:
+        """The notification a device would send for ``acc`` (n, 3) m/s² and ``gyro`` (n, 3) rad/s
+        (saturated to int16). Fields other than the axes are 0. Used by the virtual sensors and the tests."""
+        n = acc.shape[0]
+        raw_acc = np.clip(np.rint(acc / (self.acc_scale_g * STANDARD_GRAVITY)), -32768, 32767).astype(np.int64)
+        raw_gyro = np.clip(np.rint(gyro / math.radians(self.gyro_scale_dps)), -32768, 32767).astype(np.int64)
+        rows = np.zeros((n, len(self.fields)), dtype=np.int64)
+        rows[:, self.acc_idx] = raw_acc
+        rows[:, self.gyro_idx] = raw_gyro
+        out = bytearray()
+        if self.prefix is not None:
+            values = {**self.expect, "count": n, **prefix}
+            if self.counter is not None:
+                values[self.counter] = counter % (1 << self.counter_bits)
+            out += self.prefix.pack(*(values.get(name, 0) for name in self.prefix_fields))
+        for row in rows.tolist():
+            out += self.magic + self.record.pack(*row)
+        return bytes(out)
+
+
+@dataclass(frozen=True)
+class Command:
+    """Bytes written to characteristic ``uuid`` at connect; ``hex`` may hold ``{rate_code}``, ``values`` may
+    hold the names "rate_code" and "rate_hz"."""
+
+    uuid: str
+    hex: str = ""
+    format: str = ""
+    values: tuple[int | str, ...] = ()
+
+    def payload(self, rate_hz: int, rate_code: int) -> bytes:
+        if self.hex:
+            return bytes.fromhex(self.hex.replace("{rate_code}", f"{rate_code:02X}"))
+        names = {"rate_code": rate_code, "rate_hz": rate_hz}
+        return _compiled(self.format).pack(*(names[v] if isinstance(v, str) else v for v in self.values))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A supported sensor. UUIDs are lower-case 128-bit strings; ``battery`` is "" without a Battery Level."""
+
+    name: str
+    title: str
+    name_patterns: tuple[str, ...]
+    advertised_services: tuple[str, ...]
+    service: str
+    notify: str
+    characteristics: Mapping[str, str]
+    battery: str
+    packet: PacketLayout
+    default_hz: int
+    rate_codes: Mapping[int, int]
+    configure: tuple[Command, ...]
+    path: Path | None = None
+
+    @property
+    def rates_hz(self) -> tuple[int, ...]:
+        return tuple(sorted(self.rate_codes))
+
+    def matches(self, name: str | None, service_uuids: Sequence[str] = ()) -> bool:
+        """True if an advertisement (local name, service UUIDs) looks like this sensor."""
+        if any(u.lower() in self.advertised_services for u in service_uuids):
+            return True
+        return bool(name) and any(fnmatch.fnmatchcase(name or "", p) for p in self.name_patterns)
+
+    def check_rate(self, rate_hz: float) -> int:
+        rate = round(rate_hz)
+        if rate != rate_hz or rate not in self.rate_codes:
+            raise ConfigError(
+                f"{self.name}: rate {rate_hz:g} Hz is not supported",
+                hint=f"choose one of {', '.join(str(r) for r in self.rates_hz)} Hz",
+            )
+        return rate
+
+    def configure_commands(self, rate_hz: float) -> list[tuple[str, bytes]]:
+        """(characteristic UUID, bytes) to write at connect, in order, for ``rate_hz``."""
+        rate = self.check_rate(rate_hz)
+        return [(c.uuid, c.payload(rate, self.rate_codes[rate])) for c in self.configure]
+
+
+def _uuid(text: Any, where: str) -> str:
+    s = str(text).strip().lower()
+    if len(s) == 4:
+        s = f"0000{s}-0000-1000-8000-00805f9b34fb"
+    if len(s) != 36 or s.count("-") != 4:
+        raise ConfigError(f"{where}: {text!r} is not a 128-bit UUID")
+    return s
+
+
+def parse_profile(data: Mapping[str, Any], *, where: str = "profile", path: Path | None = None) -> Profile:
+    """Build a :class:`Profile` from parsed TOML; :class:`ConfigError` naming ``where`` if anything is off."""
+    try:
+        gatt = {k: _uuid(v, f"{where} [gatt] {k}") for k, v in data["gatt"].items() if k != "battery"}
+        battery = str(data["gatt"].get("battery", ""))
+        pk = data["packet"]
+        prefix_fmt = str(pk.get("prefix", ""))
+        records = pk.get("records", 1)
+        layout = PacketLayout(
+            magic=bytes.fromhex(str(pk.get("magic", ""))),
+            prefix=_compiled(prefix_fmt) if prefix_fmt else None,
+            prefix_fields=tuple(pk.get("prefix_fields", ())),
+            record=_compiled(str(pk["record"])),
+            fields=tuple(pk["fields"]),
+            records=records if isinstance(records, str) else int(records),
+            acc_scale_g=float(pk["acc_scale_g"]),
+            gyro_scale_dps=float(pk["gyro_scale_dps"]),
+            counter=pk.get("counter"),
+            counter_bits=int(pk.get("counter_bits", 16)),
+            expect={str(k): int(v) for k, v in pk.get("expect", {}).items()},
+        )
+        configure = []
+        for i, c in enumerate(data.get("configure", [])):
+            to = str(c["to"])
+            if to not in gatt:
+                raise ConfigError(f"{where}: configure[{i}] writes to {to!r}, which is not in [gatt]")
+            configure.append(
+                Command(
+                    gatt[to],
+                    hex=str(c.get("hex", "")),
+                    format=str(c.get("format", "")),
+                    values=tuple(c.get("values", ())),
+                )
+            )
+        rates = data["rates"]
+        profile = Profile(
+            name=str(data["name"]),
+            title=str(data.get("title", data["name"])),
+            name_patterns=tuple(data.get("name_patterns", ())),
+            advertised_services=tuple(
+                _uuid(u, f"{where} advertised_services") for u in data.get("advertised_services", ())
+            ),
+            service=gatt["service"],
+            notify=gatt["notify"],
+            characteristics=gatt,
+            battery=_uuid(battery, f"{where} [gatt] battery") if battery else "",
+            packet=layout,
+            default_hz=int(rates["default_hz"]),
+            rate_codes={int(k): int(v) for k, v in rates["codes"].items()},
+            configure=tuple(configure),
+            path=path,
+        )
+        profile.check_rate(profile.default_hz)
+        for cmd in profile.configure:  # every command must be encodable for every rate
+            for rate in profile.rates_hz:
+                cmd.payload(rate, profile.rate_codes[rate])
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError, struct.error) as exc:
+        raise ConfigError(f"{where}: invalid profile ({type(exc).__name__}: {exc})") from exc
+    return profile
+
+
+def profile_paths() -> list[Path]:
+    return sorted(PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A shipped profile by name (``witmotion``, ``thingy52``, ``hipsense``) or a TOML file by path."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = PROFILE_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            names = ", ".join(p.stem for p in profile_paths())
+            raise ConfigError(f"unknown sensor profile {name_or_path!r}", hint=f"choose one of {names}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read profile ({exc})") from exc
+    return parse_profile(data, where=str(path), path=path)
+
+
+def load_profiles() -> list[Profile]:
+    return [load_profile(p) for p in profile_paths()]
+
+
+class Decoder:
+    """Decodes notifications with a profile's layout, counting what it accepts and what it rejects.
+
+    A rejected notification is logged (the first few, then every 1000th) and dropped: it never stops the
+    stream.
+    """
+
+    def __init__(self, layout: PacketLayout, *, device: str = "sensor") -> None:
+        self.layout = layout
+        self.device = device
+        self.accepted = 0
+        self.rejected = 0
+
+    def decode(self, data: bytes | bytearray) -> Packet | None:
+        try:
+            packet = self.layout.decode(data)
+        except DecodeError as exc:
+            self.rejected += 1
+            if self.rejected <= 5 or self.rejected % 1000 == 0:
+                log.warning(
+                    "%s: rejected a %d-byte packet (%s); %d rejected so far", self.device, len(data), exc, self.rejected
+                )
+            return None
+        self.accepted += 1
+        return packet
+
+
+class TimestampRebuilder:
+    """Sample times on the stream's own clock (t = 0 at the first sample) from notifications.
+
+    BLE delivers notifications in bursts, once per connection interval, with jitter, and some are lost; a
+    notification may hold several samples. Times therefore come from the device, not from arrival:
+
+    - with a sample counter (``counter_bits``): sample k is at ``k / rate_hz``; a jump of the counter is a
+      gap. After :meth:`link_reset` (a reconnect) the arrival time picks how often the counter wrapped
+      during the outage, and re-anchors the count if the device restarted.
+    - without one: samples follow each other at ``1 / rate_hz``. The arrival times (seconds on any monotonic
+      host clock) tell when samples were lost: when a notification arrives more than ``max_delay_s`` later
+      than the earliest it could have (its base latency, which may creep up by ``drift`` s per s to follow a
+      device clock slower than nominal), the samples in between were lost and become a gap.
+
+    ``lost_before`` counts samples known to be dropped just before a notification (queue overflow).
+
+    >>> tr = TimestampRebuilder(100.0, drift=0.0)
+    >>> tr.place(10.00, 2).tolist(), tr.place(10.02, 2).tolist()
+    ([0.0, 0.01], [0.02, 0.03])
+    >>> tr.place(11.03, 1).tolist()  # one second late: the 100 samples in between were lost
+    [1.04]
+    """
+
+    def __init__(
+        self,
+        rate_hz: float,
+        *,
+        counter_bits: int | None = None,
+        max_delay_s: float = 0.25,
+        drift: float = 0.02,
+    ) -> None:
+        if not rate_hz > 0:
+            raise ValueError("rate_hz must be positive")
+        self.period = 1.0 / rate_hz
+        self.counter_bits = counter_bits
+        self.max_delay_s = max_delay_s
+        self.drift = drift
+        self._next: int | None = None  # index of the next expected sample
+        self._next_counter = 0
+        self._anchor = 0.0  # host time of stream t = 0
+        self._base_lag = 0.0
+        self._last_arrival = 0.0
+        self._reset = False
+        self.gaps = 0
+        self.rejected = 0
+
+    def link_reset(self) -> None:
+        """The link was lost and is back: the next counter may have wrapped, or restarted with the device."""
+        self._reset = True
+
+    def place(self, arrival_s: float, n: int, counter: int | None = None, *, lost_before: int = 0) -> FloatArray:
+        """Times (n,) s of the ``n`` samples of a notification that arrived at ``arrival_s``; empty if the
+        notification is a duplicate or older than what was placed already (counted in ``rejected``)."""
+        period = self.period
+        if self._next is None:
+            k = 0
+            self._anchor = arrival_s - (n - 1) * period
+            self._base_lag = 0.0
+        elif self.counter_bits is not None and counter is not None:
+            k = self._place_counter(arrival_s, n, counter)
+            if k < 0:
+                self.rejected += 1
+                return np.empty(0)
+        else:
+            k = self._next + lost_before
+            lag = arrival_s - (self._anchor + (k + n - 1) * period)
+            self._base_lag = min(self._base_lag + self.drift * max(0.0, arrival_s - self._last_arrival), lag)
+            excess = lag - self._base_lag
+            if excess > self.max_delay_s:
+                k += round(excess / period)
+            if k > self._next:
+                self.gaps += 1
+        if counter is not None and self.counter_bits is not None:
+            self._next_counter = (counter + n) % (1 << self.counter_bits)
+        self._next = k + n
+        self._last_arrival = arrival_s
+        self._reset = False
+        return (k + np.arange(n, dtype=np.float64)) * period
+
+    def _place_counter(self, arrival_s: float, n: int, counter: int) -> int:
+        assert self._next is not None and self.counter_bits is not None
+        modulus = 1 << self.counter_bits
+        ahead = (counter - self._next_counter) % modulus
+        if not self._reset:
+            if ahead >= modulus // 2:  # behind what was placed: a duplicate or out of order
+                return -1
+            if ahead:
+                self.gaps += 1
+            return self._next + ahead
+        # After a reconnect: how many wraps fit the time that passed? Or did the device restart?
+        by_clock = (arrival_s - self._anchor) / self.period - (n - 1)
+        k = self._next + ahead
+        if by_clock > k:
+            k += round((by_clock - k) / modulus) * modulus
+        if abs(k - by_clock) * self.period > max(5.0, 0.05 * modulus * self.period):
+            k = max(self._next, round(by_clock))  # the counter restarted: place by arrival
+        self._anchor = arrival_s - (k + n - 1) * self.period  # re-anchor: drift restarts from here
+        if k > self._next:
+            self.gaps += 1
+        return k
