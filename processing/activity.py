@@ -1,10 +1,29 @@
-"""Activity per 1 s epoch: sitting, standing, walking, lying or unknown.
+"""Activity per 1 s epoch: sitting, standing, walking, lying or unknown; codes index :data:`ACTIVITIES`.
 
-This is the first, angle-and-motion rule. Codes index :data:`ACTIVITIES`.
+At the hip the pelvis angle alone does not tell sitting from standing: many people sit with the pelvis only
+5–10° behind their standing posture, and some sit upright on the edge of a bed. What does tell them apart is
+how the wearer got there: sitting down lowers the pelvis by 0.3–0.5 m, standing up raises it as much
+(:mod:`processing.transitions`). :class:`ActivityClassifier` is a state machine driven by those transitions:
+
+- **lying**: the pelvis' superior axis is more than ``lying_deg`` from vertical;
+- **walking**: |acc| varies more than ``walking_acc_std`` within the epoch; walking means the wearer stands;
+- **sitting / standing** (upright otherwise): the posture held since the last transition. A transition that
+  lowered the pelvis by ``drop_m`` or more is a sit-down, one that raised it is a stand-up, and getting up
+  from lying counts as a stand-up when the pelvis rose ``lying_rise_m``. Without a transition to go by (the
+  start of a stream, after a gap or non-wear) the tilt decides: below ``sitting_tilt_deg`` relative to the
+  wearer's standing is sitting. A tilt far below standing (``sure_sitting_tilt_deg``) is sitting whatever
+  came before: a missed sit-down is corrected at once;
+- **unknown**: uncalibrated, a gap (coverage below ``min_coverage``), or non-wear (:mod:`processing.nonwear`).
+
+The wearer's standing tilt is learnt as they go: still epochs soon after walking or a stand-up, within
+``reference_band_deg`` of the reference, pull it toward themselves. The classifier is causal and its output
+does not depend on how the epochs are batched; a posture change shows with the first still epoch after the
+transition (within 1–2 s of its end).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +31,9 @@ from numpy.typing import NDArray
 
 from processing.calibration import Calibration
 from processing.features import EpochFeatures
+from processing.nonwear import NonWearDetector
 from processing.samples import FloatArray
+from processing.transitions import Transition, TransitionDetector
 
 Int8Array = NDArray[np.int8]
 
@@ -22,22 +43,266 @@ UNKNOWN, SITTING, STANDING, WALKING, LYING = range(5)
 
 @dataclass(frozen=True)
 class ActivityParams:
-    """walking_acc_std: |acc| std within an epoch above which it is walking, m/s².
-    sitting_tilt_deg: tilt below which a still upright posture is sitting, degrees (posterior negative).
+    """Parameters of :class:`ActivityClassifier`.
+
+    walking_acc_std: |acc| std within an epoch above which it is walking, m/s².
     lying_deg: inclination of the pelvis' superior axis from vertical above which it is lying, degrees.
     min_coverage: fraction of an epoch's samples that must be present; below it the epoch is a gap.
+    rest_acc_std, rest_gyro_rms: an epoch with |acc| std (m/s²) and gyro RMS (rad/s) below both is a rest
+        (a transition ends at one).
+    drop_m: score of a transition, m, beyond which it is a sit-down (down) or stand-up (up); the score is the
+        vertical displacement plus ``tilt_weight_m_per_deg`` x the change of tilt (sitting down also turns
+        the pelvis back). A sit-down that turned the pelvis forward by more than ``max_counter_turn_deg``
+        (or a stand-up that turned it back as much) is not believed.
+    lying_rise_m: rise, m, that makes getting up from lying a stand-up (otherwise the tilt decides).
+    sitting_tilt_deg: without a transition to go by, tilt relative to standing below which it is sitting, deg.
+    sure_sitting_tilt_deg: tilt relative to standing below which it is sitting in any case, degrees.
+    max_transition_s: moving epochs integrated for a transition at most, s.
+    gait_s, gait_turn_deg: walking epochs in a row, each within ``gait_turn_deg`` of the inclination of the
+        one before, that make sure the wearer is on their feet (s, degrees).
+    min_lying_s: lying shorter than this does not make the next upright posture sitting, s.
+    reference_band_deg: standing epochs this close to the standing reference update it, degrees.
+    reference_after_s: the standing reference learns from still epochs this soon after walking or a
+        stand-up, s.
+    nonwear_s: motionless seconds before a sensor counts as not worn (see :class:`NonWearDetector`).
+    nonwear_acc_std, nonwear_gyro_rms: motion below sensor-noise level, m/s² and rad/s.
     """
 
     walking_acc_std: float = 0.9
-    sitting_tilt_deg: float = -9.0
     lying_deg: float = 50.0
     min_coverage: float = 0.5
+    rest_acc_std: float = 0.3
+    rest_gyro_rms: float = 0.3
+    drop_m: float = 0.15
+    tilt_weight_m_per_deg: float = 0.008
+    max_counter_turn_deg: float = 4.0
+    lying_rise_m: float = 0.25
+    sitting_tilt_deg: float = -9.0
+    sure_sitting_tilt_deg: float = -22.0
+    max_transition_s: int = 8
+    gait_s: float = 3.0
+    gait_turn_deg: float = 10.0
+    min_lying_s: float = 10.0
+    reference_band_deg: float = 6.0
+    reference_after_s: float = 20.0
+    nonwear_s: float = 3600.0
+    nonwear_acc_std: float = 0.04
+    nonwear_gyro_rms: float = 0.02
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_coverage <= 1.0:
             raise ValueError("min_coverage must be in (0, 1]")
         if not 0.0 < self.lying_deg < 90.0:
             raise ValueError("lying_deg must be in (0, 90) degrees")
+        if not self.sure_sitting_tilt_deg <= self.sitting_tilt_deg < 0.0:
+            raise ValueError("need sure_sitting_tilt_deg <= sitting_tilt_deg < 0 (degrees, posterior negative)")
+        if self.drop_m <= 0 or self.lying_rise_m <= 0:
+            raise ValueError("drop_m and lying_rise_m must be > 0 (metres)")
+        if self.max_transition_s < 1:
+            raise ValueError("max_transition_s must be >= 1 s")
+        if self.nonwear_s <= 0:
+            raise ValueError("nonwear_s must be > 0 s")
+
+
+# Posture held while upright and not walking.
+_NONE, _SIT, _STAND, _LIE = range(4)
+
+
+class ActivityClassifier:
+    """Streaming activity per epoch: ``update(features, tilt_deg, calibration) -> codes``; see the module doc.
+
+    ``transitions`` collects the sit-downs and stand-ups found (as :class:`Transition` with ``kind``), for
+    reports and tests; callers may clear it.
+
+    >>> import numpy as np
+    >>> from processing.calibration import Calibration
+    >>> clf = ActivityClassifier(ActivityParams())
+    >>> f = _still(np.arange(3.0), tilt_deg=-20.0)
+    >>> [ACTIVITIES[c] for c in clf.update(f, np.full(3, -20.0), Calibration(np.eye(3), "guided", "assumed"))]
+    ['sitting', 'sitting', 'sitting']
+    """
+
+    def __init__(self, params: ActivityParams) -> None:
+        self.params = params
+        self.detector = TransitionDetector(max_epochs=params.max_transition_s)
+        self.nonwear = NonWearDetector(
+            acc_std=params.nonwear_acc_std, gyro_rms=params.nonwear_gyro_rms, after_s=params.nonwear_s
+        )
+        self.transitions: list[tuple[str, Transition]] = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.detector.reset()
+        self.nonwear.reset()
+        self.transitions.clear()
+        self._posture = _NONE
+        self._standing_ref_deg = 0.0
+        self._since_upright_s = math.inf  # seconds since walking or a stand-up
+        self._calibration: Calibration | None = None
+        self._gait_s = 0.0  # seconds of steady walking in a row
+        self._last_incl = math.nan
+        self._lying_s = 0.0
+        self._lay_down = False  # the last lying lasted min_lying_s
+        self._pending: tuple[float, int] | None = None  # (t_start, posture before) of the last transition
+
+    @property
+    def standing_reference_deg(self) -> float:
+        """The wearer's standing tilt learnt so far, degrees relative to the calibration's neutral."""
+        return self._standing_ref_deg
+
+    def update(self, features: EpochFeatures, tilt_deg: FloatArray, calibration: Calibration | None) -> Int8Array:
+        """Activity codes (m,) for the epochs of ``features`` with their tilt (m,) degrees (NaN where undefined).
+
+        A change of calibration starts the state machine afresh (its angles are not comparable).
+        """
+        m = len(features)
+        out = np.full(m, UNKNOWN, dtype=np.int8)
+        if calibration is not self._calibration:
+            self.reset()
+            self._calibration = calibration
+        if calibration is None or m == 0:
+            return out
+        p = self.params
+        present = features.coverage >= p.min_coverage
+        incl = np.degrees(np.arccos(np.clip(features.up @ calibration.rotation[2], -1.0, 1.0)))
+        gyro_rms = np.sqrt(np.maximum(np.trace(features.gyro_cov, axis1=1, axis2=2), 0.0))
+        acc_std = features.acc_norm_std
+        rest = (acc_std < p.rest_acc_std) & (gyro_rms < p.rest_gyro_rms)
+        if features.vert_acc is not None and features.vert_acc_late is not None:
+            vert, late = features.vert_acc, features.vert_acc_late
+        else:  # hand-made features: no vertical acceleration, so no transitions
+            vert = late = np.full(m, np.nan)
+        for i in range(m):
+            out[i] = self._step(
+                float(features.t[i]),
+                bool(present[i]) and bool(np.isfinite(incl[i])),
+                bool(rest[i]),
+                float(acc_std[i]),
+                float(gyro_rms[i]),
+                float(vert[i]),
+                float(late[i]),
+                float(incl[i]),
+                float(tilt_deg[i]),
+                features.up[i],
+            )
+        return out
+
+    def _step(
+        self,
+        t: float,
+        present: bool,
+        rest: bool,
+        acc_std: float,
+        gyro_rms: float,
+        vert: float,
+        late: float,
+        incl: float,
+        tilt: float,
+        up: FloatArray,
+    ) -> int:
+        p = self.params
+        up3 = (float(up[0]), float(up[1]), float(up[2])) if present else (0.0, 0.0, 1.0)
+        if self.nonwear.step(present=present, acc_std=acc_std, gyro_rms=gyro_rms, up=up3, incl_deg=incl):
+            self.detector.reset()
+            self._posture = _NONE
+            return UNKNOWN
+        if not present:
+            self.detector.reset()
+            self._posture = _NONE
+            return UNKNOWN
+        self._since_upright_s += 1.0
+        walking = acc_std > p.walking_acc_std
+        # Gait keeps the pelvis' inclination; the vigorous epochs of a transition do not.
+        steady = walking and abs(incl - self._last_incl) < p.gait_turn_deg
+        self._gait_s = self._gait_s + 1.0 if steady else 0.0
+        self._last_incl = incl
+        gait = self._gait_s >= p.gait_s
+        event = self.detector.step(
+            t, present=True, rest=rest, vert_acc=vert, vert_acc_late=late, incl_deg=incl, tilt_deg=tilt,
+            up=up3, walking=gait,
+        )  # fmt: skip
+        if event is not None:
+            self._on_transition(event)
+        if incl > p.lying_deg:
+            self._lying_s += 1.0
+            # Brief lying-like readings (clipping the sensor on, picking something up) are not lying down.
+            self._posture = _LIE if self._lying_s >= p.min_lying_s else _NONE
+            return LYING
+        if self._lying_s > 0.0:
+            self._lay_down = self._lying_s >= p.min_lying_s
+            self._lying_s = 0.0
+        if walking:
+            if gait:  # a few vigorous epochs may be part of a transition: the transition decides
+                self._posture = _STAND
+                self._since_upright_s = 0.0
+            return WALKING
+        rel = tilt - self._standing_ref_deg
+        if self._posture == _NONE:
+            self._posture = _SIT if rel < p.sitting_tilt_deg else _STAND
+        elif self._posture == _LIE:
+            self._posture = _SIT  # up from lying without rising: sitting (a stand-up would have raised the pelvis)
+        elif self._posture == _STAND and rest and rel < p.sure_sitting_tilt_deg:
+            self._posture = _SIT
+        if (
+            self._posture == _STAND
+            and rest
+            and self._since_upright_s <= p.reference_after_s
+            and abs(rel) <= p.reference_band_deg
+        ):
+            self._standing_ref_deg += 0.1 * rel
+        return SITTING if self._posture == _SIT else STANDING
+
+    def _on_transition(self, event: Transition) -> None:
+        """Update the posture from a transition (one with the same start supersedes the previous one)."""
+        p = self.params
+        if self._pending is not None and self._pending[0] == event.t_start:
+            self._posture = self._pending[1]
+            if self.transitions and self.transitions[-1][1].t_start == event.t_start:
+                self.transitions.pop()
+        else:
+            self._pending = (event.t_start, self._posture)
+        if event.incl_after_deg > p.lying_deg or event.truncated:
+            return
+        turn = event.tilt_after_deg - event.tilt_before_deg
+        score = event.dz_m + p.tilt_weight_m_per_deg * turn
+        if event.incl_before_deg > p.lying_deg:
+            if event.dz_m >= p.lying_rise_m:
+                self._stand_up(event)
+            else:  # up from lying without rising: sitting after real lying, else the tilt decides
+                self._posture = _SIT if self._lay_down else _NONE
+            return
+        if score <= -p.drop_m and turn <= p.max_counter_turn_deg:
+            self._posture = _SIT
+            self.transitions.append(("stand-to-sit", event))
+        elif score >= p.drop_m and turn >= -p.max_counter_turn_deg:
+            self._stand_up(event)
+
+    def _stand_up(self, event: Transition) -> None:
+        self._posture = _STAND
+        self._since_upright_s = 0.0
+        self.transitions.append(("sit-to-stand", event))
+
+
+def _still(t: FloatArray, *, tilt_deg: float) -> EpochFeatures:
+    """Complete still epochs at a fixed tilt with an identity mounting (for examples)."""
+    a = math.radians(tilt_deg)
+    n = t.shape[0]
+    up = np.tile([-math.sin(a), 0.0, math.cos(a)], (n, 1))
+    zeros = np.zeros((n, 3, 3))
+    return EpochFeatures(
+        k=t.astype(np.int64),
+        t=t,
+        count=np.full(n, 50, np.int64),
+        coverage=np.ones(n),
+        up=up,
+        acc_mean=up * 9.80665,
+        acc_cov=zeros,
+        gyro_mean=np.zeros((n, 3)),
+        gyro_cov=zeros,
+        acc_norm_std=np.full(n, 0.05),
+        vert_acc=np.zeros(n),
+        vert_acc_late=np.zeros(n),
+    )
 
 
 def classify(
@@ -46,18 +311,8 @@ def classify(
     calibration: Calibration | None,
     params: ActivityParams,
 ) -> Int8Array:
-    """Activity codes (m,) for epochs with the given tilt (m,) degrees; unknown when uncalibrated or a gap."""
-    out = np.full(len(features), UNKNOWN, dtype=np.int8)
-    if calibration is None:
-        return out
-    present = features.coverage >= params.min_coverage
-    z = calibration.rotation[2]
-    inclination = np.degrees(np.arccos(np.clip(features.up @ z, -1.0, 1.0)))
-    lying = present & (inclination > params.lying_deg)
-    walking = present & ~lying & (features.acc_norm_std > params.walking_acc_std)
-    upright = present & ~lying & ~walking
-    out[upright] = STANDING
-    out[upright & (tilt_deg < params.sitting_tilt_deg)] = SITTING
-    out[walking] = WALKING
-    out[lying] = LYING
-    return out
+    """Activity codes (m,) for one stand-alone batch of epochs (a fresh :class:`ActivityClassifier`).
+
+    Streams must keep one classifier across batches instead: the state machine needs the epochs before.
+    """
+    return ActivityClassifier(params).update(features, tilt_deg, calibration)

@@ -1,0 +1,169 @@
+"""Postural transitions from 1 s epochs: how far the pelvis rose or fell between two rests.
+
+A transition is a run of moving epochs between a rest (or walking) before it and a resting epoch after it. The vertical
+acceleration of the sensor (``EpochFeatures.vert_acc`` and ``vert_acc_late``, exact integrals over each epoch
+whatever the sensor does inside it) integrates twice to the vertical displacement, with zero velocity at both
+rests. Two corrections make that work on real sensors:
+
+- **Bias.** A phone's accelerometer is often off by 0.2–0.4 m/s² along the vertical, by a different amount in
+  each orientation. The bias is read from the rests before and after (where the true acceleration is zero) and
+  interpolated in between along the change of inclination, since it is the turning that changes it.
+- **Drift.** The velocity left at the end of the run is removed linearly (a zero-velocity update).
+
+Sitting down lowers the pelvis by 0.3–0.5 m and standing up raises it as much; fidgets and weight shifts move
+it a few centimetres. A run longer than ``max_epochs`` (moving about while standing) is integrated over its
+last ``max_epochs`` epochs only, starting from the epoch before them.
+
+>>> det = TransitionDetector()
+>>> rest = dict(present=True, incl_deg=0.0, tilt_deg=0.0)
+>>> det.step(-1.0, rest=True, vert_acc=0.0, vert_acc_late=0.0, **rest) is None
+True
+>>> det.step(0.0, rest=True, vert_acc=0.0, vert_acc_late=0.0, **rest) is None
+True
+>>> # 1 s falling at 0.5 m/s², then 1 s braking: the pelvis went down 0.5 m/s² x 1 s² = 0.5 m
+>>> det.step(1.0, rest=False, vert_acc=-0.5, vert_acc_late=-0.25, **rest) is None
+True
+>>> det.step(2.0, rest=False, vert_acc=0.5, vert_acc_late=0.25, **rest) is None
+True
+>>> round(det.step(3.0, rest=True, vert_acc=0.0, vert_acc_late=0.0, **rest).dz_m, 3)
+-0.5
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+_COS_STEADY = math.cos(math.radians(3.0))  # two resting epochs this close in orientation make an anchor
+_MIN_TURN2 = (2.0 * math.sin(math.radians(1.5))) ** 2  # turns below 3° between the rests: interpolate in time
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A movement between two rests.
+
+    t_start, t_end: s (stream clock), start of the first and end of the last moving epoch integrated.
+    dz_m: vertical displacement of the sensor over it, m, up positive.
+    incl_before_deg, incl_after_deg: inclination of the pelvis' superior axis from vertical at the rests, degrees.
+    tilt_before_deg, tilt_after_deg: pelvic tilt at the rests, degrees, anterior positive (NaN if unknown).
+    truncated: the run was longer than the detector integrates (only its tail was used).
+    """
+
+    t_start: float
+    t_end: float
+    dz_m: float
+    incl_before_deg: float
+    incl_after_deg: float
+    tilt_before_deg: float
+    tilt_after_deg: float
+    truncated: bool
+
+    @property
+    def duration_s(self) -> float:
+        return self.t_end - self.t_start
+
+
+@dataclass(frozen=True, slots=True)
+class _Epoch:
+    t: float
+    vert_acc: float
+    vert_acc_late: float
+    incl_deg: float
+    tilt_deg: float
+    up: tuple[float, float, float]
+
+
+class TransitionDetector:
+    """Streaming: feed every epoch in order with :meth:`step`.
+
+    A movement starts after an *anchor*: a rest preceded by a rest within 3° of it, or an epoch of steady
+    walking (the mean vertical velocity over a step cycle is zero; the caller says which vigorous epochs are
+    gait). A :class:`Transition` comes out with every resting epoch after it; when the movement resumes right after a
+    single resting epoch (a pause inside a slow transition), the next one covers the whole movement again,
+    with the same ``t_start`` (it supersedes the previous one). A missing epoch (gap) forgets the movement in
+    progress.
+
+    max_epochs: epochs integrated at most (the tail of a longer movement, marked ``truncated``).
+    """
+
+    def __init__(self, *, max_epochs: int = 8) -> None:
+        if max_epochs < 1:
+            raise ValueError("max_epochs must be >= 1")
+        self.max_epochs = max_epochs
+        self.reset()
+
+    def reset(self) -> None:
+        self._anchor: _Epoch | None = None
+        self._window: deque[_Epoch] = deque()  # epochs after the anchor, up to and including the current one
+        self._truncated = False
+        self._last_rest = False
+        self._last: _Epoch | None = None
+
+    def step(
+        self,
+        t: float,
+        *,
+        present: bool,
+        rest: bool,
+        vert_acc: float,
+        vert_acc_late: float,
+        incl_deg: float,
+        tilt_deg: float,
+        up: tuple[float, float, float] = (0.0, 0.0, 1.0),
+        walking: bool = False,
+    ) -> Transition | None:
+        """Advance by the epoch starting at ``t`` (s). present: the epoch is complete enough to integrate;
+        rest: the wearer was still in it; walking: it is an epoch of steady walking; vert_acc, vert_acc_late: m/s², see
+        ``EpochFeatures``; up: the epoch's mean gravity direction (unit, sensor frame)."""
+        if not present or not (math.isfinite(vert_acc) and math.isfinite(vert_acc_late)):
+            self.reset()
+            return None
+        epoch = _Epoch(t, vert_acc, vert_acc_late, incl_deg, tilt_deg, up)
+        was_rest, self._last_rest = self._last_rest, rest
+        prev, self._last = self._last, epoch
+        steady = prev is not None and sum(a * b for a, b in zip(prev.up, epoch.up, strict=True)) >= _COS_STEADY
+        if walking or (rest and was_rest and steady):
+            self._anchor = epoch
+            self._window.clear()
+            self._truncated = False
+            return None
+        if self._anchor is None:
+            return None
+        self._window.append(epoch)
+        if len(self._window) > self.max_epochs + 1:
+            self._anchor = self._window.popleft()
+            self._truncated = True
+        if not rest or len(self._window) < 2:
+            return None
+        moving = list(self._window)[:-1]
+        return _integrate(self._anchor, moving, epoch, truncated=self._truncated)
+
+
+def _integrate(before: _Epoch, moving: list[_Epoch], after: _Epoch, *, truncated: bool) -> Transition:
+    """Vertical displacement over ``moving`` with zero velocity at ``before`` and ``after``."""
+    d = [a - b for a, b in zip(after.up, before.up, strict=True)]
+    span = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
+    n = len(moving)
+    v = 0.0
+    dz = 0.0
+    for i, e in enumerate(moving):
+        if span >= _MIN_TURN2:  # the bias is linear in the up vector for an accelerometer offset
+            f = sum((u - b) * dd for u, b, dd in zip(e.up, before.up, d, strict=True)) / span
+            f = min(1.5, max(-0.5, f))
+        else:
+            f = (i + 0.5) / n
+        bias = before.vert_acc + f * (after.vert_acc - before.vert_acc)
+        dz += v + (e.vert_acc_late - 0.5 * bias)
+        v += e.vert_acc - bias
+    dz -= 0.5 * v * n  # remove the velocity left at the end, linearly over the run
+    return Transition(
+        t_start=moving[0].t,
+        t_end=moving[-1].t + 1.0,
+        dz_m=dz,
+        incl_before_deg=before.incl_deg,
+        incl_after_deg=after.incl_deg,
+        tilt_before_deg=before.tilt_deg,
+        tilt_after_deg=after.tilt_deg,
+        truncated=truncated,
+    )
