@@ -8,13 +8,13 @@ without holding its samples in memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from processing.epochs import EpochAccumulator, EpochSums
-from processing.samples import FloatArray, Samples
+from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -27,7 +27,9 @@ _GYRO = slice(12, 15)
 _GYRO2 = slice(15, 21)
 _NORM = 21
 _NORM2 = 22
-_N_COLUMNS = 23
+_VERT = 23  # acc . up - g: vertical acceleration along the per-sample up direction
+_VERT_LATE = 24  # the same x (time left in the epoch, as a fraction of it)
+_N_COLUMNS = 25
 _PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
 
 
@@ -49,6 +51,11 @@ class EpochFeatures:
     coverage: (m,) count / nominal rate (1.0 = complete); up: (m, 3) mean gravity direction, unit, sensor frame;
     acc_mean: (m, 3) m/s²; acc_cov: (m, 3, 3) (m/s²)²; gyro_mean: (m, 3) rad/s; gyro_cov: (m, 3, 3) (rad/s)²;
     acc_norm_std: (m,) m/s², standard deviation of |acc| within the epoch.
+    vert_acc: (m,) m/s², mean vertical acceleration ``acc · up - g`` over the samples (``up`` per sample, so it
+    holds while the sensor turns; x 1 s it is the vertical velocity change over the epoch, plus the sensor's
+    bias). vert_acc_late: (m,) m/s², the same weighted by the fraction of the epoch left after each sample,
+    ``k + 1 - (t - t0)`` (x 1 s² it is the vertical displacement the epoch's own acceleration causes by the
+    epoch's end). Both None in hand-made features without them.
     """
 
     k: IntArray
@@ -61,6 +68,8 @@ class EpochFeatures:
     gyro_mean: FloatArray
     gyro_cov: FloatArray
     acc_norm_std: FloatArray
+    vert_acc: FloatArray | None = None
+    vert_acc_late: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.k.shape[0])
@@ -71,10 +80,22 @@ class EpochFeatures:
             return _features_from_sums(
                 EpochSums(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, _N_COLUMNS))), 0.0, 1.0
             )
-        return EpochFeatures(*(np.concatenate([getattr(p, name) for p in parts]) for name in EpochFeatures.__slots__))
+        columns: dict[str, Any] = {
+            name: _concat_optional([getattr(p, name) for p in parts]) for name in EpochFeatures.__slots__
+        }
+        return EpochFeatures(**columns)
 
     def select(self, index: IntArray | BoolArray | slice) -> EpochFeatures:
-        return EpochFeatures(*(getattr(self, name)[index] for name in EpochFeatures.__slots__))
+        columns: dict[str, Any] = {
+            name: None if (v := getattr(self, name)) is None else v[index] for name in EpochFeatures.__slots__
+        }
+        return EpochFeatures(**columns)
+
+
+def _concat_optional(arrays: list[NDArray[Any] | None]) -> NDArray[Any] | None:
+    """Concatenate, or None when any part lacks the column."""
+    present = [a for a in arrays if a is not None]
+    return np.concatenate(present) if len(present) == len(arrays) else None
 
 
 def _cov(sums: FloatArray, mean: FloatArray, n: FloatArray) -> FloatArray:
@@ -108,6 +129,8 @@ def _features_from_sums(sums: EpochSums, t0: float, rate_hz: float) -> EpochFeat
             gyro_mean=gyro_mean,
             gyro_cov=_cov(sums.sums[:, _GYRO2], gyro_mean, safe),
             acc_norm_std=np.sqrt(np.maximum(norm_var, 0.0)),
+            vert_acc=sums.sums[:, _VERT] / safe,
+            vert_acc_late=sums.sums[:, _VERT_LATE] / safe,
         )
 
 
@@ -159,6 +182,10 @@ class FeatureExtractor:
         norm2 = values[:, _ACC2.start] + values[:, _ACC2.start + 1] + values[:, _ACC2.start + 2]
         values[:, _NORM2] = norm2
         values[:, _NORM] = np.sqrt(norm2)
+        vert = np.einsum("ij,ij->i", samples.acc, up) - STANDARD_GRAVITY
+        since = t - (t[0] if self._acc.t0 is None else self._acc.t0)
+        values[:, _VERT] = vert
+        values[:, _VERT_LATE] = vert * (np.floor(since) + 1.0 - since)
         return self._features(self._acc.update(t, values))
 
     def flush(self) -> EpochFeatures:

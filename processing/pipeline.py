@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, tzinfo
 import numpy as np
 from numpy.typing import NDArray
 
-from processing.activity import ACTIVITIES, LYING, SITTING, STANDING, ActivityParams, classify
+from processing.activity import ACTIVITIES, LYING, SITTING, STANDING, ActivityClassifier, ActivityParams
 from processing.alerts import Alert, AlertParams, AlertRules
 from processing.bouts import Bout, BoutTracker
 from processing.calibration import Calibration
@@ -126,6 +126,7 @@ class PostureTracker:
         self.tz = self.clock.tz
         self.bouts = BoutTracker()
         self.rules = AlertRules(params.alerts, params.wearer)
+        self.activity = ActivityClassifier(params.activity)
         self.days: dict[date, DayTotals] = defaultdict(DayTotals)
         self.reclips: list[ReclipEvent] = []
 
@@ -155,7 +156,7 @@ class PostureTracker:
             if ci < 0:
                 continue
             sel = (mount.calibration_index == ci) & calibrated
-            activity[sel] = classify(features.select(sel), tilt[sel], mount.calibrations[ci], self.params.activity)
+            activity[sel] = self.activity.update(features.select(sel), tilt[sel], mount.calibrations[ci])
         bout_s = np.zeros(m)
         today_s = np.zeros(m)
         alerts: list[Alert] = []
