@@ -73,11 +73,11 @@ class ActivityParams:
     min_coverage: float = 0.5
     rest_acc_std: float = 0.3
     rest_gyro_rms: float = 0.3
-    drop_m: float = 0.15
+    drop_m: float = 0.10
     tilt_weight_m_per_deg: float = 0.008
     max_counter_turn_deg: float = 4.0
     lying_rise_m: float = 0.25
-    sitting_tilt_deg: float = -9.0
+    sitting_tilt_deg: float = -12.0
     sure_sitting_tilt_deg: float = -22.0
     max_transition_s: int = 8
     gait_s: float = 3.0
