@@ -1,23 +1,25 @@
 """Vectorised parsing and formatting of numeric CSV text with numpy.
 
 Parsing a 4 h, 100 Hz recording (1.44 M rows, ~90 MB) line by line in Python, or with ``np.loadtxt``, takes
-seconds. Here a block of complete lines is parsed in a handful of whole-array numpy passes:
+seconds. Here a block of complete lines is parsed in whole-array numpy passes, in two tiers:
 
-1. find the separators (``,`` and ``\\n``) and check that every row has exactly ``ncols`` fields;
-2. gather every field right-aligned into a small ``(fields, width)`` byte grid;
-3. turn the digits into an exact integer mantissa with one matrix product (integers below 2**53 are exact in
-   float64) and split off the fraction digits at the decimal point;
-4. divide the mantissa by the exact power of ten. For up to 15 significant digits this is the correctly
-   rounded value, i.e. bit-identical to ``float(text)``; beyond that it is within an ulp or two.
+1. :func:`_parse_short_fields` (the files hipsense writes): every field is at most 8 characters after an
+   optional '-'. The 8 bytes before each separator are read as one little-endian word and turned into the
+   integer of their digits with SWAR arithmetic (a few shifts, masks and multiplies per field, no per-digit
+   arrays); that integer divided by the exact power of ten is the correctly rounded value.
+2. :func:`_parse_by_layout` (anything else numeric: longer fields, '+', exponents as phyphox writes them):
+   fields are grouped by layout and the digits of each group become numbers with one matrix product.
 
-Anything unusual (``nan``, ``inf``, spaces, empty fields, stray characters, very long fields) makes
+Both give values bit-identical to ``float(text)`` for up to 15 significant digits (integers below 2**53 and
+powers of ten up to 1e22 are exact in float64, so one division rounds once); beyond that within an ulp or
+two. Anything unusual (``nan``, ``inf``, spaces, empty fields, stray characters, huge exponents) makes
 :func:`parse_block` return ``None`` and the caller falls back to an exact line-by-line path that also finds
-the offending line. Exponents (``1.5E-2``, as phyphox writes them) are handled on the fast path.
+the offending line.
 
-:func:`format_block` does the reverse with fixed decimals per column: values are rounded to integers, their
-digits looked up four at a time, laid out right-aligned in a byte grid and compacted with one boolean mask.
-Trailing zeros of the fraction (and a bare ``.``) are dropped, so ``1.5`` is written as ``1.5``, not
-``1.500000``.
+:func:`format_block` does the reverse with fixed decimals per column, trailing fraction zeros (and a bare
+``.``) dropped, so ``1.5`` is written as ``1.5``, not ``1.500000``. Up to 6 decimals and 7 integer digits
+(:func:`_format_short`) the digits are made 8 at a time with SWAR into fixed byte slots and the unused slots
+deleted in one pass; wider values go through a digit-table grid (:func:`_format_by_groups`).
 """
 
 from __future__ import annotations
@@ -165,7 +167,9 @@ def _parse_group(grid: NDArray[np.uint8], key: int) -> NDArray[np.float64] | Non
     exponent = (digits.astype(np.float64) @ exp_weights).astype(np.int64)
     if exp_signed:
         exponent = np.where(grid[:, exp + 1] == _MINUS, -exponent, exponent)
-    power = np.clip(exponent - frac, -308, 308)
+    power = exponent - frac
+    if int(np.abs(power).max()) > 22:
+        return None  # beyond the exact powers of ten (and overflow, underflow): the exact slow path
     return np.where(power >= 0, mant * _P10_FLOAT[np.maximum(power, 0)], mant / _P10_FLOAT[np.maximum(-power, 0)])
 
 
@@ -314,6 +318,102 @@ def _parse_short_fields(buf: bytes, ncols: int) -> NDArray[np.float64] | None:
     return out.reshape(-1, ncols)
 
 
+_ASCII_ZEROS = _U64(0x3030303030303030)
+_HIGH_BITS = _U64(0x8080808080808080)
+
+
+def _digit_lanes(n: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """The 8 decimal digits of ``n`` (< 10**8, zero-padded) as byte values 0-9, the first digit in the lowest lane.
+
+    SWAR: split into two 4-digit halves (32-bit lanes), each into two 2-digit halves (16-bit lanes), each into
+    tens and ones (8-bit lanes); the divisions by 100 and 10 are exact multiply-shifts for these ranges.
+    """
+    hi = n // _U64(10000)
+    x = n - hi * _U64(10000)
+    x <<= _U64(32)
+    x |= hi
+    q = x * _U64(5243)
+    q >>= _U64(19)
+    q &= _U64(0x0000007F0000007F)  # lane // 100 for lanes < 43699
+    x -= q * _U64(100)
+    x <<= _U64(16)
+    x |= q
+    q = x * _U64(103)
+    q >>= _U64(10)
+    q &= _U64(0x000F000F000F000F)  # lane // 10 for lanes < 179
+    x -= q * _U64(10)
+    x <<= _U64(8)
+    x |= q
+    return x
+
+
+def _smear_down(flags: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """Lane mask (0xFF) of every lane at or below the highest lane whose bit 7 is set."""
+    flags |= flags >> _U64(8)
+    flags |= flags >> _U64(16)
+    flags |= flags >> _U64(32)
+    flags >>= _U64(7)
+    flags *= _U64(0xFF)
+    return flags
+
+
+def _smear_up(flags: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """Lane mask (0xFF) of every lane at or above the lowest lane whose bit 7 is set."""
+    flags |= flags << _U64(8)
+    flags |= flags << _U64(16)
+    flags |= flags << _U64(32)
+    flags >>= _U64(7)
+    flags *= _U64(0xFF)
+    return flags
+
+
+def _format_short(scaled: NDArray[np.int64], neg: NDArray[np.bool_], dec: NDArray[np.int64]) -> bytes:
+    """:func:`format_block` for up to 6 decimals and 7 integer digits per column.
+
+    Every field gets fixed byte slots: sign, integer digits, '.', fraction digits, separator, built 8 at a
+    time with SWAR; the bytes to drop (no sign, leading zeros, trailing fraction zeros, a '.' with nothing
+    after it) are left 0 and deleted in one pass over the text.
+    """
+    nrows, ncols = scaled.shape
+    parts: list[tuple[NDArray[np.uint64], int]] = []
+    for c in range(ncols):
+        d = int(dec[c])
+        col = scaled[:, c].astype(np.uint64)
+        whole = col // _U64(10**d)
+        n_int = len(str(int(whole.max())))
+        # sign and integer digits: lane 0 '-' or 0, then the last n_int digits, leading zeros dropped
+        digits = _digit_lanes(whole)
+        digits >>= _U64(8 * (8 - n_int))
+        keep = _smear_up(digits + _U64(0x7F7F7F7F7F7F7F7F) & _HIGH_BITS) | _U64(0xFF << (8 * (n_int - 1)))
+        digits |= _ASCII_ZEROS
+        digits &= keep
+        digits <<= _U64(8)
+        digits |= neg[:, c].astype(np.uint64) * _U64(_MINUS)
+        parts.append((digits, 1 + n_int))
+        # '.', the fraction digits without trailing zeros (no '.' if none is left), separator
+        sep = _U64((_NEWLINE if c == ncols - 1 else _COMMA) << (8 * (d + 1)))
+        if d == 0:
+            parts.append((np.full(nrows, sep >> _U64(8)), 1))
+            continue
+        frac = _digit_lanes(col - whole * _U64(10**d))
+        frac >>= _U64(8 * (8 - d))
+        keep = _smear_down(frac + _U64(0x7F7F7F7F7F7F7F7F) & _HIGH_BITS)
+        frac |= _ASCII_ZEROS
+        frac <<= _U64(8)
+        frac |= _U64(_DOT)
+        keep |= keep << _U64(8)  # the '.' stays with the first fraction digit
+        frac &= keep
+        frac |= sep
+        parts.append((frac, d + 2))
+    width = sum(w for _, w in parts)
+    grid = np.empty((nrows, width), np.uint8)
+    at = 0
+    for words, w in parts:
+        grid[:, at : at + w] = words.view(np.uint8).reshape(nrows, 8)[:, :w]
+        at += w
+    return grid.tobytes().translate(None, b"\0")
+
+
 _DIGITS4 = np.array([list(f"{i:04d}".encode()) for i in range(10000)], dtype=np.uint8)
 
 
@@ -329,6 +429,14 @@ def format_block(values: NDArray[np.float64], decimals: tuple[int, ...]) -> byte
     dec = np.asarray(decimals, dtype=np.int64)
     scaled = np.rint(np.abs(values) * _P10_FLOAT[dec]).astype(np.int64)  # (rows, cols)
     neg = (values < 0) & (scaled > 0)
+    if int(dec.max()) <= 6 and all(int(scaled[:, c].max()) < 10 ** (7 + int(dec[c])) for c in range(ncols)):
+        return _format_short(scaled, neg, dec)
+    return _format_by_groups(scaled, neg, dec)
+
+
+def _format_by_groups(scaled: NDArray[np.int64], neg: NDArray[np.bool_], dec: NDArray[np.int64]) -> bytes:
+    """:func:`format_block` for any width: digits four at a time from a table into a byte grid, compacted."""
+    nrows, ncols = scaled.shape
     n_groups = max(1, -(-len(str(int(scaled.max()))) // 4))
     ndig = max(4 * n_groups, int(dec.max()) + 4)
     n_groups = ndig // 4

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from processing.errors import RecordingError, RecordingWarning
 from processing.samples import STANDARD_GRAVITY, Samples
 from sensor import recording
-from sensor.formats.fastcsv import _parse_short_fields, format_block, parse_block
+from sensor.formats.fastcsv import (
+    _format_by_groups,
+    _format_short,
+    _parse_short_fields,
+    format_block,
+    parse_block,
+)
 from sensor.recording import (
     CANONICAL_HEADER,
     RecordingWriter,
@@ -148,6 +154,31 @@ def test_format_block_round_trips_at_the_printed_decimals() -> None:
     back = np.array([[float(x) for x in line.split(b",")] for line in text.splitlines()])
     assert np.array_equal(back, np.round(values * 10.0**decimals) / 10.0**decimals)
     assert text.splitlines()[5] == b"0,0,0,123.5,0,1,-12.5"  # no "-0"
+
+
+def test_short_formatter_matches_the_general_one() -> None:
+    rng = np.random.default_rng(6)
+    n = 3000
+    values = np.column_stack(
+        [
+            np.arange(n) / 100 + 9990,  # t crosses 10000 s: integer digits change within the block
+            rng.normal(0, 20, n),
+            rng.normal(0, 1e-4, n),  # mostly "0.0000x" and "-0"
+            np.round(rng.normal(0, 5, n), 1),  # trailing zeros
+            rng.integers(-9999999, 9999999, n).astype(float),  # 7 integer digits
+            rng.uniform(-1, 1, n) * 10.0 ** rng.integers(-7, 3, n),
+            np.full(n, 0.9999999),  # rounds up to "1"
+        ]
+    )
+    values[:10, 1:6] = 0.0
+    values[10, 1:6] = -0.0
+    decimals = np.array([6, 5, 6, 3, 0, 6, 6])
+    scaled = np.rint(np.abs(values) * 10.0**decimals).astype(np.int64)
+    neg = (values < 0) & (scaled > 0)
+    short = _format_short(scaled, neg, decimals)
+    assert short == _format_by_groups(scaled, neg, decimals)
+    assert format_block(values, tuple(decimals)) == short
+    assert short.splitlines()[10] == b"9990.1,0,0,0,0,0,1"
 
 
 # --- round trips and chunk invariance --------------------------------------------------------------------------
