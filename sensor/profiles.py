@@ -413,6 +413,11 @@ class TimestampRebuilder:
         self.gaps = 0
         self.rejected = 0
 
+    @property
+    def last_t(self) -> float:
+        """Stream time of the last sample placed, s (0 before the first)."""
+        return 0.0 if self._next is None else max(0, self._next - 1) * self.period
+
     def link_reset(self) -> None:
         """The link was lost and is back: the next counter may have wrapped, or restarted with the device."""
         self._reset = True

@@ -1,0 +1,359 @@
+"""A live Bluetooth LE sensor as a :class:`~sensor.source.Source`, with bleak.
+
+:class:`BleSource` finds the sensor (by name, address or profile), connects, writes the profile's
+configuration (rate), subscribes to its data characteristic and yields decoded sample chunks with rebuilt
+timestamps. When the link drops it yields a ``disconnected`` event, reconnects with exponential backoff (a
+visible loop in :meth:`BleSource.stream`) and carries the outage downstream as a gap in ``t``. The Battery
+Level (0x2A19) is read every ``battery_every_s`` and yielded as a ``battery`` event.
+
+The notification callback only timestamps and enqueues into a :class:`PacketQueue`: bounded, and on
+overflow it drops the **oldest** notification (fresh data matters more to a live posture display than old
+data), logs it, and tells the consumer how many samples were lost so that they become a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import fnmatch
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from bleak import BleakClient, BleakScanner
+from bleak.backends.client import BaseBleakClient
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+from bleak.exc import BleakError
+
+from processing.errors import SensorConnectionError
+from processing.samples import Samples
+from sensor.profiles import Decoder, Profile, TimestampRebuilder, load_profiles
+from sensor.source import SourceEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Item:
+    arrival: float
+    data: bytes
+    lost_before: int = 0  # samples dropped (overflow) just before this notification
+
+
+class PacketQueue:
+    """Bounded queue of (arrival time, notification bytes) with an explicit overflow policy: drop oldest.
+
+    ``put`` never blocks and never raises (it runs in the notification callback). A dropped notification's
+    samples (``count(data)``) are added to the next one's ``lost_before`` so the timestamps keep the gap.
+    """
+
+    def __init__(self, maxsize: int, count: Callable[[bytes], int], *, name: str = "sensor") -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self.maxsize = maxsize
+        self._count = count
+        self._items: collections.deque[_Item] = collections.deque()
+        self._ready = asyncio.Event()
+        self.name = name
+        self.dropped = 0
+        self.dropped_samples = 0
+        self._closed = False
+        self._last_log = -float("inf")
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, arrival: float, data: bytes) -> None:
+        if len(self._items) >= self.maxsize:
+            old = self._items.popleft()
+            lost = old.lost_before + self._count(old.data)
+            self.dropped += 1
+            self.dropped_samples += self._count(old.data)
+            if self._items:
+                self._items[0].lost_before += lost
+                self._items.append(_Item(arrival, data))
+            else:
+                self._items.append(_Item(arrival, data, lost))
+            now = time.monotonic()
+            if now - self._last_log >= 10.0:
+                self._last_log = now
+                log.warning(
+                    "%s: the consumer is behind; queue full (%d notifications), dropped the oldest (%d dropped so far)",
+                    self.name,
+                    self.maxsize,
+                    self.dropped,
+                )
+        else:
+            self._items.append(_Item(arrival, data))
+        self._ready.set()
+
+    def close(self) -> None:
+        """Wake the consumer: the link is gone (what is queued is still handed out)."""
+        self._closed = True
+        self._ready.set()
+
+    async def get_all(self, timeout: float | None = None) -> list[_Item] | None:
+        """Everything queued (at least one item); [] on timeout; None once closed and empty."""
+        while not self._items:
+            if self._closed:
+                return None
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                return []
+        items = list(self._items)
+        self._items.clear()
+        return items
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Reconnect delays: ``first_s``, doubling up to ``max_s``; reset after a connection that delivered data."""
+
+    first_s: float = 0.25
+    max_s: float = 30.0
+    factor: float = 2.0
+
+    def delays(self) -> collections.abc.Iterator[float]:
+        delay = self.first_s
+        while True:
+            yield delay
+            delay = min(self.max_s, delay * self.factor)
+
+
+def _backend(backend: type[BaseBleakScanner] | None) -> dict[str, Any]:
+    return {} if backend is None else {"backend": backend}
+
+
+@dataclass(frozen=True)
+class Found:
+    """A sensor seen while scanning."""
+
+    device: BLEDevice
+    name: str | None
+    address: str
+    rssi: int
+    profile: Profile | None
+
+
+async def scan(
+    *, timeout_s: float = 5.0, profiles: list[Profile] | None = None, backend: type[BaseBleakScanner] | None = None
+) -> list[Found]:
+    """Everything advertising within ``timeout_s``, with the profile each one matches (or None)."""
+    profiles = load_profiles() if profiles is None else profiles
+    try:
+        seen = await BleakScanner.discover(timeout=timeout_s, return_adv=True, **_backend(backend))
+    except (BleakError, OSError) as exc:
+        raise SensorConnectionError(
+            f"cannot scan for Bluetooth LE devices ({exc})",
+            hint="is Bluetooth on and is this user allowed to use it? Try 'hipsense live --virtual' without one",
+        ) from exc
+    out = []
+    for device, adv in seen.values():
+        profile = next((p for p in profiles if p.matches(adv.local_name, adv.service_uuids)), None)
+        out.append(Found(device, adv.local_name or device.name, device.address, adv.rssi, profile))
+    return sorted(out, key=lambda f: (f.profile is None, -f.rssi))
+
+
+class BleSource:
+    """A live sensor: ``async for item in BleSource(profile).stream()`` yields Samples and SourceEvents.
+
+    device: advertised name (fnmatch pattern allowed) or address; None: the first device that matches the
+        profile.
+    rate_hz: sample rate to configure (None: the profile's default).
+    queue_size: notifications buffered between the callback and the consumer.
+    clock_scale: stream seconds per host second (> 1 only for fast-forwarded virtual sensors: arrival times
+        are scaled so that gaps are recognised on the stream's clock).
+    max_delay_s: for sensors without a sample counter, a notification this much later (host seconds) than
+        expected means samples were lost (see :class:`~sensor.profiles.TimestampRebuilder`).
+    client_backend / scanner_backend: bleak backends (None: the platform's; ``VirtualLink`` provides virtual
+        ones).
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        device: str | None = None,
+        rate_hz: float | None = None,
+        queue_size: int = 512,
+        backoff: Backoff | None = None,
+        battery_every_s: float = 300.0,
+        scan_timeout_s: float = 10.0,
+        clock_scale: float = 1.0,
+        max_delay_s: float = 0.25,
+        client_backend: type[BaseBleakClient] | None = None,
+        scanner_backend: type[BaseBleakScanner] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.device = device
+        self.rate_hz = float(profile.check_rate(rate_hz if rate_hz is not None else profile.default_hz))
+        self.name = device or profile.name
+        self.start: datetime | None = None
+        self.queue_size = queue_size
+        self.backoff = backoff or Backoff()
+        self.battery_every_s = battery_every_s
+        self.scan_timeout_s = scan_timeout_s
+        self.clock_scale = clock_scale
+        self.client_backend = client_backend
+        self.scanner_backend = scanner_backend
+        self.decoder = Decoder(profile.packet, device=self.name)
+        self.timestamps = TimestampRebuilder(
+            self.rate_hz,
+            counter_bits=profile.packet.counter_bits if profile.packet.counter else None,
+            max_delay_s=max_delay_s * clock_scale,
+        )
+        self.queue = PacketQueue(queue_size, profile.packet.sample_count, name=self.name)
+        self.connects = 0
+        self.address: str | None = None
+        self._stop = asyncio.Event()
+        self._connected_at = 0.0
+        #: (arrival host time, stream time of the last sample) per yielded chunk, for latency measurements
+        self.on_chunk: Callable[[float, Samples], None] | None = None
+
+    def stop(self) -> None:
+        """End :meth:`stream` at the next opportunity (disconnecting cleanly)."""
+        self._stop.set()
+        self.queue.close()
+
+    def _matches(self, device: BLEDevice, adv: AdvertisementData) -> bool:
+        if self.device is None:
+            return self.profile.matches(adv.local_name, adv.service_uuids)
+        name = adv.local_name or device.name
+        return device.address.upper() == self.device.upper() or (
+            bool(name) and fnmatch.fnmatchcase(name or "", self.device)
+        )
+
+    async def _find(self) -> BLEDevice:
+        found = await BleakScanner.find_device_by_filter(
+            self._matches, timeout=self.scan_timeout_s, **_backend(self.scanner_backend)
+        )
+        if found is None:
+            what = f"device {self.device!r}" if self.device else f"a {self.profile.title}"
+            raise SensorConnectionError(
+                f"no {what} found within {self.scan_timeout_s:g} s",
+                hint="is it switched on, charged and near? 'hipsense devices' lists what is in range",
+            )
+        return found
+
+    async def stream(self) -> AsyncIterator[Samples | SourceEvent]:
+        """Connect, configure, subscribe and yield; reconnect with backoff until :meth:`stop`."""
+        delays = self.backoff.delays()
+        while not self._stop.is_set():
+            error: str | None = None
+            delivered = False
+            try:
+                device = await self._find()
+                async for item in self._session(device):
+                    if isinstance(item, Samples):
+                        delivered = True
+                    yield item
+            except (BleakError, SensorConnectionError, TimeoutError, OSError) as exc:
+                error = str(exc) or type(exc).__name__
+                if self.connects == 0:  # never connected: say so instead of retrying forever
+                    if isinstance(exc, SensorConnectionError):
+                        raise
+                    raise SensorConnectionError(
+                        f"{self.name}: cannot connect ({error})",
+                        hint="check that the sensor is on and not connected to another phone or computer",
+                    ) from exc
+            if self._stop.is_set():
+                break
+            if delivered:
+                delays = self.backoff.delays()
+            delay = next(delays)
+            yield SourceEvent(
+                "disconnected",
+                self._now(),
+                detail=f"{self.name}: link lost{f' ({error})' if error else ''}; reconnecting in {delay:g} s",
+            )
+            self.timestamps.link_reset()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+
+    def _now(self) -> float:
+        """The stream time of the last placed sample (0 before the first)."""
+        return self.timestamps.last_t
+
+    async def _session(self, device: BLEDevice) -> AsyncIterator[Samples | SourceEvent]:
+        lost = asyncio.Event()
+        queue = self.queue
+        queue._closed = False
+        scale = self.clock_scale
+        clock = time.monotonic
+
+        def on_disconnect(_client: BleakClient) -> None:
+            lost.set()
+            queue.close()
+
+        def on_notify(_char: Any, data: bytearray) -> None:
+            queue.put(clock() * scale, bytes(data))  # timestamp and enqueue; nothing else
+
+        async with BleakClient(
+            device, disconnected_callback=on_disconnect, timeout=self.scan_timeout_s, backend=self.client_backend
+        ) as client:
+            self.address = client.address
+            for uuid, data in self.profile.configure_commands(self.rate_hz):
+                await client.write_gatt_char(uuid, data, response=True)
+                await asyncio.sleep(0.05)  # WitMotion wants the unlock to settle before the next command
+            await client.start_notify(self.profile.notify, on_notify)
+            self.connects += 1
+            if self.start is None:
+                self.start = datetime.now(UTC).astimezone()
+            yield SourceEvent("connected", self._now(), detail=f"{client.name} ({client.address}), {self.rate_hz:g} Hz")
+            next_battery = clock()
+            while not self._stop.is_set():
+                if self.profile.battery and clock() >= next_battery:
+                    next_battery = clock() + self.battery_every_s
+                    event = await self._read_battery(client)
+                    if event is not None:
+                        yield event
+                items = await queue.get_all(timeout=1.0)
+                if items is None or (lost.is_set() and not items):
+                    break
+                chunk = self._decode(items)
+                if chunk is not None:
+                    if self.on_chunk is not None:
+                        self.on_chunk(items[-1].arrival / scale, chunk)
+                    yield chunk
+            # drain what arrived before the link went
+            rest = await queue.get_all(timeout=0)
+            if rest:
+                chunk = self._decode(rest)
+                if chunk is not None:
+                    yield chunk
+            if lost.is_set():
+                raise SensorConnectionError(f"{self.name}: the link dropped")
+
+    async def _read_battery(self, client: BleakClient) -> SourceEvent | None:
+        try:
+            value = await client.read_gatt_char(self.profile.battery)
+        except (BleakError, TimeoutError) as exc:
+            log.info("%s: battery level unreadable (%s)", self.name, exc)
+            return None
+        if len(value) < 1 or value[0] > 100:
+            return None
+        return SourceEvent("battery", self._now(), battery_pct=float(value[0]), detail=f"battery {value[0]} %")
+
+    def _decode(self, items: list[_Item]) -> Samples | None:
+        ts, accs, gyros = [], [], []
+        for item in items:
+            packet = self.decoder.decode(item.data)
+            if packet is None:
+                continue
+            t = self.timestamps.place(item.arrival, len(packet), packet.counter, lost_before=item.lost_before)
+            if t.size == 0:
+                continue
+            ts.append(t)
+            accs.append(packet.acc)
+            gyros.append(packet.gyro)
+        if not ts:
+            return None
+        return Samples(np.concatenate(ts), np.concatenate(accs), np.concatenate(gyros))
