@@ -64,8 +64,8 @@ _SMALL_N = 16
 _DT_BLOCK = 1024
 #: Samples per group in the (bias-measuring) first pass.
 _GROUP = 4
-#: Largest decay (in e-folds) handled in one pass of the linear recursion before re-basing.
-_MAX_EFOLD = 500.0
+#: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
+_MIN_PROD = math.exp(-500.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,33 +176,35 @@ class OrientationResult:
         )
 
 
-def _linrec(logc: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
-    """Solve ``y_k = exp(logc_k) y_{k-1} + u_k`` for (c, m) ``u`` (c even or 3) and (c,) ``y0``; logc <= 0.
+def _linrec(c: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
+    """Solve ``y_k = c_k y_{k-1} + u_k`` for (m,) ``c`` in (0, 1], (ch, m) ``u`` and (ch,) ``y0``.
 
-    Closed form ``y_k = e^{L_k} (y0 + Σ_{i<=k} u_i e^{-L_i})`` with ``L = cumsum(logc)``, re-based every
-    ``_MAX_EFOLD`` e-folds so that nothing overflows. Channels are summed in complex pairs: numpy's cumsum is
+    Closed form ``y_k = P_k (y0 + Σ_{i<=k} u_i / P_i)`` with ``P = cumprod(c)``, re-based whenever ``P`` falls
+    below ``e^-500`` so that nothing underflows. Channels are summed in complex pairs: numpy's cumsum is
     sequential, and a complex one costs the same as a real one.
     """
-    cum = np.cumsum(logc)
-    if cum[-1] < -_MAX_EFOLD:
-        cut = max(1, int(np.searchsorted(-cum, _MAX_EFOLD)))
-        head = _linrec(logc[:cut], u[:, :cut], y0)
-        tail = _linrec(logc[cut:], u[:, cut:], head[:, -1])
+    prod = np.cumprod(c)
+    if prod[-1] < _MIN_PROD:
+        if c.min() < _MIN_PROD:
+            return _linrec(np.maximum(c, _MIN_PROD), u, y0)
+        cut = max(1, int(np.searchsorted(-prod, -_MIN_PROD, side="right")))
+        head = _linrec(c[:cut], u[:, :cut], y0)
+        tail = _linrec(c[cut:], u[:, cut:], head[:, -1])
         return np.concatenate((head, tail), axis=1)
-    grow = np.exp(-cum)
-    c, m = u.shape
-    out = np.empty((c, m))
+    ch, m = u.shape
+    out = np.empty((ch, m))
     pair = np.empty(m, dtype=np.complex128)
-    for i in range(0, c - 1, 2):
-        np.multiply(u[i], grow, out=pair.real)
-        np.multiply(u[i + 1], grow, out=pair.imag)
-        pair = np.cumsum(pair)
+    for i in range(0, ch - 1, 2):
+        np.divide(u[i], prod, out=pair.real)
+        np.divide(u[i + 1], prod, out=pair.imag)
+        np.cumsum(pair, out=pair)
         out[i] = pair.real
         out[i + 1] = pair.imag
-    if c % 2:
-        np.cumsum(u[c - 1] * grow, out=out[c - 1])
+    if ch % 2:
+        np.divide(u[ch - 1], prod, out=out[ch - 1])
+        np.cumsum(out[ch - 1], out=out[ch - 1])
     out += y0[:, None]
-    out /= grow
+    out *= prod
     return out
 
 
@@ -264,7 +266,7 @@ class _Pass:
         warm = 1.0 / np.arange(self.count + 1, self.count + 1 + d.shape[0], dtype=np.float64)
         beta = np.maximum(alpha, warm)
         beta *= w[start:]
-        gs = _linrec(np.log1p(-beta), aref * beta, self.g)
+        gs = _linrec(1.0 - beta, aref * beta, self.g)
         g[:, start:] = gs
         norm = math.sqrt(abs(complex(pa[-1])) ** 2 + abs(complex(pb[-1])) ** 2)
         self.qa, self.qb = complex(pa[-1]) / norm, complex(pb[-1]) / norm
@@ -346,7 +348,7 @@ class _GroupPass:
         beta = np.maximum(alpha, warm)
         beta *= wsum[start:] / c
         aref = _quat.rotate(rs, wacc[:, start:] / np.maximum(wsum[start:], 1e-300))
-        gs = _linrec(np.log1p(-beta), aref * beta, self.g)
+        gs = _linrec(1.0 - beta, aref * beta, self.g)
         g[:, start:] = gs
         norm = math.sqrt(abs(complex(pa[-1])) ** 2 + abs(complex(pb[-1])) ** 2)
         self.qa, self.qb = complex(pa[-1]) / norm, complex(pb[-1]) / norm
@@ -792,9 +794,10 @@ class OrientationEstimator:
                 s += 1
                 if s == e:
                     continue
-            logc = dt[s:e] * (-1.0 / p.rest_filter_tau_s)
+            gain = -np.expm1(dt[s:e] * (-1.0 / p.rest_filter_tau_s))
             both = np.concatenate((gyro[:, s:e], acc[:, s:e]))
-            lp = _linrec(logc, both * -np.expm1(logc), np.concatenate((self._gy_lp, self._ac_lp)))
+            both *= gain
+            lp = _linrec(1.0 - gain, both, np.concatenate((self._gy_lp, self._ac_lp)))
             gl, al = lp[:3], lp[3:]
             self._gy_lp = gl[:, -1].copy()
             self._ac_lp = al[:, -1].copy()
