@@ -1,0 +1,194 @@
+"""``hipsense live``: a Bluetooth LE sensor through the live path (the same as ``replay``), optionally recorded.
+
+``--virtual`` runs the same path against a Bumble virtual sensor that streams a simulated wearer, so anyone
+can see it work without hardware.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hipsense.calstore import load_calibration
+from hipsense.commands._common import parse_tz
+from hipsense.commands._mqtt import add_broker_flags, broker_settings
+from hipsense.config import WearerConfig, load_config
+from hipsense.mqtt import publisher_from_config
+from hipsense.runtime import ConsoleSink, MqttSink, RunStats, Sink, run
+from processing.errors import ConfigError
+from processing.pipeline import Pipeline, PipelineParams
+from processing.samples import Samples
+from sensor.ble import BleSource
+from sensor.profiles import load_profile, profile_paths
+from sensor.recording import RecordingWriter
+from sensor.source import Source, SourceEvent
+
+VIRTUAL_SCENARIO = "stand 30, walk 60, sit 35min, walk 60, stand 30"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    profiles = [p.stem for p in profile_paths()]
+    p = sub.add_parser(
+        "live",
+        help="stream a Bluetooth LE sensor through the live path, with a status line and alerts",
+        description=(
+            "Connect to a Bluetooth LE IMU (or, with --virtual, a simulated one), feed it through the live path "
+            "(the same code as 'replay'), show a status line and alerts, publish to MQTT and record the raw "
+            "stream. The link is re-established automatically when it drops. Ctrl-C stops it cleanly."
+        ),
+    )
+    p.add_argument(
+        "--device", metavar="NAME|ADDRESS", default=None, help="advertised name (wildcards allowed) or address"
+    )
+    p.add_argument(
+        "--profile",
+        choices=profiles,
+        default="witmotion",
+        help="sensor type, from firmware_config/ (default: witmotion)",
+    )
+    p.add_argument("--rate", type=float, metavar="HZ", default=None, help="sample rate (default: the profile's)")
+    p.add_argument(
+        "--record", type=Path, metavar="FILE", default=None, help="also record the raw stream (.csv, .csv.gz, .hsb)"
+    )
+    p.add_argument("--wearer", metavar="ID", default=None, help="wearer id for MQTT topics and alert ids (a-z0-9_-)")
+    p.add_argument("--tz", metavar="ZONE", default=None, help="IANA time zone for days and alerts (default: config)")
+    p.add_argument(
+        "--no-stored-calibration",
+        action="store_true",
+        help="ignore the calibration stored by 'hipsense calibrate' and calibrate from walking instead",
+    )
+    v = p.add_argument_group("virtual sensor (no hardware)")
+    v.add_argument("--virtual", action="store_true", help="use a virtual sensor streaming a simulated wearer")
+    v.add_argument(
+        "--scenario", default=VIRTUAL_SCENARIO, metavar="TEXT", help=f"the wearer's day (default: {VIRTUAL_SCENARIO!r})"
+    )
+    v.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default: 1)")
+    v.add_argument("--seed", type=int, default=0, metavar="S", help="simulator seed (default: 0)")
+    v.add_argument(
+        "--drop-link-at",
+        default="",
+        metavar="S[,S...]",
+        help="stream seconds at which the virtual sensor drops the link",
+    )
+    add_broker_flags(p)
+    p.set_defaults(func=run_live)
+
+
+class RecordingTee:
+    """A source that passes everything through and writes the samples to a recording (flushed every 1 s)."""
+
+    def __init__(self, source: Source, writer: RecordingWriter) -> None:
+        self.source = source
+        self.writer = writer
+        self.name = source.name
+        self.rate_hz = source.rate_hz
+        self.start = source.start
+
+    async def stream(self) -> AsyncIterator[Samples | SourceEvent]:
+        try:
+            async for item in self.source.stream():
+                if isinstance(item, Samples):
+                    self.writer.write(item)
+                yield item
+        finally:
+            self.writer.close()
+
+
+def run_live(args: argparse.Namespace) -> int:
+    stats = asyncio.run(live_main(args))
+    print(
+        f"live: {stats.samples} samples, {stats.epochs} epochs, {stats.alerts} alerts"
+        + (" (interrupted)" if stats.interrupted else ""),
+        file=sys.stderr,
+    )
+    return 130 if stats.interrupted else 0
+
+
+def _drop_times(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as exc:
+        raise ConfigError(f"--drop-link-at {text!r}: give seconds separated by commas, e.g. 600,1200") from exc
+
+
+async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = ()) -> RunStats:
+    """The whole command inside one event loop (Bumble's virtual link needs it)."""
+    config = load_config()
+    wearer = WearerConfig(id=args.wearer).id if args.wearer else config.wearer.id
+    tz = parse_tz(args.tz or config.wearer.timezone or None)
+    broker = broker_settings(args, config.mqtt)
+    profile = load_profile(args.profile)
+    rate = float(profile.check_rate(args.rate if args.rate is not None else profile.default_hz))
+    if args.speed <= 0:
+        raise ConfigError(f"--speed {args.speed}: must be a positive factor of real time")
+    async with contextlib.AsyncExitStack() as stack:
+        if args.virtual:
+            from sensor.simulate import SensorModel, parse_scenario
+            from sensor.virtual import Faults, VirtualLink, VirtualSensor
+
+            try:
+                segments = parse_scenario(args.scenario)
+            except ValueError as exc:
+                raise ConfigError(f"--scenario: {exc}") from exc
+            link = await stack.enter_async_context(VirtualLink())
+            sensor = VirtualSensor(
+                link,
+                profile,
+                segments,
+                model=SensorModel(rate_hz=profile.default_hz),
+                seed=args.seed,
+                speed=args.speed,
+                faults=Faults(drop_link_at_s=_drop_times(args.drop_link_at)),
+            )
+            await stack.enter_async_context(sensor)
+            source = BleSource(
+                profile,
+                device=args.device,
+                rate_hz=rate,
+                clock_scale=args.speed,
+                client_backend=link.client_backend,
+                scanner_backend=link.scanner_backend,
+            )
+
+            async def stop_when_done() -> None:
+                await sensor.finished.wait()
+                await asyncio.sleep(0.5)
+                source.stop()
+
+            stopper = asyncio.get_running_loop().create_task(stop_when_done())
+            stack.callback(stopper.cancel)
+        else:
+            source = BleSource(profile, device=args.device, rate_hz=rate)
+        source.start = datetime.now(UTC).astimezone()
+        device_key = args.device or profile.name
+        calibration = None if args.no_stored_calibration else load_calibration(wearer, device_key)
+        if calibration is not None:
+            print(
+                f"using the stored {calibration.method} calibration of wearer {wearer}, device {device_key}",
+                file=sys.stderr,
+            )
+        params = PipelineParams(
+            calibration=calibration, rate_hz=rate, wearer=wearer, start=source.start, tz=tz, alerts=config.alerts
+        )
+        feed: Source = source
+        if args.record is not None:
+            meta = {
+                "start": source.start.isoformat(timespec="milliseconds"),
+                "device": device_key,
+                "profile": profile.name,
+                "rate_hz": f"{rate:g}",
+                "wearer": wearer,
+            }
+            feed = RecordingTee(source, RecordingWriter(args.record, metadata=meta, flush_s=1.0))
+        sinks: list[Sink] = [ConsoleSink(status_every_s=600.0), *extra_sinks]
+        publisher = publisher_from_config(config, broker=broker, wearer=wearer) if broker else None
+        if publisher is not None:
+            publisher.start()
+            sinks.append(MqttSink(publisher))
+        return await run(feed, Pipeline(params), sinks)
+    raise AssertionError("unreachable")
