@@ -391,6 +391,15 @@ class OrientationEstimator:
         # init, block index
         self._buf: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, IntArray]] = []
         self._buf_blk = -1
+        # live mode (small chunks): pass 1 of the current block runs group by group in plain Python as samples
+        # arrive, instead of in numpy when the block completes (no latency spike); samples not yet in a group
+        # as (gx, gy, gz, ax, ay, az, dt, w, init), partial block statistics [A (9), Σ dt, init seen], ĝ
+        self._live = False
+        self._live_q: list[tuple[float, float, float, float, float, float, float, float, bool]] = []
+        self._live_a = [0.0] * 9
+        self._live_t = 0.0
+        self._live_init = False
+        self._live_off = 0  # offset of the first queued sample from the start of its piece
         self._pass1 = _GroupPass()
         self._pass2 = _Pass()
 
@@ -492,6 +501,7 @@ class OrientationEstimator:
         # pass 1 (buffered; runs on completed blocks)
         gr_l = [[g[0] - b[0], g[1] - b[1], g[2] - b[2]] for g, b in zip(gl, br_l, strict=True)]
         stats = self._pass1_blocks(
+            True,
             np.array(gr_l).T,
             np.array(al).T,
             np.array(dts),
@@ -641,7 +651,7 @@ class OrientationEstimator:
         gyro_r = gyro - b_rest_s
 
         # pass 1 (rest bias only) on the bias blocks completed by this chunk: their drift statistics
-        stats = self._pass1_blocks(gyro_r, acc, dt, w, init, blk)
+        stats = self._pass1_blocks(False, gyro_r, acc, dt, w, init, blk)
 
         # loop 2: bias in motion, per piece
         b_mot = np.empty((3, len(starts_l)))
@@ -662,6 +672,7 @@ class OrientationEstimator:
 
     def _pass1_blocks(
         self,
+        small: bool,
         gyro: FloatArray,
         acc: FloatArray,
         dt: FloatArray,
@@ -669,7 +680,149 @@ class OrientationEstimator:
         init: BoolArray,
         blk: IntArray,
     ) -> dict[int, _BlockStats]:
-        """Buffer this chunk for pass 1 and run it on the bias blocks that are now complete."""
+        """Pass 1 of this chunk: statistics of the bias blocks it completes. ``small``: a live chunk; the
+        current block then continues in live mode (see :meth:`_live_step`)."""
+        stats: dict[int, _BlockStats] = {}
+        if self._live:
+            split = int(np.searchsorted(blk, self._buf_blk, side="right"))
+            self._live_q += zip(
+                *gyro[:, :split].tolist(),
+                *acc[:, :split].tolist(),
+                dt[:split].tolist(),
+                w[:split].tolist(),
+                init[:split].tolist(),
+                strict=True,
+            )
+            if split == dt.shape[0]:
+                self._live_step(False)
+                return stats
+            stats[self._buf_blk] = self._live_step(True)
+            self._live = False
+            self._buf_blk = int(blk[split])
+            gyro, acc, dt, w, init, blk = (
+                gyro[:, split:],
+                acc[:, split:],
+                dt[split:],
+                w[split:],
+                init[split:],
+                blk[split:],
+            )
+        stats.update(self._pass1_numpy(gyro, acc, dt, w, init, blk))
+        if small:
+            # enter live mode on the current block's buffered samples
+            self._live = True
+            self._live_q = []
+            for g_, a_, d_, w_, i_, _ in self._buf:
+                self._live_q += zip(*g_.tolist(), *a_.tolist(), d_.tolist(), w_.tolist(), i_.tolist(), strict=True)
+            self._buf = []
+            self._live_a = [0.0] * 9
+            self._live_t = 0.0
+            self._live_init = False
+            self._live_off = 0
+            self._live_step(False)
+        return stats
+
+    def _live_step(self, final: bool) -> _BlockStats:
+        """Run pass 1 on the complete groups of the live queue (all of it if ``final``: the block ended);
+        the same computation as :meth:`_pass1_numpy` and :class:`_GroupPass`, in plain Python floats."""
+        st = self._pass1
+        q = self._live_q
+        qa, qb = st.qa, st.qb
+        sx, sy, sz = st.g.tolist()
+        count = st.count
+        k_acc = -1.0 / self.params.tau_acc_s
+        acc_a = self._live_a
+        t_sum = self._live_t
+        has_init = self._live_init
+        j, nq = 0, len(q)
+        off = self._live_off
+        while j < nq:
+            if q[j][8]:
+                _, _, _, sx, sy, sz, d, _, _ = q[j]
+                qa, qb = 1.0 + 0.0j, 0.0j
+                count = 1
+                has_init = True
+                t_sum += d
+                j += 1
+                off = 1
+                continue
+            # groups are aligned to the start of the piece (block start or re-initialisation)
+            size = _GROUP - off % _GROUP
+            e = j + 1
+            while e < nq and e < j + size and not q[e][8]:
+                e += 1
+            if e - j < size and e == nq and not final:
+                break
+            off += e - j
+            # group quaternions: h = q0 q1, g = h (q2 q3); identity for missing samples
+            ha, hb, ta, tb = 1.0 + 0.0j, 0.0j, 1.0 + 0.0j, 0.0j
+            dtg = wsum = wx = wy = wz = 0.0
+            for k in range(j, e):
+                g0, g1, g2, a0, a1, a2, d, wk, _ = q[k]
+                v0, v1, v2 = g0 * d, g1 * d, g2 * d
+                h2 = 0.25 * (v0 * v0 + v1 * v1 + v2 * v2)
+                if h2 < 0.01:
+                    cw = ((((h2 * (1.0 / 40320.0) - 1.0 / 720.0) * h2 + 1.0 / 24.0) * h2 - 0.5) * h2) + 1.0
+                    sc = ((h2 * (-1.0 / 10080.0) + 1.0 / 240.0) * h2 - 1.0 / 12.0) * h2 + 0.5
+                else:
+                    half = math.sqrt(h2)
+                    cw = math.cos(half)
+                    sc = math.sin(half) / (2.0 * half)
+                da, db = complex(cw, sc * v0), complex(sc * v1, sc * v2)
+                if k - j < 2:
+                    ha, hb = ha * da - hb * db.conjugate(), ha * db + hb * da.conjugate()
+                else:
+                    ta, tb = ta * da - tb * db.conjugate(), ta * db + tb * da.conjugate()
+                dtg += d
+                wsum += wk
+                wx += a0 * wk
+                wy += a1 * wk
+                wz += a2 * wk
+            ma, mb = qa * ha - qb * hb.conjugate(), qa * hb + qb * ha.conjugate()
+            ga, gb = ha * ta - hb * tb.conjugate(), ha * tb + hb * ta.conjugate()
+            qa, qb = qa * ga - qb * gb.conjugate(), qa * gb + qb * ga.conjugate()
+            w_, x_, y_, z_ = ma.real, ma.imag, mb.real, mb.imag
+            ww, xx, yy, zz = w_ * w_, x_ * x_, y_ * y_, z_ * z_
+            xy, zw, xz, yw, yz, xw = x_ * y_, z_ * w_, x_ * z_, y_ * w_, y_ * z_, x_ * w_
+            r = (
+                ww + xx - yy - zz, 2.0 * (xy - zw), 2.0 * (xz + yw),
+                2.0 * (xy + zw), ww - xx + yy - zz, 2.0 * (yz - xw),
+                2.0 * (xz - yw), 2.0 * (yz + xw), ww - xx - yy + zz,
+            )  # fmt: skip
+            for i in range(9):
+                acc_a[i] += r[i] * dtg
+            c = float(e - j)
+            count += e - j
+            beta = max(-math.expm1(dtg * k_acc), c / count) * (wsum / c)
+            inv = 1.0 / max(wsum, 1e-300)
+            a0, a1, a2 = wx * inv, wy * inv, wz * inv
+            keep = 1.0 - beta
+            sx = keep * sx + beta * (r[0] * a0 + r[1] * a1 + r[2] * a2)
+            sy = keep * sy + beta * (r[3] * a0 + r[4] * a1 + r[5] * a2)
+            sz = keep * sz + beta * (r[6] * a0 + r[7] * a1 + r[8] * a2)
+            t_sum += dtg
+            j = e
+        norm = math.sqrt(abs(qa) ** 2 + abs(qb) ** 2)
+        st.qa, st.qb = qa / norm, qb / norm
+        st.g = np.array((sx, sy, sz))
+        st.count = count
+        del q[:j]
+        self._live_off = off
+        self._live_a, self._live_t, self._live_init = acc_a, t_sum, has_init
+        return _BlockStats(list(acc_a), t_sum, [sx, sy, sz], has_init)
+
+    def _pass1_numpy(
+        self,
+        gyro: FloatArray,
+        acc: FloatArray,
+        dt: FloatArray,
+        w: FloatArray,
+        init: BoolArray,
+        blk: IntArray,
+    ) -> dict[int, _BlockStats]:
+        """Buffer this chunk for pass 1 and run it on the bias blocks that are now complete (numpy)."""
+        if dt.shape[0] == 0:
+            return {}
         last = int(blk[-1])
         if last == self._buf_blk:
             self._buf.append((gyro, acc, dt, w, init, blk))
