@@ -357,9 +357,10 @@ class VirtualSensor:
         assert self._device is not None and self._notify_char is not None
         layout = self.profile.packet
         faults = self.faults
-        # Samples taken while nobody listened (a dropped link) are gone; the counter still counts them.
-        self.missed += len(self._take_due(self.stream_time()))
-        self._index = self._generated
+        if self._index or self._generated:
+            # Samples taken while nobody listened (a dropped link) are gone; the counter still counts them.
+            self.missed += len(self._take_due(self.stream_time()))
+            self._index = self._generated
         try:
             while True:
                 await asyncio.sleep(faults.interval_s * (1 + faults.jitter * (2 * self._rng.random() - 1)))

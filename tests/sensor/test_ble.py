@@ -1,0 +1,218 @@
+"""BleSource against Bumble virtual sensors over real GATT, through the ordinary bleak API (no mocks of bleak).
+
+Each test builds its own in-process link; the virtual sensor streams the simulator's wearer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from bleak import BleakClient, BleakScanner
+
+from processing.samples import STANDARD_GRAVITY, Samples
+from sensor.ble import BleSource, PacketQueue, scan
+from sensor.profiles import load_profile
+from sensor.simulate import SensorModel, parse_scenario
+from sensor.source import SourceEvent
+from sensor.virtual import Faults, VirtualLink, VirtualSensor
+
+pytest.importorskip("bumble")
+
+
+def run(coro: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(asyncio.wait_for(coro(), 60))
+
+
+async def collect(source: BleSource, sensor: VirtualSensor, *, slow_s: float = 0.0) -> tuple[Samples, list[Any]]:
+    """Run the source until the sensor has sent its scenario; (samples, [(wall time, event)])."""
+    chunks: list[Samples] = []
+    events: list[tuple[float, SourceEvent]] = []
+
+    async def stop_when_done() -> None:
+        await sensor.finished.wait()
+        await asyncio.sleep(0.3)
+        source.stop()
+
+    stopper = asyncio.get_running_loop().create_task(stop_when_done())
+    async for item in source.stream():
+        if isinstance(item, Samples):
+            chunks.append(item)
+            if slow_s:
+                await asyncio.sleep(slow_s)  # a consumer that cannot keep up
+        else:
+            events.append((time.monotonic(), item))
+    await stopper
+    return Samples.concat(chunks), events
+
+
+def sent_truth(sensor: VirtualSensor) -> Samples:
+    return Samples.concat([s for s, _ in sensor.truth])
+
+
+@pytest.mark.parametrize("name", ["witmotion", "thingy52", "hipsense"])
+def test_each_profile_decodes_to_the_simulators_samples_over_gatt(name: str) -> None:
+    profile = load_profile(name)
+    rate = profile.default_hz
+
+    async def main() -> tuple[Samples, Samples, list[Any], VirtualSensor]:
+        async with VirtualLink() as link:
+            model = SensorModel(rate_hz=rate, mounting_deg=(10.0, -20.0, 5.0))
+            sensor = VirtualSensor(link, profile, parse_scenario("stand 2, walk 3"), model=model, seed=4, speed=2.0)
+            async with sensor:
+                source = BleSource(
+                    profile,
+                    clock_scale=2.0,
+                    client_backend=link.client_backend,
+                    scanner_backend=link.scanner_backend,
+                )
+                got, events = await collect(source, sensor)
+                return got, sent_truth(sensor), events, sensor
+
+    got, truth, events, sensor = run(main)
+    assert [e.kind for _, e in events][:1] == ["connected"]
+    if profile.battery:
+        assert any(e.kind == "battery" and e.battery_pct == 87 for _, e in events)
+    assert sensor.sent > 0 and sensor.lost == 0
+    assert len(got) == len(truth) == 5 * rate
+    np.testing.assert_allclose(got.t, truth.t - truth.t[0], atol=1e-9)
+    lsb_acc = profile.packet.acc_scale_g * STANDARD_GRAVITY
+    np.testing.assert_allclose(got.acc, truth.acc, atol=lsb_acc / 2 + 1e-9)
+    np.testing.assert_allclose(got.gyro, truth.gyro, atol=np.radians(profile.packet.gyro_scale_dps) / 2 + 1e-9)
+
+
+def test_the_config_write_sets_the_rate() -> None:
+    profile = load_profile("witmotion")  # default 50 Hz
+
+    async def main() -> tuple[Samples, VirtualSensor]:
+        async with VirtualLink() as link:
+            sensor = VirtualSensor(link, profile, parse_scenario("stand 3"), model=SensorModel(rate_hz=50), speed=2.0)
+            async with sensor:
+                source = BleSource(
+                    profile,
+                    rate_hz=100,
+                    clock_scale=2.0,
+                    client_backend=link.client_backend,
+                    scanner_backend=link.scanner_backend,
+                )
+                got, _ = await collect(source, sensor)
+                return got, sensor
+
+    got, sensor = run(main)
+    assert sensor.writes == [
+        (profile.characteristics["write"], bytes.fromhex("FFAA6988B5")),
+        (profile.characteristics["write"], bytes.fromhex("FFAA030900")),
+    ]
+    assert sensor.rate_hz == 100
+    assert len(got) == 300 and np.allclose(np.diff(got.t), 0.01)
+
+
+def test_a_dropped_link_reconnects_and_leaves_a_gap() -> None:
+    profile = load_profile("hipsense")
+
+    async def main() -> tuple[Samples, list[Any], VirtualSensor, BleSource]:
+        async with VirtualLink() as link:
+            sensor = VirtualSensor(
+                link,
+                profile,
+                parse_scenario("sit 12"),
+                speed=4.0,
+                faults=Faults(drop_link_at_s=(4.0,), readvertise_after_s=0.3),
+            )
+            async with sensor:
+                source = BleSource(
+                    profile,
+                    clock_scale=4.0,
+                    client_backend=link.client_backend,
+                    scanner_backend=link.scanner_backend,
+                )
+                got, events = await collect(source, sensor)
+                return got, events, sensor, source
+
+    got, events, sensor, source = run(main)
+    kinds = [e.kind for _, e in events if e.kind != "battery"]
+    assert kinds == ["connected", "disconnected", "connected"]
+    assert sensor.drops == 1 and sensor.connections == 2 and source.connects == 2
+    wall = {e.kind: w for w, e in events if e.kind == "disconnected"}
+    reconnected = [w for w, e in events if e.kind == "connected"][-1]
+    assert reconnected - wall["disconnected"] < 5.0
+    dt = np.diff(got.t)
+    [gap] = np.flatnonzero(dt > 3 / 100)
+    assert got.t[gap] == pytest.approx(4.0, abs=0.2)  # the stream stops where the link dropped ...
+    assert dt[gap] == pytest.approx(sensor.missed / 100 + 0.01, abs=1e-6)  # ... for exactly what was missed
+    truth = sent_truth(sensor)
+    assert len(got) + sensor.missed == len(truth)
+    assert np.all(dt > 0)
+
+
+def test_overflow_drops_the_oldest_and_keeps_the_timeline() -> None:
+    profile = load_profile("hipsense")
+
+    async def main() -> tuple[Samples, VirtualSensor, BleSource]:
+        async with VirtualLink() as link:
+            sensor = VirtualSensor(link, profile, parse_scenario("stand 6"), speed=3.0, faults=Faults(interval_s=0.01))
+            async with sensor:
+                source = BleSource(
+                    profile,
+                    queue_size=3,
+                    clock_scale=3.0,
+                    client_backend=link.client_backend,
+                    scanner_backend=link.scanner_backend,
+                )
+                got, _ = await collect(source, sensor, slow_s=0.2)
+                return got, sensor, source
+
+    got, sensor, source = run(main)
+    assert source.queue.dropped > 0
+    truth = sent_truth(sensor)
+    assert len(got) + source.queue.dropped_samples == len(truth)
+    # What survived sits at its true time: the dropped notifications are gaps, not a shifted clock.
+    idx = np.rint(got.t * 100).astype(int)
+    np.testing.assert_allclose(got.acc, truth.acc[idx], atol=profile.packet.acc_scale_g * STANDARD_GRAVITY)
+
+
+def test_packet_queue_policy() -> None:
+    async def main() -> None:
+        q = PacketQueue(2, lambda data: len(data))
+        q.put(1.0, b"a")
+        q.put(2.0, b"bb")
+        q.put(3.0, b"ccc")  # full: "a" (1 sample) goes
+        q.put(4.0, b"dddd")  # "bb" (2 samples) goes
+        items = await q.get_all(timeout=0)
+        assert items is not None
+        assert [(i.data, i.lost_before) for i in items] == [(b"ccc", 3), (b"dddd", 0)]
+        assert q.dropped == 2 and q.dropped_samples == 3
+        assert await q.get_all(timeout=0.01) == []
+        q.close()
+        assert await q.get_all(timeout=0.01) is None
+
+    asyncio.run(main())
+
+
+def test_scanning_finds_and_names_the_sensors() -> None:
+    async def main() -> list[Any]:
+        async with VirtualLink() as link:
+            scenario = parse_scenario("stand 5")
+            async with (
+                VirtualSensor(link, "witmotion", scenario, address="C0:00:00:00:00:01"),
+                VirtualSensor(link, "hipsense", scenario, address="C0:00:00:00:00:02"),
+            ):
+                found = await scan(timeout_s=0.5, backend=link.scanner_backend)
+                # The ordinary bleak API too: connect by address, read the battery through GATT.
+                device = await BleakScanner.find_device_by_address(
+                    "C0:00:00:00:00:02", timeout=2, backend=link.scanner_backend
+                )
+                assert device is not None
+                async with BleakClient(device, backend=link.client_backend) as client:
+                    assert (await client.read_gatt_char("00002a19-0000-1000-8000-00805f9b34fb"))[0] == 87
+                return found
+
+    found = run(main)
+    assert {(f.address, f.name, f.profile.name if f.profile else None) for f in found} == {
+        ("C0:00:00:00:00:01", "WT901BLE68", "witmotion"),
+        ("C0:00:00:00:00:02", "hipsense-1", "hipsense"),
+    }
