@@ -50,10 +50,13 @@ class ActivityParams:
     min_coverage: fraction of an epoch's samples that must be present; below it the epoch is a gap.
     rest_acc_std, rest_gyro_rms: an epoch with |acc| std (m/s²) and gyro RMS (rad/s) below both is a rest
         (a transition ends at one).
+    quiet_acc_std, quiet_gyro_rms: the same for a *quiet* epoch, m/s² and rad/s: two in a row, within 3°,
+        are the rest a transition starts from.
     drop_m: score of a transition, m, beyond which it is a sit-down (down) or stand-up (up); the score is the
         vertical displacement plus ``tilt_weight_m_per_deg`` x the change of tilt (sitting down also turns
         the pelvis back). A sit-down that turned the pelvis forward by more than ``max_counter_turn_deg``
         (or a stand-up that turned it back as much) is not believed.
+        A transition straight from walking is judged by the tilt alone (its displacement is unreliable).
     lying_rise_m: rise, m, that makes getting up from lying a stand-up (otherwise the tilt decides).
     sitting_tilt_deg: without a transition to go by, tilt relative to standing below which it is sitting, deg.
     sure_sitting_tilt_deg: tilt relative to standing below which it is sitting in any case, degrees.
@@ -73,10 +76,12 @@ class ActivityParams:
     min_coverage: float = 0.5
     rest_acc_std: float = 0.3
     rest_gyro_rms: float = 0.3
+    quiet_acc_std: float = 0.1
+    quiet_gyro_rms: float = 0.1
     drop_m: float = 0.10
     tilt_weight_m_per_deg: float = 0.008
     max_counter_turn_deg: float = 4.0
-    lying_rise_m: float = 0.25
+    lying_rise_m: float = 0.15
     sitting_tilt_deg: float = -12.0
     sure_sitting_tilt_deg: float = -22.0
     max_transition_s: int = 8
@@ -168,6 +173,7 @@ class ActivityClassifier:
         gyro_rms = np.sqrt(np.maximum(np.trace(features.gyro_cov, axis1=1, axis2=2), 0.0))
         acc_std = features.acc_norm_std
         rest = (acc_std < p.rest_acc_std) & (gyro_rms < p.rest_gyro_rms)
+        quiet = (acc_std < p.quiet_acc_std) & (gyro_rms < p.quiet_gyro_rms)
         if features.vert_acc is not None and features.vert_acc_late is not None:
             vert, late = features.vert_acc, features.vert_acc_late
         else:  # hand-made features: no vertical acceleration, so no transitions
@@ -177,6 +183,7 @@ class ActivityClassifier:
                 float(features.t[i]),
                 bool(present[i]) and bool(np.isfinite(incl[i])),
                 bool(rest[i]),
+                bool(quiet[i]),
                 float(acc_std[i]),
                 float(gyro_rms[i]),
                 float(vert[i]),
@@ -192,6 +199,7 @@ class ActivityClassifier:
         t: float,
         present: bool,
         rest: bool,
+        quiet: bool,
         acc_std: float,
         gyro_rms: float,
         vert: float,
@@ -219,7 +227,7 @@ class ActivityClassifier:
         gait = self._gait_s >= p.gait_s
         event = self.detector.step(
             t, present=True, rest=rest, vert_acc=vert, vert_acc_late=late, incl_deg=incl, tilt_deg=tilt,
-            up=up3, walking=gait,
+            up=up3, walking=gait, quiet=quiet,
         )  # fmt: skip
         if event is not None:
             self._on_transition(event)
@@ -270,6 +278,10 @@ class ActivityClassifier:
                 self._stand_up(event)
             else:  # up from lying without rising: sitting after real lying, else the tilt decides
                 self._posture = _SIT if self._lay_down else _NONE
+            return
+        if event.after_walking:
+            # Straight from walking the displacement is unreliable (a step is under way): the tilt decides.
+            self._posture = _NONE
             return
         if score <= -p.drop_m and turn <= p.max_counter_turn_deg:
             self._posture = _SIT

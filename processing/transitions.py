@@ -48,6 +48,7 @@ class Transition:
     incl_before_deg, incl_after_deg: inclination of the pelvis' superior axis from vertical at the rests, degrees.
     tilt_before_deg, tilt_after_deg: pelvic tilt at the rests, degrees, anterior positive (NaN if unknown).
     truncated: the run was longer than the detector integrates (only its tail was used).
+    after_walking: it started from walking (whose velocity at the start is only zero on average).
     """
 
     t_start: float
@@ -58,6 +59,7 @@ class Transition:
     tilt_before_deg: float
     tilt_after_deg: float
     truncated: bool
+    after_walking: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -77,7 +79,7 @@ class _Epoch:
 class TransitionDetector:
     """Streaming: feed every epoch in order with :meth:`step`.
 
-    A movement starts after an *anchor*: a rest preceded by a rest within 3° of it, or an epoch of steady
+    A movement starts after an *anchor*: a quiet epoch preceded by one within 3° of it, or an epoch of steady
     walking (the mean vertical velocity over a step cycle is zero; the caller says which vigorous epochs are
     gait). A :class:`Transition` comes out with every resting epoch after it; when the movement resumes right after a
     single resting epoch (a pause inside a slow transition), the next one covers the whole movement again,
@@ -95,9 +97,10 @@ class TransitionDetector:
 
     def reset(self) -> None:
         self._anchor: _Epoch | None = None
+        self._anchor_walking = False
         self._window: deque[_Epoch] = deque()  # epochs after the anchor, up to and including the current one
         self._truncated = False
-        self._last_rest = False
+        self._last_quiet = False
         self._last: _Epoch | None = None
 
     def step(
@@ -112,18 +115,23 @@ class TransitionDetector:
         tilt_deg: float,
         up: tuple[float, float, float] = (0.0, 0.0, 1.0),
         walking: bool = False,
+        quiet: bool | None = None,
     ) -> Transition | None:
         """Advance by the epoch starting at ``t`` (s). present: the epoch is complete enough to integrate;
-        rest: the wearer was still in it; walking: it is an epoch of steady walking; vert_acc, vert_acc_late: m/s², see
-        ``EpochFeatures``; up: the epoch's mean gravity direction (unit, sensor frame)."""
+        rest: the wearer was still in it (a movement ends there); quiet: stiller still (two in a row
+        make an anchor; default: ``rest``); walking: it is an epoch of steady walking; vert_acc,
+        vert_acc_late: m/s², see ``EpochFeatures``; up: the epoch's mean gravity direction (unit, sensor
+        frame)."""
         if not present or not (math.isfinite(vert_acc) and math.isfinite(vert_acc_late)):
             self.reset()
             return None
         epoch = _Epoch(t, vert_acc, vert_acc_late, incl_deg, tilt_deg, up)
-        was_rest, self._last_rest = self._last_rest, rest
+        quiet = rest if quiet is None else quiet
+        was_quiet, self._last_quiet = self._last_quiet, quiet
         prev, self._last = self._last, epoch
         steady = prev is not None and sum(a * b for a, b in zip(prev.up, epoch.up, strict=True)) >= _COS_STEADY
-        if walking or (rest and was_rest and steady):
+        if walking or (quiet and was_quiet and steady):
+            self._anchor_walking = walking
             self._anchor = epoch
             self._window.clear()
             self._truncated = False
@@ -137,18 +145,28 @@ class TransitionDetector:
         if not rest or len(self._window) < 2:
             return None
         moving = list(self._window)[:-1]
-        return _integrate(self._anchor, moving, epoch, truncated=self._truncated)
+        walked = self._anchor_walking and not self._truncated
+        return _integrate(self._anchor, moving, epoch, truncated=self._truncated, after_walking=walked)
 
 
-def _integrate(before: _Epoch, moving: list[_Epoch], after: _Epoch, *, truncated: bool) -> Transition:
-    """Vertical displacement over ``moving`` with zero velocity at ``before`` and ``after``."""
+def _integrate(
+    before: _Epoch, moving: list[_Epoch], after: _Epoch, *, truncated: bool, after_walking: bool = False
+) -> Transition:
+    """Vertical displacement over ``moving`` with zero velocity at ``before`` and ``after``.
+
+    After walking the starting velocity is unknown (a step is under way) and a walking epoch's mean vertical
+    acceleration is not its bias: the bias is the one at rest after, and the velocity is integrated back
+    from the rest (zero there) instead of being corrected linearly.
+    """
     d = [a - b for a, b in zip(after.up, before.up, strict=True)]
     span = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
     n = len(moving)
     v = 0.0
     dz = 0.0
     for i, e in enumerate(moving):
-        if span >= _MIN_TURN2:  # the bias is linear in the up vector for an accelerometer offset
+        if after_walking:
+            f = 1.0
+        elif span >= _MIN_TURN2:  # the bias is linear in the up vector for an accelerometer offset
             f = sum((u - b) * dd for u, b, dd in zip(e.up, before.up, d, strict=True)) / span
             f = min(1.5, max(-0.5, f))
         else:
@@ -156,7 +174,8 @@ def _integrate(before: _Epoch, moving: list[_Epoch], after: _Epoch, *, truncated
         bias = before.vert_acc + f * (after.vert_acc - before.vert_acc)
         dz += v + (e.vert_acc_late - 0.5 * bias)
         v += e.vert_acc - bias
-    dz -= 0.5 * v * n  # remove the velocity left at the end, linearly over the run
+    # Velocity left at the end: a drift removed linearly over the run, or after walking the starting velocity.
+    dz -= (1.0 if after_walking else 0.5) * v * n
     return Transition(
         t_start=moving[0].t,
         t_end=moving[-1].t + 1.0,
@@ -166,4 +185,5 @@ def _integrate(before: _Epoch, moving: list[_Epoch], after: _Epoch, *, truncated
         tilt_before_deg=before.tilt_deg,
         tilt_after_deg=after.tilt_deg,
         truncated=truncated,
+        after_walking=after_walking,
     )

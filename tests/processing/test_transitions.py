@@ -1,0 +1,87 @@
+"""Postural transitions: the vertical displacement between two rests, on exact profiles and on the simulator."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from processing.calibration import Calibration, pelvic_angles
+from processing.features import EpochFeatures, FeatureExtractor
+from processing.gravity import make_up_estimator
+from processing.transitions import Transition, TransitionDetector
+from sensor.sim_scenarios import parse_scenario
+from sensor.simulate import SensorModel, simulate
+
+UP = (0.0, 0.0, 1.0)
+
+
+def feed(det: TransitionDetector, epochs: list[tuple[bool, float, float]], *, bias: float = 0.0) -> list[Transition]:
+    """Epochs of (rest, vert_acc, vert_acc_late) at 1 s spacing, all with the same bias added."""
+    out = []
+    for i, (rest, a, late) in enumerate(epochs):
+        e = det.step(
+            float(i), present=True, rest=rest, vert_acc=a + bias, vert_acc_late=late + 0.5 * bias,
+            incl_deg=0.0, tilt_deg=0.0, up=UP,
+        )  # fmt: skip
+        if e is not None:
+            out.append(e)
+    return out
+
+
+def test_a_constant_bias_does_not_change_the_displacement():
+    # Down at 0.4 m/s² for 1 s, then braking for 1 s: 0.4 m lower.
+    profile = [(True, 0.0, 0.0)] * 3 + [(False, -0.4, -0.2), (False, 0.4, 0.2)] + [(True, 0.0, 0.0)] * 2
+    for bias in (0.0, 0.35, -0.2):
+        (event,) = feed(TransitionDetector(), profile, bias=bias)
+        assert event.dz_m == pytest.approx(-0.4, abs=1e-9)
+        assert (event.t_start, event.t_end) == (3.0, 5.0)
+
+
+def test_a_pause_inside_a_slow_transition_gives_an_event_that_supersedes_the_first():
+    profile = [(True, 0.0, 0.0)] * 2 + [(False, 0.3, 0.15), (True, 0.0, 0.0), (False, -0.3, -0.15)]
+    events = feed(TransitionDetector(), profile + [(True, 0.0, 0.0)] * 2)
+    assert len(events) == 2 and events[0].t_start == events[1].t_start == 2.0
+    assert events[1].dz_m == pytest.approx(0.3 + 0.3, abs=1e-9)  # up 0.3 m/s for 2 s, braking half of it
+
+
+def test_a_gap_forgets_the_movement():
+    det = TransitionDetector()
+    feed(det, [(True, 0.0, 0.0)] * 2 + [(False, -0.4, -0.2)])
+    assert det.step(3.0, present=False, rest=True, vert_acc=0.0, vert_acc_late=0.0, incl_deg=0.0, tilt_deg=0.0) is None
+    assert det.step(4.0, present=True, rest=True, vert_acc=0.0, vert_acc_late=0.0, incl_deg=0.0, tilt_deg=0.0) is None
+
+
+def simulated_events(spec: str, seed: int) -> list[Transition]:
+    sensor = SensorModel(rate_hz=50.0, mounting_deg=(40.0, 70.0, 10.0), jitter_s=0.002)
+    samples, truth = simulate(parse_scenario(spec), sensor, seed=seed)
+    fx = FeatureExtractor(rate_hz=50.0, up_estimator=make_up_estimator(50.0))
+    f = EpochFeatures.concat([fx.update(samples), fx.flush()])
+    assert f.vert_acc is not None and f.vert_acc_late is not None
+    cal = Calibration(truth.mounting, "guided", "assumed")
+    tilt, _ = pelvic_angles(f.up, cal)
+    incl = np.degrees(np.arccos(np.clip(f.up @ cal.rotation[2], -1.0, 1.0)))
+    gyro_rms = np.sqrt(np.trace(f.gyro_cov, axis1=1, axis2=2))
+    det = TransitionDetector()
+    events = []
+    for i in range(len(f)):
+        e = det.step(
+            float(f.t[i]), present=True, rest=bool(f.acc_norm_std[i] < 0.3 and gyro_rms[i] < 0.3),
+            vert_acc=float(f.vert_acc[i]), vert_acc_late=float(f.vert_acc_late[i]), incl_deg=float(incl[i]),
+            tilt_deg=float(tilt[i]), up=(float(f.up[i, 0]), float(f.up[i, 1]), float(f.up[i, 2])),
+        )  # fmt: skip
+        if e is not None and abs(e.dz_m) > 0.1:
+            events.append(e)
+    return events
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sitting_down_and_standing_up_move_the_pelvis_by_about_half_a_metre(seed):
+    events = simulated_events("stand 20, sit 30, stand 30", seed)
+    # The simulated pelvis drops from 0.95 m to 0.50 m and comes back.
+    assert [math.copysign(1, e.dz_m) for e in events] == [-1, 1]
+    assert events[0].dz_m == pytest.approx(-0.45, abs=0.15)
+    assert events[1].dz_m == pytest.approx(0.45, abs=0.15)
+    assert events[0].t_start >= 19.0 and events[0].t_end <= 25.0
+    assert events[1].t_start >= 49.0 and events[1].t_end <= 55.0
