@@ -97,9 +97,11 @@ def test_devices_lists_the_virtual_sensors_with_their_profiles(capsys: pytest.Ca
     from sensor.virtual import VirtualLink, VirtualSensor
 
     async def main() -> int:
-        async with VirtualLink() as link:
-            async with VirtualSensor(link, "thingy52", parse_scenario("stand 5"), address="C0:00:00:00:00:07"):
-                found = await scan(timeout_s=0.3, backend=link.scanner_backend)
+        async with (
+            VirtualLink() as link,
+            VirtualSensor(link, "thingy52", parse_scenario("stand 5"), address="C0:00:00:00:00:07"),
+        ):
+            found = await scan(timeout_s=0.3, backend=link.scanner_backend)
         return devices.print_devices(found, show_all=False)
 
     assert asyncio.run(main()) == 1
