@@ -215,8 +215,9 @@ class BleSource:
         self.address: str | None = None
         self._stop = asyncio.Event()
         self._connected_at = 0.0
-        #: (arrival host time, stream time of the last sample) per yielded chunk, for latency measurements
-        self.on_chunk: Callable[[float, Samples], None] | None = None
+        #: called with the arrival times (host s) of the notifications in each chunk before it is yielded
+        #: (for latency measurements)
+        self.on_chunk: Callable[[list[float], Samples], None] | None = None
 
     def stop(self) -> None:
         """End :meth:`stream` at the next opportunity (disconnecting cleanly)."""
@@ -321,7 +322,7 @@ class BleSource:
                 chunk = self._decode(items)
                 if chunk is not None:
                     if self.on_chunk is not None:
-                        self.on_chunk(items[-1].arrival / scale, chunk)
+                        self.on_chunk([i.arrival / scale for i in items], chunk)
                     yield chunk
             # drain what arrived before the link went
             rest = await queue.get_all(timeout=0)
