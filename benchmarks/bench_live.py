@@ -71,7 +71,7 @@ async def measure(profile_name: str, rate: int, seconds: float) -> dict[str, flo
                 busy[0] += time.perf_counter() - t0
                 return out
 
-            pipeline.update = timed_update  # type: ignore[method-assign]
+            pipeline.update = timed_update  # type: ignore[method-assign,assignment]
             decode = source._decode
 
             def timed_decode(items: Any) -> Samples | None:
