@@ -113,6 +113,8 @@ class ConsoleSink:
         )
 
     def event(self, event: SourceEvent) -> None:
+        if event.kind == "tick":
+            return
         if self._line_open:
             self.stream.write("\n")
             self._line_open = False

@@ -247,9 +247,13 @@ class BleSource:
     async def stream(self) -> AsyncIterator[Samples | SourceEvent]:
         """Connect, configure, subscribe and yield; reconnect with backoff until :meth:`stop`."""
         delays = self.backoff.delays()
+        lost_at: tuple[float, float] | None = None  # (stream t, monotonic s) when the link was lost
         while not self._stop.is_set():
             error: str | None = None
             delivered = False
+            if lost_at is not None:
+                # Time passes while the sensor is away: tell the rules, so that a lost sensor is noticed.
+                yield SourceEvent("tick", lost_at[0] + (time.monotonic() - lost_at[1]) * self.clock_scale)
             try:
                 device = await self._find()
                 async for item in self._session(device):
@@ -269,6 +273,9 @@ class BleSource:
                 break
             if delivered:
                 delays = self.backoff.delays()
+                lost_at = None
+            if lost_at is None:
+                lost_at = (self._now(), time.monotonic())
             delay = next(delays)
             yield SourceEvent(
                 "disconnected",
