@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sensor.ble import Found, scan
+if TYPE_CHECKING:
+    from sensor.ble import Found
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,6 +37,8 @@ def print_devices(found: list[Found], *, show_all: bool, stream: TextIO | None =
 
 
 def run_devices(args: argparse.Namespace) -> int:
+    from sensor.ble import scan  # bleak is imported only by the commands that use it
+
     found = asyncio.run(scan(timeout_s=args.timeout))
     print_devices(found, show_all=args.all)
     return 0

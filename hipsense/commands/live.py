@@ -23,7 +23,6 @@ from hipsense.runtime import ConsoleSink, MqttSink, RunStats, Sink, run
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
 from processing.samples import Samples
-from sensor.ble import BleSource
 from sensor.profiles import load_profile, profile_paths
 from sensor.recording import RecordingWriter
 from sensor.source import Source, SourceEvent
@@ -118,6 +117,8 @@ def _drop_times(text: str) -> tuple[float, ...]:
 
 async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = ()) -> RunStats:
     """The whole command inside one event loop (Bumble's virtual link needs it)."""
+    from sensor.ble import BleSource  # bleak is imported only by the commands that use it
+
     config = load_config()
     wearer = WearerConfig(id=args.wearer).id if args.wearer else config.wearer.id
     tz = parse_tz(args.tz or config.wearer.timezone or None)
