@@ -31,8 +31,11 @@ class EpochSums:
 class EpochAccumulator:
     """Sums ``c`` per-sample columns into 1 s epochs; the result does not depend on chunk sizes.
 
+    Values come column-major, ``(c, n)``: each column contiguous, which makes both filling them and the
+    per-epoch sums (one ``np.add.reduceat``) several times faster than row-major.
+
     >>> acc = EpochAccumulator(1)
-    >>> out = acc.update(np.array([0.0, 0.5, 1.0, 3.2]), np.array([[1.0], [2.0], [3.0], [4.0]]))
+    >>> out = acc.update(np.array([0.0, 0.5, 1.0, 3.2]), np.array([[1.0, 2.0, 3.0, 4.0]]))
     >>> out.k.tolist(), out.count.tolist(), out.sums[:, 0].tolist()
     ([0, 1, 2], [2, 1, 0], [3.0, 3.0, 0.0])
     >>> acc.flush().k.tolist()
@@ -53,27 +56,28 @@ class EpochAccumulator:
         return EpochSums(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, self.n_columns)))
 
     def update(self, t: FloatArray, values: FloatArray) -> EpochSums:
-        """Add samples at times ``t`` (n,) seconds with ``values`` (n, c); return the epochs now complete."""
-        if t.shape[0] == 0:
+        """Add samples at times ``t`` (n,) seconds with ``values`` (c, n); return the epochs now complete."""
+        n = t.shape[0]
+        if n == 0:
             return self._empty()
         if self.t0 is None:
             self.t0 = float(t[0])
-        k = np.floor(t - self.t0).astype(np.int64)
-        k_last = int(k[-1])
-        if k_last == self._k_open:
-            self._open_count += t.shape[0]
-            self._open_sums += values.sum(axis=0)
+        rel = np.floor(t - self.t0).astype(np.int64) - self._k_open
+        span = int(rel[-1]) + 1
+        if span == 1:
+            self._open_count += n
+            self._open_sums += values.sum(axis=1)
             return self._empty()
-        span = k_last - self._k_open + 1
-        rel = k - self._k_open
-        count = np.bincount(rel, minlength=span).astype(np.int64)
-        sums = np.empty((span, self.n_columns))
-        for j in range(self.n_columns):
-            sums[:, j] = np.bincount(rel, weights=values[:, j], minlength=span)
+        starts = np.flatnonzero(np.diff(rel, prepend=-1))
+        present = rel[starts]
+        count = np.zeros(span, np.int64)
+        count[present] = np.diff(np.append(starts, n))
+        sums = np.zeros((span, self.n_columns))
+        sums[present] = np.add.reduceat(values, starts, axis=1).T
         count[0] += self._open_count
         sums[0] += self._open_sums
-        done = EpochSums(np.arange(self._k_open, k_last, dtype=np.int64), count[:-1].copy(), sums[:-1].copy())
-        self._k_open = k_last
+        done = EpochSums(np.arange(self._k_open, self._k_open + span - 1, dtype=np.int64), count[:-1], sums[:-1])
+        self._k_open += span - 1
         self._open_count = int(count[-1])
         self._open_sums = sums[-1].copy()
         return done

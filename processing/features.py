@@ -165,27 +165,37 @@ class FeatureExtractor:
     def update(self, samples: Samples) -> EpochFeatures:
         n = len(samples)
         if n == 0:
-            return self._features(self._acc.update(samples.t, np.empty((0, _N_COLUMNS))))
+            return self._features(self._acc.update(samples.t, np.empty((_N_COLUMNS, 0))))
         # The orientation filter re-initialises itself after gaps (keeping its gyro bias); count them here.
         t = samples.t
         prev = np.concatenate([[t[0] if self._t_last is None else self._t_last], t[:-1]])
         self.gaps += int(np.count_nonzero(t - prev > self.gap_s))
         up = self.up_estimator.update(samples)
         self._t_last = float(t[-1])
-        values = np.empty((n, _N_COLUMNS))
-        values[:, _UP] = up
-        values[:, _ACC] = samples.acc
-        values[:, _GYRO] = samples.gyro
+        # Column-major (c, n): every column is contiguous, to fill and to sum per epoch.
+        values = np.empty((_N_COLUMNS, n))
+        acc = samples.acc.T
+        gyro = samples.gyro.T
+        values[_UP] = up.T
+        values[_ACC] = acc
+        values[_GYRO] = gyro
+        acc_rows = values[_ACC]  # contiguous copies of the acc and gyro axes
+        gyro_rows = values[_GYRO]
         for j, (a, b) in enumerate(_PAIRS):
-            values[:, _ACC2.start + j] = samples.acc[:, a] * samples.acc[:, b]
-            values[:, _GYRO2.start + j] = samples.gyro[:, a] * samples.gyro[:, b]
-        norm2 = values[:, _ACC2.start] + values[:, _ACC2.start + 1] + values[:, _ACC2.start + 2]
-        values[:, _NORM2] = norm2
-        values[:, _NORM] = np.sqrt(norm2)
-        vert = np.einsum("ij,ij->i", samples.acc, up) - STANDARD_GRAVITY
+            np.multiply(acc_rows[a], acc_rows[b], out=values[_ACC2.start + j])
+            np.multiply(gyro_rows[a], gyro_rows[b], out=values[_GYRO2.start + j])
+        norm2 = values[_NORM2]
+        np.add(values[_ACC2.start], values[_ACC2.start + 1], out=norm2)
+        norm2 += values[_ACC2.start + 2]
+        np.sqrt(norm2, out=values[_NORM])
+        up_rows = values[_UP]
+        vert = values[_VERT]
+        np.multiply(acc_rows[0], up_rows[0], out=vert)
+        vert += acc_rows[1] * up_rows[1]
+        vert += acc_rows[2] * up_rows[2]
+        vert -= STANDARD_GRAVITY
         since = t - (t[0] if self._acc.t0 is None else self._acc.t0)
-        values[:, _VERT] = vert
-        values[:, _VERT_LATE] = vert * (np.floor(since) + 1.0 - since)
+        np.multiply(vert, np.floor(since) + 1.0 - since, out=values[_VERT_LATE])
         return self._features(self._acc.update(t, values))
 
     def flush(self) -> EpochFeatures:

@@ -5,11 +5,11 @@ from processing.epochs import EpochAccumulator
 
 
 def _run(t, values, chunks):
-    acc = EpochAccumulator(values.shape[1])
+    acc = EpochAccumulator(values.shape[1])  # values (n, c); the accumulator takes (c, n)
     parts = []
     start = 0
     for size in chunks:
-        out = acc.update(t[start : start + size], values[start : start + size])
+        out = acc.update(t[start : start + size], np.ascontiguousarray(values[start : start + size].T))
         parts.append(out)
         start += size
     assert start == len(t)
