@@ -68,3 +68,43 @@ def test_replay_delivers_the_prolonged_sitting_alert_state_and_discovery(
     configs = [m for m in sub.messages if m.topic.startswith("homeassistant/") and m.topic.endswith("/config")]
     assert len(configs) == 5
     assert all(json.loads(m.payload)["availability_topic"] == "hipsense/me/availability" for m in configs)
+
+
+def _peak_rss_mb(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run ``cmd`` in a child of a fresh Python and return the child's peak resident memory, MB."""
+    probe = (
+        "import resource, subprocess, sys; "
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+        "sys.stderr.write(p.stderr); sys.exit(p.returncode)"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe, *cmd], env=env, capture_output=True, text=True, timeout=300)
+    return int(proc.stdout.strip().splitlines()[-1]) / 1024.0, proc
+
+
+def test_memory_stays_flat_while_the_broker_is_away(
+    broker: Broker, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two hours of fast replay with the broker down: alerts wait in the outbox, state is not queued."""
+    home = tmp_path / "home"
+    home.mkdir()
+    # Alerts every minute of sitting, so that many wait in the outbox.
+    (home / "config.toml").write_text("[alerts]\nprolonged_sitting_s = 60\nprolonged_sitting_repeat_s = 60\n")
+    env = {**subprocess_env, "HIPSENSE_HOME": str(home)}
+    broker.stop()
+    peaks = {}
+    # 30 min at 50 Hz already fills the reader's 65536-sample chunks, which set the working memory.
+    for minutes in (30, 120):
+        rec = tmp_path / f"day{minutes}.csv.gz"
+        assert main(["simulate", "--minutes", str(minutes), "--seed", "3", "--rate", "50", "--out", str(rec)]) == 0
+        cmd = [sys.executable, "-m", "hipsense", "replay", str(rec), "--fast", "--mqtt", broker.url]
+        peaks[minutes], proc = _peak_rss_mb(cmd, env)
+        assert proc.returncode == 0, proc.stderr
+        assert "broker not reachable" in proc.stderr and "alerts wait in the outbox" in proc.stderr
+    # Four times the stream, no more memory (a queue of states or samples would grow with it).
+    assert peaks[120] - peaks[30] < 10.0, peaks
+    import sqlite3
+
+    with sqlite3.connect(home / "data" / "mqtt-outbox.sqlite3") as db:
+        waiting = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    assert waiting > 10  # the alerts of both runs wait for the broker
