@@ -48,6 +48,9 @@ from sensor.profiles import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID, Profile, l
 from sensor.simulate import Segment, SensorModel, Truth, simulate_chunks
 
 log = logging.getLogger(__name__)
+# Bumble's simulated controller warns about every packet still in flight when a link is dropped on purpose;
+# those are expected here and would bury hipsense's own messages.
+logging.getLogger("bumble").setLevel(logging.ERROR)
 
 CENTRAL_ADDRESS = "F0:F0:F0:F0:F0:F0"
 
