@@ -10,15 +10,17 @@ how the wearer got there: sitting down lowers the pelvis by 0.3–0.5 m, standin
 - **sitting / standing** (upright otherwise): the posture held since the last transition. A transition that
   lowered the pelvis by ``drop_m`` or more is a sit-down, one that raised it is a stand-up, and getting up
   from lying counts as a stand-up when the pelvis rose ``lying_rise_m``. Without a transition to go by (the
-  start of a stream, after a gap or non-wear) the tilt decides: below ``sitting_tilt_deg`` relative to the
-  wearer's standing is sitting. A tilt far below standing (``sure_sitting_tilt_deg``) is sitting whatever
-  came before: a missed sit-down is corrected at once;
+  start of a stream, after a gap or non-wear) the tilt of the first quiet epoch decides (not the moving ones
+  of putting the sensor on): below ``sitting_tilt_deg`` relative to the wearer's standing is sitting. With
+  ``hindsight`` (``analyze``) the first clear transition after that revises those epochs. A tilt far below
+  standing (``sure_sitting_tilt_deg``) is sitting whatever came before: a missed sit-down is corrected at
+  once;
 - **unknown**: uncalibrated, a gap (coverage below ``min_coverage``), or non-wear (:mod:`processing.nonwear`).
 
 The wearer's standing tilt is learnt as they go: still epochs soon after walking or a stand-up, within
-``reference_band_deg`` of the reference, pull it toward themselves. The classifier is causal and its output
-does not depend on how the epochs are batched; a posture change shows with the first still epoch after the
-transition (within 1–2 s of its end).
+``reference_band_deg`` of the reference, pull it toward themselves. Without ``hindsight`` the classifier is
+causal and its output does not depend on how the epochs are batched; a posture change shows with the first
+still epoch after the transition (within 1–2 s of its end).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class ActivityParams:
     """Parameters of :class:`ActivityClassifier`.
 
     walking_acc_std: |acc| std within an epoch above which it is walking, m/s².
-    lying_deg: inclination of the pelvis' superior axis from vertical above which it is lying, degrees.
+    lying_deg: inclination of the pelvis' superior axis from vertical above which it is lying, degrees (people
+        leaning back in a chair reach 50–72°, lying on HAPT is 78° or more).
     min_coverage: fraction of an epoch's samples that must be present; below it the epoch is a gap.
     rest_acc_std, rest_gyro_rms: an epoch with |acc| std (m/s²) and gyro RMS (rad/s) below both is a rest
         (a transition ends at one).
@@ -69,10 +72,15 @@ class ActivityParams:
         stand-up, s.
     nonwear_s: motionless seconds before a sensor counts as not worn (see :class:`NonWearDetector`).
     nonwear_acc_std, nonwear_gyro_rms: motion below sensor-noise level, m/s² and rad/s.
+    hindsight: revise the epochs of the same ``update`` batch that the angle alone decided (at the start of
+        a stream, after a gap, non-wear or walking) once a clear transition shows what they were: a sit-down
+        scoring ``hindsight_m`` (m) or more means the wearer stood before it, a stand-up that they sat.
+        For ``analyze``, which passes the whole recording as one batch; the output then depends on the
+        batching, so live streams leave it off.
     """
 
     walking_acc_std: float = 0.9
-    lying_deg: float = 50.0
+    lying_deg: float = 75.0
     min_coverage: float = 0.5
     rest_acc_std: float = 0.3
     rest_gyro_rms: float = 0.3
@@ -93,6 +101,8 @@ class ActivityParams:
     nonwear_s: float = 3600.0
     nonwear_acc_std: float = 0.04
     nonwear_gyro_rms: float = 0.02
+    hindsight: bool = False
+    hindsight_m: float = 0.2
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_coverage <= 1.0:
@@ -107,6 +117,8 @@ class ActivityParams:
             raise ValueError("max_transition_s must be >= 1 s")
         if self.nonwear_s <= 0:
             raise ValueError("nonwear_s must be > 0 s")
+        if self.hindsight_m < self.drop_m:
+            raise ValueError("hindsight_m must be >= drop_m (metres)")
 
 
 # Posture held while upright and not walking.
@@ -140,7 +152,7 @@ class ActivityClassifier:
         self.detector.reset()
         self.nonwear.reset()
         self.transitions.clear()
-        self._posture = _NONE
+        self._set(_NONE)
         self._standing_ref_deg = 0.0
         self._since_upright_s = math.inf  # seconds since walking or a stand-up
         self._calibration: Calibration | None = None
@@ -148,7 +160,10 @@ class ActivityClassifier:
         self._last_incl = math.nan
         self._lying_s = 0.0
         self._lay_down = False  # the last lying lasted min_lying_s
-        self._pending: tuple[float, int] | None = None  # (t_start, posture before) of the last transition
+        self._pending: tuple[float, int, bool] | None = None  # the last transition: t_start, posture before
+        self._provisional = False  # the posture came from the angle alone (hindsight may revise it)
+        self._angle_label = False  # the last epoch's sitting or standing came from the angle alone
+        self._revise: tuple[float, int] | None = None  # (t_start, code before) of a transition that shows it
 
     @property
     def standing_reference_deg(self) -> float:
@@ -178,8 +193,9 @@ class ActivityClassifier:
             vert, late = features.vert_acc, features.vert_acc_late
         else:  # hand-made features: no vertical acceleration, so no transitions
             vert = late = np.full(m, np.nan)
+        by_angle: list[int] = []  # this batch's epochs labelled by the angle alone since the posture was known
         for i in range(m):
-            out[i] = self._step(
+            code = self._step(
                 float(features.t[i]),
                 bool(present[i]) and bool(np.isfinite(incl[i])),
                 bool(rest[i]),
@@ -192,6 +208,19 @@ class ActivityClassifier:
                 float(tilt_deg[i]),
                 features.up[i],
             )
+            if self._revise is not None:
+                t_start, before = self._revise
+                self._revise = None
+                if p.hindsight:
+                    for j in by_angle:
+                        if features.t[j] < t_start and out[j] != WALKING:
+                            out[j] = before
+                by_angle.clear()
+            out[i] = code
+            if self._angle_label:
+                by_angle.append(i)
+            else:
+                by_angle.clear()
         return out
 
     def _step(
@@ -209,14 +238,15 @@ class ActivityClassifier:
         up: FloatArray,
     ) -> int:
         p = self.params
+        self._angle_label = False
         up3 = (float(up[0]), float(up[1]), float(up[2])) if present else (0.0, 0.0, 1.0)
         if self.nonwear.step(present=present, acc_std=acc_std, gyro_rms=gyro_rms, up=up3, incl_deg=incl):
             self.detector.reset()
-            self._posture = _NONE
+            self._set(_NONE)
             return UNKNOWN
         if not present:
             self.detector.reset()
-            self._posture = _NONE
+            self._set(_NONE)
             return UNKNOWN
         self._since_upright_s += 1.0
         walking = acc_std > p.walking_acc_std
@@ -234,23 +264,30 @@ class ActivityClassifier:
         if incl > p.lying_deg:
             self._lying_s += 1.0
             # Brief lying-like readings (clipping the sensor on, picking something up) are not lying down.
-            self._posture = _LIE if self._lying_s >= p.min_lying_s else _NONE
+            self._set(_LIE if self._lying_s >= p.min_lying_s else _NONE)
             return LYING
         if self._lying_s > 0.0:
             self._lay_down = self._lying_s >= p.min_lying_s
             self._lying_s = 0.0
         if walking:
             if gait:  # a few vigorous epochs may be part of a transition: the transition decides
-                self._posture = _STAND
+                self._set(_STAND)
                 self._since_upright_s = 0.0
+            self._angle_label = self._posture == _NONE or self._provisional  # (not revised: still walking)
             return WALKING
         rel = tilt - self._standing_ref_deg
+        by_angle = _SIT if rel < p.sitting_tilt_deg else _STAND
         if self._posture == _NONE:
-            self._posture = _SIT if rel < p.sitting_tilt_deg else _STAND
+            # Without a transition the angle decides, from rest epochs only (not the moving ones of getting
+            # the sensor on or of settling), until a transition or gait shows the posture.
+            if not quiet:
+                self._angle_label = True
+                return SITTING if by_angle == _SIT else STANDING
+            self._set(by_angle, provisional=True)
         elif self._posture == _LIE:
-            self._posture = _SIT  # up from lying without rising: sitting (a stand-up would have raised the pelvis)
+            self._set(_SIT)  # up from lying without rising: sitting (a stand-up would have raised the pelvis)
         elif self._posture == _STAND and rest and rel < p.sure_sitting_tilt_deg:
-            self._posture = _SIT
+            self._set(_SIT)
         if (
             self._posture == _STAND
             and rest
@@ -258,17 +295,18 @@ class ActivityClassifier:
             and abs(rel) <= p.reference_band_deg
         ):
             self._standing_ref_deg += 0.1 * rel
+        self._angle_label = self._provisional
         return SITTING if self._posture == _SIT else STANDING
 
     def _on_transition(self, event: Transition) -> None:
         """Update the posture from a transition (one with the same start supersedes the previous one)."""
         p = self.params
         if self._pending is not None and self._pending[0] == event.t_start:
-            self._posture = self._pending[1]
+            self._set(*self._pending[1:])
             if self.transitions and self.transitions[-1][1].t_start == event.t_start:
                 self.transitions.pop()
         else:
-            self._pending = (event.t_start, self._posture)
+            self._pending = (event.t_start, self._posture, self._provisional)
         if event.incl_after_deg > p.lying_deg or event.truncated:
             return
         turn = event.tilt_after_deg - event.tilt_before_deg
@@ -277,20 +315,29 @@ class ActivityClassifier:
             if event.dz_m >= p.lying_rise_m:
                 self._stand_up(event)
             else:  # up from lying without rising: sitting after real lying, else the tilt decides
-                self._posture = _SIT if self._lay_down else _NONE
+                self._set(_SIT if self._lay_down else _NONE)
             return
         if event.after_walking:
             # Straight from walking the displacement is unreliable (a step is under way): the tilt decides.
-            self._posture = _NONE
+            self._set(_NONE)
             return
+        unsure = self._posture == _NONE or self._provisional
         if score <= -p.drop_m and turn <= p.max_counter_turn_deg:
-            self._posture = _SIT
+            self._set(_SIT)
             self.transitions.append(("stand-to-sit", event))
+            if unsure and score <= -p.hindsight_m:
+                self._revise = (event.t_start, STANDING)
         elif score >= p.drop_m and turn >= -p.max_counter_turn_deg:
             self._stand_up(event)
+            if unsure and score >= p.hindsight_m:
+                self._revise = (event.t_start, SITTING)
+
+    def _set(self, posture: int, provisional: bool = False) -> None:
+        self._posture = posture
+        self._provisional = provisional
 
     def _stand_up(self, event: Transition) -> None:
-        self._posture = _STAND
+        self._set(_STAND)
         self._since_upright_s = 0.0
         self.transitions.append(("sit-to-stand", event))
 

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from hipsense.commands._common import add_recording_flags, atomic_write, parse_tz, parse_window
 from hipsense.config import load_config
 from hipsense.outputs import build_summary, write_timeline
+from processing.activity import ActivityParams
 from processing.calibration import calibrate
 from processing.errors import RecordingError, RecordingWarning
 from processing.features import EpochFeatures, FeatureExtractor
@@ -101,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         start=start,
         tz=tz,
         calibration=calibration,
+        # The whole recording is one batch: epochs the angle alone decided are revised by the next transition.
+        activity=ActivityParams(hindsight=True),
         alerts=config.alerts,
     )
     tracker = PostureTracker(params)
