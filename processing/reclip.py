@@ -4,13 +4,25 @@
 starts from a known (stored or guided) calibration, or calibrates itself once there is enough walking. While
 calibrated, it watches for evidence that the sensor now sits differently on the body:
 
-- **walking vertical**: the mean up vector over the last ``walk_epochs`` walking epochs (inside bouts), in the
-  pelvis frame, is more than ``max_vertical_deg`` from where walking sat at calibration
-  (``Calibration.walking_up``, else vertical). 20° by default: on the real HAPT recordings, climbing stairs
-  moves the walking vertical by up to 19°;
-- **walking direction**: the principal horizontal axis of the last ``forward_epochs`` walking epochs' acceleration
-  covariance is clearly defined (eigenvalue ratio >= ``forward_ratio``) and more than ``max_forward_deg`` from
-  the calibrated anterior axis (a sensor moved around the belt keeps its vertical but not its forward axis);
+- **walking vertical**: the mean up vector over the last walking epochs (inside bouts), in the pelvis frame,
+  is far from where walking sat at calibration (``Calibration.walking_up``, else vertical): more than
+  ``quick_vertical_deg`` (40°) over the last ``quick_epochs`` (10), or more than ``max_vertical_deg`` (20°)
+  over the last ``vertical_epochs`` (25), or ``anterior_vertical_deg`` (28°) when the drift is toward anterior
+  tilt. The long window spans several bouts; stairs and slopes lean the walking pelvis forward: on the real
+  HAPT recordings climbing stairs moves the 25-epoch walking vertical by up to 23°, toward anterior;
+- **forward direction** (a sensor turned around the belt keeps its vertical but not its forward axis): two
+  independent cues must both be more than ``max_forward_deg`` (45°) off the calibrated axes.
+  *Turning*: while walking, a turn at yaw rate w accelerates the pelvis toward the inside of the turn,
+  ``a = w z x v``, so ``sign(w) * a_horizontal`` points to +y (left) whatever the gait; the mean of these unit
+  votes over the last ``turn_epochs`` walking epochs with |w| >= ``turn_rate`` must be coherent (resultant
+  >= ``turn_coherence``). *Sitting*: in still, reclined epochs (12–60° from vertical: sitting, anterior or
+  posterior tilt) the up vector moves along the anteroposterior axis; the axial mean over the last
+  ``sit_epochs`` of them must be clear (>= ``sit_shift``, about 12°). The sitting cue alone is enough when it
+  is more than ``sit_alone_deg`` (65°) off over the last ``sit_alone_epochs`` (30) reclined epochs (at most
+  40° on HAPT, 39° on the simulated days; a sensor turned by 90° gives about 85°). The principal axis of the walking
+  acceleration is not used here: lateral sway is as large as the forward one in many gaits (it made the
+  false re-clips of the simulated days). The check waits while an automatic calibration awaits its
+  sitting sign check;
 - **impossible posture**: ``implausible_epochs`` still epochs in a row that no wearer holds upright: obliquity
   beyond ``max_obliquity_deg`` while not lying, or the pelvis more than 120° from upright.
 
@@ -43,7 +55,7 @@ from processing.calibration import (
     walking_mask,
 )
 from processing.features import EpochFeatures
-from processing.samples import FloatArray
+from processing.samples import STANDARD_GRAVITY, FloatArray
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -53,19 +65,30 @@ IntArray = NDArray[np.int64]
 class ReclipParams:
     """Detection and re-calibration parameters (angles in degrees, counts in 1 s epochs).
 
-    bout_epochs: a walking epoch counts for the walking checks from the ``bout_epochs``-th epoch of a run on.
-    walk_epochs, max_vertical_deg: walking-vertical check. forward_epochs, forward_ratio, max_forward_deg:
-    walking-direction check. implausible_epochs, max_obliquity_deg: impossible-posture check.
+    bout_epochs: a walking epoch counts for the walking-vertical check from the ``bout_epochs``-th epoch of a
+    run on. vertical_epochs, max_vertical_deg (anterior_vertical_deg for a drift toward anterior tilt),
+    quick_epochs, quick_vertical_deg: walking-vertical check.
+    max_forward_deg, turn_epochs, turn_rate (rad/s), turn_coherence (0..1), sit_epochs, sit_shift (sine of
+    the shift), sit_alone_epochs, sit_alone_deg: forward-direction check. implausible_epochs,
+    max_obliquity_deg: impossible-posture check.
     calibrate_walking_epochs: walking epochs gathered before an automatic (re-)calibration is tried, and
     again after each further ``retry_walking_epochs`` while it fails. window_epochs: most epochs kept for it.
     """
 
-    walk_epochs: int = 10
-    bout_epochs: int = 5
+    vertical_epochs: int = 25
     max_vertical_deg: float = 20.0
-    forward_epochs: int = 30
-    forward_ratio: float = 2.0
+    anterior_vertical_deg: float = 28.0
+    quick_epochs: int = 10
+    quick_vertical_deg: float = 40.0
+    bout_epochs: int = 5
     max_forward_deg: float = 45.0
+    turn_epochs: int = 4
+    turn_rate: float = 0.5
+    turn_coherence: float = 0.6
+    sit_epochs: int = 10
+    sit_shift: float = 0.2
+    sit_alone_epochs: int = 30
+    sit_alone_deg: float = 65.0
     implausible_epochs: int = 30
     max_obliquity_deg: float = 30.0
     calibrate_walking_epochs: int = 20
@@ -73,12 +96,16 @@ class ReclipParams:
     window_epochs: int = 3600
 
     def __post_init__(self) -> None:
-        for name in ("walk_epochs", "bout_epochs", "forward_epochs", "implausible_epochs", "calibrate_walking_epochs"):
+        counts = ["vertical", "quick", "bout", "turn", "sit", "sit_alone", "implausible", "calibrate_walking"]
+        for name in (f"{c}_epochs" for c in counts):
             if getattr(self, name) < 1:
                 raise ValueError(f"ReclipParams {name} must be >= 1")
         if self.retry_walking_epochs < 1 or self.window_epochs < self.calibrate_walking_epochs:
             raise ValueError("ReclipParams retry_walking_epochs must be >= 1 and window_epochs large enough")
-        for name in ("max_vertical_deg", "max_forward_deg", "max_obliquity_deg"):
+        if not (self.turn_rate > 0.0 and 0.0 < self.turn_coherence <= 1.0 and 0.0 < self.sit_shift < 1.0):
+            raise ValueError("ReclipParams turn_rate must be > 0, turn_coherence in (0, 1], sit_shift in (0, 1)")
+        angles = ("max_vertical_deg", "anterior_vertical_deg", "quick_vertical_deg", "max_forward_deg", "sit_alone_deg")
+        for name in (*angles, "max_obliquity_deg"):
             if not 0.0 < getattr(self, name) < 180.0:
                 raise ValueError(f"ReclipParams {name} must be in (0, 180) degrees")
 
@@ -86,7 +113,7 @@ class ReclipParams:
 @dataclass(frozen=True)
 class ReclipEvent:
     """The sensor was moved: detected at ``t_detected`` (epoch start, s) by ``reason`` ("walking vertical",
-    "walking direction" or "posture"); ``t_onset``: first epoch start, s, that may already be wrong."""
+    "forward direction" or "posture"); ``t_onset``: first epoch start, s, that may already be wrong."""
 
     t_detected: float
     t_onset: float
@@ -172,10 +199,16 @@ class MountingTracker:
 
     def _reset_checks(self, t: float) -> None:
         self._walk_up = np.empty((0, 3))  # last walking up vectors, sensor frame
-        self._walk_cov = np.empty((0, 3, 3))  # last walking acceleration covariances, sensor frame
+        self._turn_votes = np.empty((0, 2))  # last turn votes for +y, pelvis frame
+        self._sit_votes = np.empty((0, 2))  # last reclined horizontal up vectors, doubled angle, pelvis frame
+        self._turn_off = (False, 0.0)  # latest clear turn estimate: off by more than max_forward_deg, angle
+        self._sit_off = (False, 0.0)
+        self._sit_alone_off = (False, 0.0)
         self._implausible_run = 0
         self._walk_run = 0
         self._last_ok_t = t
+        self._turn_ok_t = t
+        self._sit_ok_t = t
 
     # -- public ---------------------------------------------------------------------------------------
 
@@ -233,6 +266,8 @@ class MountingTracker:
         return i + k
 
     def _refine(self, t: float, events: list[ReclipEvent | CalibrationEvent]) -> None:
+        # the checks ran past this epoch (the chunk is cut here): start them again from the next epoch
+        self._reset_checks(t=float(t))
         window = EpochFeatures.concat(self._provisional[-self.params.window_epochs :])
         self._provisional, self._provisional_sitting = [], 0
         try:
@@ -310,24 +345,41 @@ class MountingTracker:
         walking = np.flatnonzero(walk_run >= p.bout_epochs)
         w_up = rest.up[walking]
         if walking.size:
-            # walking vertical: rolling mean of the last walk_epochs walking up vectors (sensor frame)
-            sums, covered = _rolling_sum(self._walk_up, w_up, p.walk_epochs)
-            angle = _angle_deg(sums @ rot.T, expected)
-            bad = (covered >= p.walk_epochs) & (angle > p.max_vertical_deg)
-            if bad.any():
-                b = int(np.argmax(bad))
-                candidates.append((int(walking[b]), "walking vertical", float(angle[b])))
-            if cal.axis_from == "walking":
-                cov_sums, covered_f = _rolling_sum(self._walk_cov, rest.acc_cov[walking], p.forward_epochs)
-                pel = rot @ cov_sums @ rot.T
-                h = pel[:, :2, :2]
-                eigval, eigvec = np.linalg.eigh(h)
-                ratio = eigval[:, 1] / np.maximum(eigval[:, 0], 1e-12)
-                off = np.degrees(np.arccos(np.clip(np.abs(eigvec[:, 0, 1]), 0.0, 1.0)))
-                bad_f = (covered_f >= p.forward_epochs) & (ratio >= p.forward_ratio) & (off > p.max_forward_deg)
-                if bad_f.any():
-                    b = int(np.argmax(bad_f))
-                    candidates.append((int(walking[b]), "walking direction", float(off[b])))
+            # walking vertical: rolling means of the last walking up vectors (sensor frame), short and long
+            for size, limit in ((p.quick_epochs, p.quick_vertical_deg), (p.vertical_epochs, p.max_vertical_deg)):
+                sums, covered = _rolling_sum(self._walk_up, w_up, size)
+                pelvis = sums @ rot.T
+                angle = _angle_deg(pelvis, expected)
+                # stairs and slopes lean the walking pelvis forward: more room for an anterior drift
+                drift = pelvis / np.maximum(np.linalg.norm(pelvis, axis=1, keepdims=True), 1e-12) - expected
+                anterior = (drift[:, 0] < 0.0) & (np.abs(drift[:, 1]) < -drift[:, 0])
+                bad = (covered >= size) & (angle > np.where(anterior, max(limit, p.anterior_vertical_deg), limit))
+                if bad.any():
+                    b = int(np.argmax(bad))
+                    candidates.append((int(walking[b]), "walking vertical", float(angle[b])))
+
+        turn_at, turn_votes = _turn_votes(rest, rot, p.turn_rate)
+        sit_at, sit_votes = _sit_votes(rest, rot)
+        turn_state = _forward_state(
+            turn_at, turn_votes, self._turn_votes, self._turn_off, n,
+            size=p.turn_epochs, limit_deg=p.max_forward_deg, clear_at=p.turn_coherence, turning=True,
+        )  # fmt: skip
+        sit_state = _forward_state(
+            sit_at, sit_votes, self._sit_votes[-p.sit_epochs :], self._sit_off, n,
+            size=p.sit_epochs, limit_deg=p.max_forward_deg, clear_at=p.sit_shift, turning=False,
+        )  # fmt: skip
+        sit_alone = _forward_state(
+            sit_at, sit_votes, self._sit_votes, self._sit_alone_off, n,
+            size=p.sit_alone_epochs, limit_deg=p.sit_alone_deg, clear_at=p.sit_shift, turning=False,
+        )  # fmt: skip
+        if not self._provisional:
+            both = turn_state.bad & sit_state.bad
+            if both.any():
+                b = int(np.argmax(both))
+                candidates.append((b, "forward direction", float(turn_state.angle[b])))
+            if sit_alone.bad.any():
+                b = int(np.argmax(sit_alone.bad))
+                candidates.append((b, "forward direction", float(sit_alone.angle[b])))
 
         still = np.flatnonzero(still_mask(rest) & (rest.count > 0))
         if still.size:
@@ -349,9 +401,20 @@ class MountingTracker:
         ok = _angle_deg(w_up[keep_w] @ rot.T, expected) <= p.max_vertical_deg
         if ok.any():
             self._last_ok_t = float(rest.t[walking[keep_w][ok][-1]])
-        self._walk_run = int(walk_run[stop - 1]) if stop > 0 else self._walk_run
-        self._walk_up = np.concatenate([self._walk_up, w_up[keep_w]])[-p.walk_epochs :]
-        self._walk_cov = np.concatenate([self._walk_cov, rest.acc_cov[walking[keep_w]]])[-p.forward_epochs :]
+        for state, name in ((turn_state, "_turn_ok_t"), (sit_state, "_sit_ok_t")):
+            good = np.flatnonzero(state.valid[:stop] & ~state.bad[:stop])
+            if good.size:
+                setattr(self, name, float(rest.t[good[-1]]))
+        if stop > 0:
+            self._walk_run = int(walk_run[stop - 1])
+            self._turn_off = (bool(turn_state.bad[stop - 1]), float(turn_state.angle[stop - 1]))
+            self._sit_off = (bool(sit_state.bad[stop - 1]), float(sit_state.angle[stop - 1]))
+            self._sit_alone_off = (bool(sit_alone.bad[stop - 1]), float(sit_alone.angle[stop - 1]))
+        keep = max(p.vertical_epochs, p.quick_epochs)
+        self._walk_up = np.concatenate([self._walk_up, w_up[keep_w]])[-keep:]
+        self._turn_votes = np.concatenate([self._turn_votes, turn_votes[turn_at < stop]])[-p.turn_epochs :]
+        keep = max(p.sit_epochs, p.sit_alone_epochs)
+        self._sit_votes = np.concatenate([self._sit_votes, sit_votes[sit_at < stop]])[-keep:]
         if still.size:
             run_all = _run_lengths(implausible, self._implausible_run)
             before = still < stop
@@ -359,10 +422,88 @@ class MountingTracker:
         if candidates:
             t_detected = float(rest.t[stop])
             first = self._first_t if self._first_t is not None else t_detected
-            onset = min(max(self._last_ok_t + 1.0, first), t_detected)
+            last_ok = min(self._turn_ok_t, self._sit_ok_t) if reason == "forward direction" else self._last_ok_t
+            onset = min(max(last_ok + 1.0, first), t_detected)
             event = ReclipEvent(t_detected, onset, reason, angle_deg)
             self._reset_checks(t=t_detected)
         return i + stop, event
+
+
+@dataclass(frozen=True)
+class _ForwardState:
+    """Per epoch of a chunk: the latest clear estimate of one forward-direction cue is ``bad`` (more than
+    max_forward_deg off) at ``angle`` degrees; ``valid``: a clear estimate was made at this epoch."""
+
+    bad: BoolArray
+    angle: FloatArray
+    valid: BoolArray
+
+
+def _turn_votes(features: EpochFeatures, rot: FloatArray, min_rate: float) -> tuple[IntArray, FloatArray]:
+    """Walking epochs that turn (|yaw rate| >= ``min_rate``) and their unit votes (k, 2) for +y, pelvis frame.
+
+    The horizontal linear acceleration of a turn is ``w z x v``: with v forward, it points to +y (left) when
+    turning left (w > 0) and to -y when turning right, so ``sign(w) * a / |a|`` estimates +y.
+    """
+    up = features.up
+    yaw_rate = np.einsum("ij,ij->i", features.gyro_mean, up)
+    linear = features.acc_mean - STANDARD_GRAVITY * up
+    horizontal = linear - np.einsum("ij,ij->i", linear, up)[:, None] * up
+    pelvis = (horizontal @ rot.T)[:, :2]
+    norm = np.linalg.norm(pelvis, axis=1)
+    turning = walking_mask(features) & (np.abs(yaw_rate) >= min_rate) & (norm > 1e-6)
+    at = np.flatnonzero(turning)
+    votes: FloatArray = np.sign(yaw_rate[at])[:, None] * pelvis[at] / norm[at, None]
+    return at, votes
+
+
+def _sit_votes(features: EpochFeatures, rot: FloatArray) -> tuple[IntArray, FloatArray]:
+    """Still, reclined epochs (12–60° from the calibrated vertical) and the horizontal part of their up vector
+    (pelvis frame) with its direction angle doubled (an axis, not a direction: anterior and posterior alike)."""
+    u = features.up @ rot.T
+    inclination = np.degrees(np.arccos(np.clip(u[:, 2], -1.0, 1.0)))
+    at = np.flatnonzero(still_mask(features) & (features.count > 0) & (inclination > 12.0) & (inclination < 60.0))
+    h = u[at, :2]
+    norm = np.maximum(np.linalg.norm(h, axis=1), 1e-12)
+    votes: FloatArray = np.stack([h[:, 0] ** 2 - h[:, 1] ** 2, 2.0 * h[:, 0] * h[:, 1]], axis=1) / norm[:, None]
+    return at, votes
+
+
+def _forward_state(
+    at: IntArray,
+    votes: FloatArray,
+    history: FloatArray,
+    carry: tuple[bool, float],
+    n: int,
+    *,
+    size: int,
+    limit_deg: float,
+    clear_at: float,
+    turning: bool,
+) -> _ForwardState:
+    """Rolling estimate of one forward-direction cue over its last votes, carried forward to every epoch."""
+    sums, covered = _rolling_sum(history, votes, size)
+    length = np.linalg.norm(sums, axis=1)
+    mean = length / np.maximum(covered, 1)
+    if turning:  # angle from +y; clear when the unit votes agree
+        angle = np.degrees(np.arccos(np.clip(sums[:, 1] / np.maximum(length, 1e-12), -1.0, 1.0)))
+    else:  # axial angle from x (halve the doubled angle); clear when the shift is large and consistent
+        angle = np.abs(np.degrees(0.5 * np.arctan2(sums[:, 1], sums[:, 0])))
+    clear = mean >= clear_at
+    valid_at = at[(covered >= size) & clear]
+    chosen = (covered >= size) & clear
+    # forward fill: at each epoch, the latest clear estimate (or the carried one)
+    last = np.full(n, -1, dtype=np.int64)
+    last[valid_at] = np.arange(valid_at.size)
+    last = np.maximum.accumulate(last)
+    bad_v = angle[chosen] > limit_deg
+    ang_v = angle[chosen]
+    has = last >= 0
+    bad = np.where(has, bad_v[np.maximum(last, 0)] if valid_at.size else False, carry[0])
+    out_angle = np.where(has, ang_v[np.maximum(last, 0)] if valid_at.size else 0.0, carry[1])
+    valid = np.zeros(n, dtype=bool)
+    valid[valid_at] = True
+    return _ForwardState(bad.astype(bool), out_angle.astype(np.float64), valid)
 
 
 def _run_lengths(flags: BoolArray, carry: int) -> IntArray:

@@ -109,8 +109,18 @@ def reclipped(seed: int, second_mounting: tuple[float, float, float]) -> tuple[S
     return Samples.concat([first, Samples(second.t + off, second.acc, second.gyro)]), off
 
 
-@pytest.mark.parametrize("second", [(0.0, 0.0, 180.0), (0.0, 30.0, 0.0)])
-def test_reclip_is_detected_flagged_and_recalibrated(second: tuple[float, float, float]) -> None:
+@pytest.mark.parametrize(
+    ("second", "reason", "within_s"),
+    [
+        ((0.0, 0.0, 180.0), "walking vertical", 40.0),  # upside down: the first 10 s of walking
+        ((0.0, 30.0, 0.0), "walking vertical", 70.0),  # tilted: within the first walking bout after it
+        ((0.0, 0.0, 25.0), "walking vertical", 70.0),
+        ((90.0, 0.0, 0.0), "forward direction", 100.0),  # turned around the belt: walking, then sitting
+    ],
+)
+def test_reclip_is_detected_flagged_and_recalibrated(
+    second: tuple[float, float, float], reason: str, within_s: float
+) -> None:
     samples, t_clip = reclipped(3, second)
     features = features_of(samples)
     cal = calibrate_guided(features.select(features.t < t_clip - 1), (0.0, 20.0))
@@ -118,7 +128,8 @@ def test_reclip_is_detected_flagged_and_recalibrated(second: tuple[float, float,
     reclips = [e for e in out.events if isinstance(e, ReclipEvent)]
     assert len(reclips) == 1
     event = reclips[0]
-    assert t_clip <= event.t_detected < t_clip + 40.0  # within the first walking bout after it
+    assert event.reason == reason
+    assert t_clip <= event.t_detected < t_clip + within_s
     assert event.t_onset <= t_clip  # the onset estimate covers the re-clip
     recal = [e for e in out.events if isinstance(e, CalibrationEvent) and e.t > event.t_detected]
     assert recal, "no re-calibration after the re-clip"
@@ -150,3 +161,18 @@ def test_no_reclip_without_one_and_chunk_invariance() -> None:
     assert np.array_equal(np.concatenate([p.calibrated for p in parts]), a.calibrated)
     assert np.allclose(np.concatenate([p.tilt_deg for p in parts]), a.tilt_deg, equal_nan=True)
     assert a.calibrated[-50:].all()
+
+
+def test_reclip_detection_is_chunk_invariant() -> None:
+    """The forward-direction cues carry their rolling state across ``update`` calls."""
+    samples, t_clip = reclipped(4, (-90.0, 0.0, 0.0))
+    features = features_of(samples)
+    cal = calibrate_guided(features.select(features.t < t_clip - 1), (0.0, 20.0))
+    whole = MountingTracker(calibration=cal).update(features)
+    tracker = MountingTracker(calibration=cal)
+    parts = [tracker.update(features.select(slice(i, i + 13))) for i in range(0, len(features), 13)]
+    events = [e for p in parts for e in p.events]
+    assert [e for e in events if isinstance(e, ReclipEvent)] == [e for e in whole.events if isinstance(e, ReclipEvent)]
+    assert any(isinstance(e, ReclipEvent) and e.t_detected >= t_clip for e in events)
+    assert np.array_equal(np.concatenate([p.calibrated for p in parts]), whole.calibrated)
+    assert np.allclose(np.concatenate([p.tilt_deg for p in parts]), whole.tilt_deg, equal_nan=True)
