@@ -29,6 +29,7 @@ import re
 import sys
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -62,9 +63,9 @@ def seeds_arg(text: str) -> list[int]:
     return [int(x) for x in text.split(",")]
 
 
-def features_of(chunks: list[Samples] | object, rate: float) -> EpochFeatures:
+def features_of(chunks: Iterable[Samples], rate: float) -> EpochFeatures:
     fx = FeatureExtractor(rate_hz=rate, up_estimator=make_up_estimator(rate))
-    parts = [fx.update(s) for s in chunks]  # type: ignore[attr-defined]
+    parts = [fx.update(s) for s in chunks]
     parts.append(fx.flush())
     return EpochFeatures.concat(parts)
 
