@@ -37,6 +37,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -135,10 +136,10 @@ def print_matrix(title: str, c: np.ndarray) -> None:
 
 def grid_params(base: ActivityParams) -> list[ActivityParams]:
     keys = list(GRID)
-    return [
-        dataclasses.replace(base, **dict(zip(keys, values, strict=True)))
-        for values in itertools.product(*(GRID[k] for k in keys))
+    settings: list[dict[str, Any]] = [
+        dict(zip(keys, values, strict=True)) for values in itertools.product(*(GRID[k] for k in keys))
     ]
+    return [dataclasses.replace(base, **setting) for setting in settings]
 
 
 def leave_people_out(runs: list[Run], folds: int, base: ActivityParams, path: str) -> None:
