@@ -17,7 +17,7 @@ from pathlib import Path
 from hipsense.calstore import load_calibration
 from hipsense.commands._common import parse_tz
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
-from hipsense.config import WearerConfig, load_config
+from hipsense.config import WearerConfig, data_dir, load_config
 from hipsense.mqtt import publisher_from_config
 from hipsense.runtime import ConsoleSink, MqttSink, RunStats, Sink, run
 from processing.errors import ConfigError
@@ -191,5 +191,7 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
         if publisher is not None:
             publisher.start()
             sinks.append(MqttSink(publisher))
-        return await run(feed, Pipeline(params), sinks)
+        # The alert rules' state survives a restart, so that no alert is sent twice.
+        rule_state = data_dir() / "rules" / f"{wearer}.json"
+        return await run(feed, Pipeline(params), sinks, rule_state=rule_state)
     raise AssertionError("unreachable")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,9 @@ def test_virtual_witmotion_to_mqtt_alerts_through_a_link_drop(
     states = [m.json() for m in sub.on("hipsense/me/state")]
     assert states and states[-1]["calibrated"] is True
     assert "ALERT" in capsys.readouterr().out
+    # The alert rules' state is kept for the next start (no alert twice after a restart).
+    saved = json.loads((home / "data" / "rules" / "me.json").read_text())
+    assert saved["next_sitting_alert_s"] == 660.0  # 60 s threshold + the 600 s reminder interval
 
     # The raw stream was recorded, with the outage as a gap (the virtual WitMotion has no counter).
     with open_recording(record) as rec, pytest.warns(Warning, match="gap of"):
