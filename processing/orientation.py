@@ -15,15 +15,18 @@ How it works (a complementary filter in an almost-inertial frame, vectorised):
    strides; samples whose ``|a|`` departs far from g are down-weighted.
 3. The filtered gravity is rotated back: ``up_k = R_kᵀ ĝ_k / |ĝ_k|``.
 
-The output pass runs at a group rate (:class:`_GroupFilter`): groups of a power-of-two number of samples
-(4 at 100 Hz, so about 25 groups/s), aligned to the sample index since the stream start. A group's rotation is
-composed from its gyro samples to second order, its accelerometer averaged in its starting frame, and the
-low-pass updated once per group; each sample's ``up`` is its group's starting ``up`` carried by the
-intra-group rotation. The output is the same to ~0.01° RMS (simulated walking) at a quarter of the
-quaternion work.
+Both passes below run at a group rate (:class:`_GroupFilter`) on the same groups: a power-of-two number of
+samples (4 at 100 Hz, so about 25 groups/s), aligned to the sample index since the stream start. Each sample is
+touched once per chunk, to add it to its group's bias-free sums (``θ_i = ω_i dt_i``: ``Σ θ_i``,
+``½ Σ_{i<j} θ_i × θ_j``, ``½ Σ_{i<j} dt_i dt_j (ω_i - ω_j)``, ...); since the bias ``b`` is constant within a
+group, the bias-corrected group rotation then follows at group level, ``Θ(b) = S - b Σ dt + C - D × b``,
+exactly to second order. The accelerometer is averaged in the group's starting frame and the low-pass updated
+once per group; each sample's ``up`` is its group's starting ``up`` carried by the intra-group rotation. The
+output is the same as per-sample integration to ~0.01° RMS (simulated walking).
 
-Gyro bias is piecewise constant over bias blocks of ``bias_block_s`` seconds (aligned to the first sample's
-time, so independent of the caller's chunking) and updated at each block boundary:
+Gyro bias is piecewise constant over bias blocks of about ``bias_block_s`` seconds (the block of a group is
+that of its first sample's time since the first sample, so independent of the caller's chunking) and updated
+at each block boundary:
 
 * **at rest** (gyro and accelerometer steady for ``rest_min_s``): towards the mean gyro over the rest samples;
 * **in motion**: from the drift of the low-passed gravity in the gyro-integrated frame of a first pass that uses
@@ -57,26 +60,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 from processing import _quat
-from processing._quat import ComplexArray
 from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 
 #: Internal processing block, samples: large enough that numpy's per-call overhead on the group-rate arrays
-#: (a quarter of this) is small, small enough that temporaries stay cheap (2x larger was no faster).
-_CHUNK = 16384
+#: (a quarter of this) is small (16384 was 10 % slower, 65536 no faster), small enough for cheap temporaries.
+_CHUNK = 32768
 #: Chunks up to this many samples are processed sample by sample in plain Python (live streams).
 _SMALL_N = 16
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
-#: Samples per group in the (bias-measuring) first pass.
-_GROUP = 4
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
 _MIN_PROD = math.exp(-500.0)
-#: The output pass runs on groups of a power-of-two number of samples, at about this rate, Hz.
+#: Both passes run on groups of a power-of-two number of samples, at about this rate, Hz.
 _GROUP_RATE_HZ = 25.0
-#: Largest output-pass group, samples.
+#: Largest group, samples.
 _MAX_GROUP = 16
 
 
@@ -243,80 +243,8 @@ class _BlockStats:
     has_init: bool  # a re-initialisation happened in the block
 
 
-class _GroupPass:
-    """Pass 1 on groups of up to ``_GROUP`` samples: orientation at each group's middle, gravity low-pass.
-
-    Only the motion-bias statistics come from this pass (``A = Σ R dt`` per block and the low-passed gravity
-    at block ends), so it runs on whole blocks once they are complete, at a quarter of the sample rate: group
-    quaternions are exact products of the sample quaternions, the accelerometer is the group's weighted mean
-    rotated by the orientation at the group's middle.
-    """
-
-    def __init__(self) -> None:
-        self.qa = 1.0 + 0.0j
-        self.qb = 0.0j
-        self.g = np.zeros(3)
-        self.count = 0
-
-    def run(
-        self,
-        qa: ComplexArray,
-        qb: ComplexArray,
-        ha: ComplexArray,
-        hb: ComplexArray,
-        dt: FloatArray,
-        cnt: FloatArray,
-        wsum: FloatArray,
-        wacc: FloatArray,
-        init_acc: FloatArray | None,
-        tau_s: float,
-    ) -> tuple[FloatArray, FloatArray]:
-        """One gap-free run of groups (the first is the re-initialising sample alone if ``init_acc`` is
-        given): group quaternions ``q``, first-half quaternions ``h``; returns ``R_mid dt`` (9, m), ĝ (3, m)."""
-        m = dt.shape[0]
-        rdt = np.zeros((9, m))
-        g = np.empty((3, m))
-        start = 0
-        if init_acc is not None:
-            self.qa, self.qb = 1.0 + 0.0j, 0.0j
-            self.g = init_acc.copy()
-            self.count = 1
-            g[:, 0] = self.g
-            start = 1
-        if start == m:
-            return rdt, g
-        qa, qb, ha, hb = qa[start:], qb[start:], ha[start:], hb[start:]
-        a0, b0 = complex(qa[0]), complex(qb[0])
-        qa[0] = self.qa * a0 - self.qb * b0.conjugate()
-        qb[0] = self.qa * b0 + self.qb * a0.conjugate()
-        pa, pb = _quat.scan(qa, qb)
-        prev_a = np.empty_like(pa)
-        prev_b = np.empty_like(pb)
-        prev_a[0], prev_b[0] = self.qa, self.qb
-        prev_a[1:], prev_b[1:] = pa[:-1], pb[:-1]
-        ma, mb = _quat.mul(prev_a, prev_b, ha, hb)
-        rs = _quat.to_matrix(ma, mb)
-        d = dt[start:]
-        np.multiply(rs, d, out=rdt[:, start:])
-        c = cnt[start:]
-        ends = np.cumsum(c)
-        ends += self.count
-        warm = c / ends
-        alpha = -np.expm1(d * (-1.0 / tau_s))
-        beta = np.maximum(alpha, warm)
-        beta *= wsum[start:] / c
-        aref = _quat.rotate(rs, wacc[:, start:] / np.maximum(wsum[start:], 1e-300))
-        gs = _linrec(1.0 - beta, aref * beta, self.g)
-        g[:, start:] = gs
-        norm = math.sqrt(abs(complex(pa[-1])) ** 2 + abs(complex(pb[-1])) ** 2)
-        self.qa, self.qb = complex(pa[-1]) / norm, complex(pb[-1]) / norm
-        self.g = gs[:, -1].copy()
-        self.count = int(ends[-1])
-        return rdt, g
-
-
 def _group_size(dt_s: float) -> int:
-    """Samples per output-pass group for a sample period: a power of two giving a group rate near
+    """Samples per group for a sample period: a power of two giving a group rate near
     ``_GROUP_RATE_HZ`` (1 at 25 Hz and below, 4 at 100 Hz, at most ``_MAX_GROUP``)."""
     ratio = 1.0 / (dt_s * _GROUP_RATE_HZ)
     if not math.isfinite(ratio) or ratio < 1.5:
@@ -324,85 +252,171 @@ def _group_size(dt_s: float) -> int:
     return min(_MAX_GROUP, 1 << round(math.log2(ratio)))
 
 
-class _GroupFilter:
-    """The output pass at a group rate: the complementary filter updated once per group of ``size`` samples.
+# Rows of a group's raw (bias-free) sums, for groups of samples i = 1..c with θ_i = ω_i dt_i,
+# φ_i = Σ_{j<=i} θ_j, τ_i = Σ_{j<=i} dt_j: S = φ_c; C = ½ Σ_{i<j} θ_i × θ_j; D = ½ Σ_{i<j} dt_i dt_j (ω_i - ω_j);
+# P = Σ φ_i; A = Σ w_i a_i; Q = Σ τ_i; T = τ_c; W = Σ w_i; N = c.
+_S, _C, _D, _P, _A = slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 12), slice(12, 15)
+_Q, _T, _W, _N = 15, 16, 17, 18
+_ROWS = 19
 
-    Groups are aligned to the sample index since the stream start (``[kG, (k+1)G)``); a re-initialising
-    sample is alone and ends the group it falls in. A group's rotation is composed from its samples' rotation
-    vectors ``θ_i`` to second order, ``Θ = Σ θ_i + ½ Σ_{i<j} θ_i × θ_j``; its accelerometer is the weighted
-    mean rotated into the group's starting frame to first order (by the mean intra-group rotation); the
-    gravity low-pass then runs once per group. Every sample's ``up`` is the up vector at its group's start
-    rotated back by the intra-group rotation ``φ_i = Σ_{j<=i} θ_j`` (first order, renormalised); the group's
-    last sample gets the filter's own value after its update. :meth:`step` (plain Python, per sample) and
-    :meth:`run` (numpy, whole groups) are the same arithmetic.
+
+def _cross(x: FloatArray, y: FloatArray) -> FloatArray:
+    """``x × y`` for (3, ...) arrays."""
+    return np.stack((x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]))
+
+
+def _combine(o: list[float], x: FloatArray) -> None:
+    """Prepend the open group's sums ``o`` to the group sums ``x`` (19,) in place."""
+    s0, s1, s2 = o[0:3]
+    h0, h1, h2 = x[_S].tolist()
+    to, th, nh = o[_T], float(x[_T]), float(x[_N])
+    x[_C] += np.add(o[3:6], 0.5 * np.array((s1 * h2 - s2 * h1, s2 * h0 - s0 * h2, s0 * h1 - s1 * h0)))
+    x[_D] += np.add(o[6:9], 0.5 * (th * np.array(o[0:3]) - to * np.array((h0, h1, h2))))
+    x[_P] += np.add(o[9:12], nh * np.array(o[0:3]))
+    x[_Q] += o[_Q] + nh * to
+    x[_S] += o[0:3]
+    x[_A] += o[12:15]
+    x[_T] += to
+    x[_W] += o[_W]
+    x[_N] += o[_N]
+
+
+def _add_sample(o: list[float], g: Sequence[float], a: Sequence[float], dt: float, w: float) -> None:
+    """Add one sample (raw gyro ``g``, accelerometer ``a``) to the open group's sums ``o``."""
+    t0, t1, t2 = g[0] * dt, g[1] * dt, g[2] * dt
+    p0, p1, p2, tau = o[0], o[1], o[2], o[_T]
+    o[3] += 0.5 * (p1 * t2 - p2 * t1)
+    o[4] += 0.5 * (p2 * t0 - p0 * t2)
+    o[5] += 0.5 * (p0 * t1 - p1 * t0)
+    o[6] += 0.5 * (dt * p0 - tau * t0)
+    o[7] += 0.5 * (dt * p1 - tau * t1)
+    o[8] += 0.5 * (dt * p2 - tau * t2)
+    p0, p1, p2, tau = p0 + t0, p1 + t1, p2 + t2, tau + dt
+    o[0], o[1], o[2], o[_T] = p0, p1, p2, tau
+    o[9] += p0
+    o[10] += p1
+    o[11] += p2
+    o[12] += w * a[0]
+    o[13] += w * a[1]
+    o[14] += w * a[2]
+    o[_Q] += tau
+    o[_W] += w
+    o[_N] += 1.0
+
+
+def _slots(x: FloatArray, front: int, gs: int, ng: int) -> FloatArray:
+    """(ch, L) consecutive samples -> (ch, gs, ng) slot-major groups, the first sample in slot ``front`` of
+    group 0; padding slots are zero."""
+    ch, n = x.shape
+    out = np.empty((ch, gs, ng))
+    k = g0 = 0
+    if front:
+        k = min(n, gs - front)
+        out[:, :, 0] = 0.0
+        out[:, front : front + k, 0] = x[:, :k]
+        g0 = 1
+    mid = (n - k) // gs
+    if mid:
+        out[:, :, g0 : g0 + mid] = x[:, k : k + mid * gs].reshape(ch, mid, gs).transpose(0, 2, 1)
+    r = n - k - mid * gs
+    if r:
+        out[:, :, -1] = 0.0
+        out[:, :r, -1] = x[:, n - r :]
+    return out
+
+
+def _unslot(v: FloatArray, out: FloatArray, front: int) -> None:
+    """Inverse of :func:`_slots`: (ch, gs, ng) groups -> ``out`` (L, ch), sample-major."""
+    ch, gs, _ = v.shape
+    n = out.shape[0]
+    k = g0 = 0
+    if front:
+        k = min(n, gs - front)
+        out[:k] = v[:, front : front + k, 0].T
+        g0 = 1
+    mid = (n - k) // gs
+    if mid:
+        out[k : k + mid * gs].reshape(mid, gs, ch)[...] = v[:, :, g0 : g0 + mid].transpose(2, 1, 0)
+    r = n - k - mid * gs
+    if r:
+        out[n - r :] = v[:, :r, -1].T
+
+
+def _group_sums(th: FloatArray, tau: FloatArray, wa: FloatArray, ws: FloatArray) -> FloatArray:
+    """Raw sums (19, ng) of slot-major groups from θ (3, gs, ng) and dt (gs, ng), which become φ and τ in
+    place, and the weighted accelerometer (3, gs, ng) with its weights (gs, ng). Padding counts as samples."""
+    gs, ng = tau.shape
+    for j in range(1, gs):  # prefix sums over slots (numpy's cumsum along a middle axis is slow)
+        th[:, j] += th[:, j - 1]
+        tau[j] += tau[j - 1]
+    x = np.empty((_ROWS, ng))
+    x[_S] = th[:, -1]
+    if gs > 1:
+        p, q = th[:, :-1], th[:, 1:]  # Σ_{i<j} θ_i × θ_j = Σ_j φ_{j-1} × φ_j
+        x[3] = (p[1] * q[2] - p[2] * q[1]).sum(axis=0)
+        x[4] = (p[2] * q[0] - p[0] * q[2]).sum(axis=0)
+        x[5] = (p[0] * q[1] - p[1] * q[0]).sum(axis=0)
+        x[_C] *= 0.5
+        # Σ_{i<j} (dt_j θ_i - dt_i θ_j) = Σ_j (τ_j φ_{j-1} - τ_{j-1} φ_j)
+        x[_D] = (tau[1:] * p - tau[:-1] * q).sum(axis=1)
+        x[_D] *= 0.5
+    else:
+        x[3:9] = 0.0
+    x[_P] = th.sum(axis=1)
+    x[_A] = wa.sum(axis=1)
+    x[_Q] = tau.sum(axis=0)
+    x[_T] = tau[-1]
+    x[_W] = ws.sum(axis=0)
+    x[_N] = gs
+    return x
+
+
+class _GroupFilter:
+    """The complementary filter updated once per group, from the group's raw sums and a bias ``b``.
+
+    The bias-corrected group rotation is ``Θ = S - b T + C - D × b`` (second order, exact for the sums: the
+    bias is constant within a group); the accelerometer is the weighted mean rotated into the group's starting
+    frame to first order by the mean intra-group rotation ``(P - b Q) / N``; the gravity low-pass then runs once
+    per group in the frame of the last (re-)initialisation. :meth:`close` (plain Python, one group) and
+    :meth:`run` (numpy, many) are the same arithmetic. ``u`` is the up vector at the end of the last group.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self) -> None:
         self.qa = 1.0 + 0.0j
         self.qb = 0.0j
         self.g = [0.0, 0.0, 0.0]
         self.u = [0.0, 0.0, 1.0]
         self.count = 0
-        self._open()
 
-    def _open(self) -> None:
-        self.phi = [0.0, 0.0, 0.0]
-        self.cr = [0.0, 0.0, 0.0]
-        self.ps = [0.0, 0.0, 0.0]
-        self.acc = [0.0, 0.0, 0.0]
-        self.wsum = 0.0
-        self.dtg = 0.0
-        self.cnt = 0
-
-    def init(self, a0: float, a1: float, a2: float) -> tuple[float, float, float]:
-        """Re-initialise from one accelerometer sample; returns its up vector."""
+    def init(self, a: Sequence[float]) -> None:
+        """Re-initialise from one accelerometer sample."""
+        a0, a1, a2 = a
         self.qa, self.qb = 1.0 + 0.0j, 0.0j
         self.g = [a0, a1, a2]
         self.count = 1
         n = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
         self.u = [a0 / n, a1 / n, a2 / n]
-        self._open()
-        return a0 / n, a1 / n, a2 / n
 
-    def step(
-        self, r: Sequence[float], a: Sequence[float], dt: float, w: float, close: bool, k_acc: float
-    ) -> tuple[float, float, float]:
-        """One (non-initialising) sample: bias-corrected gyro ``r``, accelerometer ``a``; ``close``: it is the
-        last of its group. Returns its up vector."""
-        t0, t1, t2 = r[0] * dt, r[1] * dt, r[2] * dt
-        p0, p1, p2 = self.phi
-        cr = self.cr
-        cr[0] += 0.5 * (p1 * t2 - p2 * t1)
-        cr[1] += 0.5 * (p2 * t0 - p0 * t2)
-        cr[2] += 0.5 * (p0 * t1 - p1 * t0)
-        p0, p1, p2 = p0 + t0, p1 + t1, p2 + t2
-        self.phi = [p0, p1, p2]
-        ps = self.ps
-        ps[0] += p0
-        ps[1] += p1
-        ps[2] += p2
-        acc = self.acc
-        acc[0] += w * a[0]
-        acc[1] += w * a[1]
-        acc[2] += w * a[2]
-        self.wsum += w
-        self.dtg += dt
-        self.cnt += 1
-        if close:
-            self._close(k_acc)
-            u0, u1, u2 = self.u
-            return u0, u1, u2
-        u0, u1, u2 = self.u
-        v0 = u0 - (p1 * u2 - p2 * u1)
-        v1 = u1 - (p2 * u0 - p0 * u2)
-        v2 = u2 - (p0 * u1 - p1 * u0)
-        n = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
-        return v0 / n, v1 / n, v2 / n
-
-    def _close(self, k_acc: float) -> None:
-        c = float(self.cnt)
-        v0, v1, v2 = (p + q for p, q in zip(self.phi, self.cr, strict=True))
+    def close(self, o: list[float], b: Sequence[float], k_acc: float, with_u: bool) -> tuple[float, ...]:
+        """Update with one group's sums ``o``; returns the rotation matrix at its start (row-major)."""
+        b0, b1, b2 = b
+        s0, s1, s2, c0, c1, c2, d0, d1, d2, p0, p1, p2, a0, a1, a2, q, t, w, n = o
+        v0 = s0 - b0 * t + c0 - (d1 * b2 - d2 * b1)
+        v1 = s1 - b1 * t + c1 - (d2 * b0 - d0 * b2)
+        v2 = s2 - b2 * t + c2 - (d0 * b1 - d1 * b0)
+        m0, m1, m2 = (p0 - b0 * q) / n, (p1 - b1 * q) / n, (p2 - b2 * q) / n
+        inv = 1.0 / max(w, 1e-300)
+        a0, a1, a2 = a0 * inv, a1 * inv, a2 * inv
+        a0, a1, a2 = a0 + (m1 * a2 - m2 * a1), a1 + (m2 * a0 - m0 * a2), a2 + (m0 * a1 - m1 * a0)
+        r = _matrix(self.qa, self.qb)
+        self.count += int(n)
+        beta = max(-math.expm1(t * k_acc), n / self.count) * (w / n)
+        keep = 1.0 - beta
+        g = self.g
+        s0 = keep * g[0] + beta * (r[0] * a0 + r[1] * a1 + r[2] * a2)
+        s1 = keep * g[1] + beta * (r[3] * a0 + r[4] * a1 + r[5] * a2)
+        s2 = keep * g[2] + beta * (r[6] * a0 + r[7] * a1 + r[8] * a2)
+        self.g = [s0, s1, s2]
         h2 = 0.25 * (v0 * v0 + v1 * v1 + v2 * v2)
         if h2 < 0.01:
             cw = ((((h2 * (1.0 / 40320.0) - 1.0 / 720.0) * h2 + 1.0 / 24.0) * h2 - 0.5) * h2) + 1.0
@@ -412,102 +426,56 @@ class _GroupFilter:
             cw = math.cos(half)
             sc = math.sin(half) / (2.0 * half)
         da, db = complex(cw, sc * v0), complex(sc * v1, sc * v2)
-        r = _matrix(self.qa, self.qb)
-        inv = 1.0 / max(self.wsum, 1e-300)
-        a0, a1, a2 = self.acc[0] * inv, self.acc[1] * inv, self.acc[2] * inv
-        m0, m1, m2 = self.ps[0] / c, self.ps[1] / c, self.ps[2] / c
-        a0, a1, a2 = a0 + (m1 * a2 - m2 * a1), a1 + (m2 * a0 - m0 * a2), a2 + (m0 * a1 - m1 * a0)
-        self.count += self.cnt
-        beta = max(-math.expm1(self.dtg * k_acc), c / self.count) * (self.wsum / c)
-        keep = 1.0 - beta
-        g = self.g
-        s0 = keep * g[0] + beta * (r[0] * a0 + r[1] * a1 + r[2] * a2)
-        s1 = keep * g[1] + beta * (r[3] * a0 + r[4] * a1 + r[5] * a2)
-        s2 = keep * g[2] + beta * (r[6] * a0 + r[7] * a1 + r[8] * a2)
-        self.g = [s0, s1, s2]
         qa, qb = self.qa, self.qb
         qa, qb = qa * da - qb * db.conjugate(), qa * db + qb * da.conjugate()
         norm = math.sqrt(abs(qa) ** 2 + abs(qb) ** 2)
         self.qa, self.qb = qa / norm, qb / norm
-        r = _matrix(self.qa, self.qb)
-        u0 = r[0] * s0 + r[3] * s1 + r[6] * s2
-        u1 = r[1] * s0 + r[4] * s1 + r[7] * s2
-        u2 = r[2] * s0 + r[5] * s1 + r[8] * s2
-        n = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
-        self.u = [u0 / n, u1 / n, u2 / n]
-        self._open()
+        if with_u:
+            e = _matrix(self.qa, self.qb)
+            u0 = e[0] * s0 + e[3] * s1 + e[6] * s2
+            u1 = e[1] * s0 + e[4] * s1 + e[7] * s2
+            u2 = e[2] * s0 + e[5] * s1 + e[8] * s2
+            un = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
+            self.u = [u0 / un, u1 / un, u2 / un]
+        return r
 
-    def run(self, gyro: FloatArray, acc: FloatArray, dt: FloatArray, w: FloatArray, k_acc: float) -> FloatArray:
-        """Whole groups (``m`` a multiple of ``size``, none open, no re-initialisation): returns up (3, m)."""
-        gs = self.size
-        m = dt.shape[0]
-        ng = m // gs
-        # slot-major layout (3, gs, ng): numpy reduces slowly along a short innermost axis
-        dts = np.ascontiguousarray(dt.reshape(ng, gs).T)
-        ws = np.ascontiguousarray(w.reshape(ng, gs).T)
-        th = np.empty((3, gs, ng))
-        np.multiply(gyro.reshape(3, ng, gs).transpose(0, 2, 1), dts, out=th)
-        wacc = np.empty((3, gs, ng))
-        np.multiply(acc.reshape(3, ng, gs).transpose(0, 2, 1), ws, out=wacc)
-        wacc = wacc.sum(axis=1)
-        dtg = dts.sum(axis=0)
-        wsum = ws.sum(axis=0)
-        phi = th  # in place: prefix sums φ_j; Σ_{i<j} θ_i × θ_j = Σ_j φ_{j-1} × φ_j
-        for j in range(1, gs):
-            phi[:, j] += phi[:, j - 1]
-        if gs > 1:
-            x, y = phi[:, :-1], phi[:, 1:]
-            rot = phi[:, -1] + 0.5 * np.stack(
-                (
-                    (x[1] * y[2] - x[2] * y[1]).sum(axis=0),
-                    (x[2] * y[0] - x[0] * y[2]).sum(axis=0),
-                    (x[0] * y[1] - x[1] * y[0]).sum(axis=0),
-                )
-            )
-            mean = phi.sum(axis=1) * (1.0 / gs)
-        else:
-            rot = phi[:, 0]
-            mean = rot
+    def run(
+        self, x: FloatArray, b: FloatArray, k_acc: float, with_u: bool
+    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+        """Update with the sums ``x`` (19, m) of consecutive groups and their biases ``b`` (3, m); returns the
+        rotation matrices at the groups' starts (9, m), the low-passed gravity after each (3, m) and, if
+        ``with_u``, the up vector after each (3, m)."""
+        s, c, d = x[_S], x[_C], x[_D]
+        t, w, n = x[_T], x[_W], x[_N]
+        rot = s - b * t
+        rot += c
+        rot -= _cross(d, b)
+        mean = (x[_P] - b * x[_Q]) / n
+        ab = x[_A] / np.maximum(w, 1e-300)
+        ab += _cross(mean, ab)
         qa, qb = _quat.from_rotvec(rot)
         a0, b0 = complex(qa[0]), complex(qb[0])
         qa[0] = self.qa * a0 - self.qb * b0.conjugate()
         qb[0] = self.qa * b0 + self.qb * a0.conjugate()
         pa, pb = _quat.scan(qa, qb)
         r = _quat.to_matrix(np.concatenate(([self.qa], pa)), np.concatenate(([self.qb], pb)))
-        ab = wacc / np.maximum(wsum, 1e-300)
-        ab += np.stack(
-            (
-                mean[1] * ab[2] - mean[2] * ab[1],
-                mean[2] * ab[0] - mean[0] * ab[2],
-                mean[0] * ab[1] - mean[1] * ab[0],
-            )
-        )
         aref = _quat.rotate(r[:, :-1], ab)
-        ends = np.arange(1, ng + 1, dtype=np.float64) * gs
+        ends = np.cumsum(n)
         ends += self.count
-        beta = np.maximum(-np.expm1(dtg * k_acc), gs / ends)
-        beta *= wsum * (1.0 / gs)
-        gsm = _linrec(1.0 - beta, aref * beta, np.array(self.g))
-        ue = _quat.rotate_inverse(r[:, 1:], gsm)
-        ue /= np.sqrt(ue[0] * ue[0] + ue[1] * ue[1] + ue[2] * ue[2])
-        up = np.empty((3, gs, ng))
-        up[:, -1] = ue
-        if gs > 1:
-            u = np.empty((3, 1, ng))
-            u[:, 0, 0] = self.u
-            u[:, 0, 1:] = ue[:, :-1]
-            p = phi[:, :-1]
-            v = up[:, :-1]
-            np.subtract(u[0], p[1] * u[2] - p[2] * u[1], out=v[0])
-            np.subtract(u[1], p[2] * u[0] - p[0] * u[2], out=v[1])
-            np.subtract(u[2], p[0] * u[1] - p[1] * u[0], out=v[2])
-            v /= np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+        beta = np.maximum(-np.expm1(t * k_acc), n / ends)
+        beta *= w / n
+        aref *= beta
+        gsm = _linrec(1.0 - beta, aref, np.array(self.g))
+        ue = None
+        if with_u:
+            ue = _quat.rotate_inverse(r[:, 1:], gsm)
+            ue /= np.sqrt(ue[0] * ue[0] + ue[1] * ue[1] + ue[2] * ue[2])
+            self.u = ue[:, -1].tolist()
         norm = math.sqrt(abs(complex(pa[-1])) ** 2 + abs(complex(pb[-1])) ** 2)
         self.qa, self.qb = complex(pa[-1]) / norm, complex(pb[-1]) / norm
         self.g = gsm[:, -1].tolist()
-        self.u = ue[:, -1].tolist()
         self.count = int(ends[-1])
-        return up.transpose(0, 2, 1).reshape(3, m)
+        return r[:, :-1], gsm, ue
 
 
 def _matrix(qa: complex, qb: complex) -> tuple[float, ...]:
@@ -544,30 +512,27 @@ class OrientationEstimator:
         self._gy_lp = np.zeros(3)
         self._ac_lp = np.zeros(3)
         self._t_moving = -math.inf
-        # bias: rest part (absolute) and motion part (residual relative to the rest part)
+        # bias: rest part (absolute) and motion part (residual relative to the rest part); the current bias
+        # block for each, the rest samples of the current block, the end of the previous block in pass 1
         self._b_rest = np.array(p.initial_bias_rps, dtype=np.float64)
         self._b_mot = np.zeros(3)
         self._blk = -1
         self._rest_t = 0.0
         self._rest_sum = np.zeros(3)
         self._blk_m = -1
-        self._g1_last: FloatArray | None = None
-        # samples of the current (incomplete) bias block, for the first pass: gyro - rest bias, acc, dt, w,
-        # init, block index
-        self._buf: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, IntArray]] = []
-        self._buf_blk = -1
-        # live mode (small chunks): pass 1 of the current block runs group by group in plain Python as samples
-        # arrive, instead of in numpy when the block completes (no latency spike); samples not yet in a group
-        # as (gx, gy, gz, ax, ay, az, dt, w, init), partial block statistics [A (9), Σ dt, init seen], ĝ
-        self._live = False
-        self._live_q: list[tuple[float, float, float, float, float, float, float, float, bool]] = []
-        self._live_a = [0.0] * 9
-        self._live_t = 0.0
-        self._live_init = False
-        self._live_off = 0  # offset of the first queued sample from the start of its piece
-        self._pass1 = _GroupPass()
-        self._n_seen = 0  # samples since the reset: the output pass's groups are aligned to this index
-        self._pass2 = _GroupFilter(_group_size(1.0 / p.rate_hz) if p.rate_hz is not None else 0)
+        self._g1_last: list[float] | None = None
+        # pass-1 statistics of the current bias block so far: Σ R T (row-major 3x3), Σ T, a re-initialisation
+        self._st_a = [0.0] * 9
+        self._st_t = 0.0
+        self._st_init = False
+        # groups: size (0 until the first non-initialising sample), samples since the reset (groups are aligned
+        # to this index), raw sums of the open group and its bias block
+        self._gs = _group_size(1.0 / p.rate_hz) if p.rate_hz is not None else 0
+        self._n_seen = 0
+        self._open = [0.0] * _ROWS
+        self._open_blk = -1
+        self._f1 = _GroupFilter()  # pass 1: rest bias only
+        self._f2 = _GroupFilter()  # pass 2: full bias; the output
 
     def update(self, samples: Samples) -> OrientationResult:
         """Process a chunk; rows of the result correspond to ``samples``. Raises ValueError if ``t`` does not
@@ -617,25 +582,23 @@ class OrientationEstimator:
                 dts[k] = 0.0
         self._t_last = tl[-1]
 
-        # rest detection, weights, blocks, rest bias (loop 1)
+        # rest detection and weights
         gx, gy, gz = self._gy_lp.tolist()
         ax, ay, az = self._ac_lp.tolist()
         kr = -1.0 / p.rest_filter_tau_s
         g_thr, a_thr = p.rest_gyro_rps**2, p.rest_acc_mps2**2
         t_moving = self._t_moving
-        inv_blk = 1.0 / p.bias_block_s
         w_scale = 1.0 / (p.acc_weight_hi_mps2 - p.acc_weight_lo_mps2)
-        rest_l, w_l, blk_l, br_l, upd_l = [], [], [], [], []
+        rest_l, w_l = [], []
         for k in range(n):
             g0, g1, g2 = gl[k]
             a0, a1, a2 = al[k]
             t = tl[k]
-            dt = dts[k]
             if inits[k]:
                 gx, gy, gz, ax, ay, az = g0, g1, g2, a0, a1, a2
                 still = False
             else:
-                logc = dt * kr
+                logc = dts[k] * kr
                 c = math.exp(logc)
                 e = -math.expm1(logc)
                 gx, gy, gz = c * gx + g0 * e, c * gy + g1 * e, c * gz + g2 * e
@@ -645,63 +608,77 @@ class OrientationEstimator:
                 ) ** 2 < a_thr
             if not still:
                 t_moving = max(t_moving, t)
-            rest = (t - t_moving) >= p.rest_min_s
-            rest_l.append(rest)
+            rest_l.append((t - t_moving) >= p.rest_min_s)
             dev = abs(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) - p.gravity_mps2)
             w_l.append(min(1.0, max(0.0, (p.acc_weight_hi_mps2 - dev) * w_scale)))
-            b = math.floor((t - self._t_origin) * inv_blk)
-            blk_l.append(b)
-            updated = False
-            if b != self._blk:
-                updated = self._finish_rest_block()
-                self._blk = b
-            upd_l.append(updated)
-            br_l.append(self._b_rest.tolist())
-            if rest:
-                self._rest_t += dt
-                self._rest_sum += (g0 * dt, g1 * dt, g2 * dt)
         self._gy_lp = np.array((gx, gy, gz))
         self._ac_lp = np.array((ax, ay, az))
         self._t_moving = t_moving
 
-        # pass 1 (buffered; runs on completed blocks)
-        gr_l = [[g[0] - b[0], g[1] - b[1], g[2] - b[2]] for g, b in zip(gl, br_l, strict=True)]
-        stats = self._pass1_blocks(
-            True,
-            np.array(gr_l).T,
-            np.array(al).T,
-            np.array(dts),
-            np.array(w_l),
-            np.array(inits),
-            np.array(blk_l, dtype=np.int64),
-        )
-
-        # loop 2 and pass 2, per sample
-        gf = self._pass2
+        # groups: bias blocks, rest bias, both passes, per sample
+        o = self._open
+        f1, f2 = self._f1, self._f2
         k_acc = -1.0 / p.tau_acc_s
+        inv_blk = 1.0 / p.bias_block_s
         base = self._n_seen
         self._n_seen += n
         up_l, bias_l = [], []
+        br = self._b_rest.tolist()
+        bm = self._b_mot.tolist()
         for k in range(n):
-            b = blk_l[k]
-            if b != self._blk_m:
-                if self._blk_m >= 0:
-                    self._finish_motion_block(upd_l[k], stats[self._blk_m])
-                self._blk_m = b
-            m0, m1, m2 = self._b_mot.tolist()
-            r0, r1, r2 = gr_l[k]
-            b0, b1, b2 = br_l[k]
-            bias_l.append((b0 + m0, b1 + m1, b2 + m2))
+            a, g, dt = al[k], gl[k], dts[k]
+            if inits[k] or o[_N] == 0.0:
+                blk = math.floor((tl[k] - self._t_origin) * inv_blk)
+                if blk != self._blk:
+                    self._enter_block(blk)
+                    br = self._b_rest.tolist()
+                    bm = self._b_mot.tolist()
+                self._open_blk = blk
+            b = (br[0] + bm[0], br[1] + bm[1], br[2] + bm[2])
+            bias_l.append(b)
             if inits[k]:
-                up_l.append(gf.init(*al[k]))
+                o[:] = [0.0] * _ROWS
+                f1.init(a)
+                f2.init(a)
+                self._st_init = True
+                up_l.append(tuple(f2.u))
                 continue
-            if gf.size == 0:
-                gf.size = _group_size(dts[k])
-            close = (base + k) % gf.size == gf.size - 1
-            up_l.append(gf.step((r0 - m0, r1 - m1, r2 - m2), al[k], dts[k], w_l[k], close, k_acc))
+            if rest_l[k]:
+                self._rest_t += dt
+                self._rest_sum += (g[0] * dt, g[1] * dt, g[2] * dt)
+            if self._gs == 0:
+                self._gs = _group_size(dt)
+            _add_sample(o, g, a, dt, w_l[k])
+            if (base + k) % self._gs == self._gs - 1:
+                r = f1.close(o, br, k_acc, False)
+                tg = o[_T]
+                self._st_a = [s + v * tg for s, v in zip(self._st_a, r, strict=True)]
+                self._st_t += tg
+                f2.close(o, b, k_acc, True)
+                o[:] = [0.0] * _ROWS
+                up_l.append(tuple(f2.u))
+                continue
+            u0, u1, u2 = f2.u
+            tg = o[_T]
+            p0, p1, p2 = o[0] - b[0] * tg, o[1] - b[1] * tg, o[2] - b[2] * tg
+            v0 = u0 - (p1 * u2 - p2 * u1)
+            v1 = u1 - (p2 * u0 - p0 * u2)
+            v2 = u2 - (p0 * u1 - p1 * u0)
+            vn = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+            up_l.append((v0 / vn, v1 / vn, v2 / vn))
         return OrientationResult(
             np.array(tl), np.array(up_l), np.array(bias_l), np.array(rest_l, dtype=bool), np.array(inits, dtype=bool)
         )
+
+    def _enter_block(self, blk: int) -> None:
+        """A group starts bias block ``blk`` (live path): close the previous block for both bias estimates."""
+        updated = self._finish_rest_block()
+        self._blk = blk
+        if self._blk_m >= 0:
+            st = _BlockStats(self._st_a, self._st_t, list(self._f1.g), self._st_init)
+            self._finish_motion_block(updated, self._b_rest, st)
+        self._blk_m = blk
+        self._st_a, self._st_t, self._st_init = [0.0] * 9, 0.0, False
 
     def _nominal_dt(self, dt: FloatArray) -> FloatArray:
         """Nominal period for each interval: median of the previous index-aligned block of intervals."""
@@ -713,7 +690,10 @@ class OrientationEstimator:
         if full:
             per_block[1:] = np.median(buf[: full * _DT_BLOCK].reshape(full, _DT_BLOCK)[:, ::8], axis=1)
             self._dt_nom = float(per_block[-1])
-        nominal = per_block[np.arange(self._dt_buf.shape[0], buf.shape[0]) // _DT_BLOCK]
+        counts = np.full(full + 1, _DT_BLOCK)
+        counts[-1] = buf.shape[0] - full * _DT_BLOCK
+        counts[0] -= self._dt_buf.shape[0]
+        nominal = np.repeat(per_block, counts)
         self._dt_buf = buf[full * _DT_BLOCK :].copy()
         return nominal
 
@@ -739,341 +719,192 @@ class OrientationEstimator:
         init[0] |= first
         dt[init] = 0.0
         self._t_last = float(t[-1])
+        inits = np.flatnonzero(init).tolist()
 
-        # segments between re-initialisations
-        seg_starts = np.flatnonzero(init)
-        if seg_starts.shape[0] == 0 or seg_starts[0] != 0:
-            seg_starts = np.concatenate(([0], seg_starts))
-        seg_bounds = [*seg_starts.tolist(), n]
-
+        seg_bounds = [*inits, n] if inits and inits[0] == 0 else [0, *inits, n]
         rest = self._rest(t, acc, gyro, dt, init, seg_bounds)
 
         anorm = np.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
         dev = np.abs(anorm - p.gravity_mps2)
         w = np.clip((p.acc_weight_hi_mps2 - dev) * (1.0 / (p.acc_weight_hi_mps2 - p.acc_weight_lo_mps2)), 0, 1)
 
-        # pieces: constant bias block and no re-initialisation inside (except at the start)
-        blk = np.floor((t - self._t_origin) * (1.0 / p.bias_block_s)).astype(np.int64)
-        cut = init.copy()
-        cut[0] = True
-        cut[1:] |= blk[1:] != blk[:-1]
-        starts = np.flatnonzero(cut)
-        starts_l = starts.tolist()
-        blk_l = blk[starts].tolist()
-
-        # loop 1: bias from rest, per piece
-        rest_dt = np.where(rest, dt, 0.0)
-        rest_t = np.add.reduceat(rest_dt, starts).tolist()
-        rest_sum = np.add.reduceat(gyro * rest_dt, starts, axis=1)
-        b_rest = np.empty((3, len(starts_l)))
-        rest_updated = []
-        for i, b in enumerate(blk_l):
-            updated = False
-            if b != self._blk:
-                updated = self._finish_rest_block()
-                self._blk = b
-            rest_updated.append(updated)
-            b_rest[:, i] = self._b_rest
-            self._rest_t += rest_t[i]
-            self._rest_sum += rest_sum[:, i]
-        lengths = np.diff([*starts_l, n])
-        b_rest_s = np.repeat(b_rest, lengths, axis=1)
-
-        gyro_r = gyro - b_rest_s
-
-        # pass 1 (rest bias only) on the bias blocks completed by this chunk: their drift statistics
-        stats = self._pass1_blocks(False, gyro_r, acc, dt, w, init, blk)
-
-        # loop 2: bias in motion, per piece
-        b_mot = np.empty((3, len(starts_l)))
-        for i, b in enumerate(blk_l):
-            if b != self._blk_m:
-                if self._blk_m >= 0:
-                    self._finish_motion_block(rest_updated[i], stats[self._blk_m])
-                self._blk_m = b
-            b_mot[:, i] = self._b_mot
-        bias = b_rest_s + np.repeat(b_mot, lengths, axis=1)
-        gyro_c = gyro_r - np.repeat(b_mot, lengths, axis=1)
-
-        # pass 2: integrate with the full bias; the output
-        up = self._output_pass(gyro_c, acc, dt, w, init)
-        return OrientationResult(t.copy(), up.T.copy(), bias.T.copy(), rest, init)
-
-    def _pass1_blocks(
-        self,
-        small: bool,
-        gyro: FloatArray,
-        acc: FloatArray,
-        dt: FloatArray,
-        w: FloatArray,
-        init: BoolArray,
-        blk: IntArray,
-    ) -> dict[int, _BlockStats]:
-        """Pass 1 of this chunk: statistics of the bias blocks it completes. ``small``: a live chunk; the
-        current block then continues in live mode (see :meth:`_live_step`)."""
-        stats: dict[int, _BlockStats] = {}
-        if self._live:
-            split = int(np.searchsorted(blk, self._buf_blk, side="right"))
-            self._live_q += zip(
-                *gyro[:, :split].tolist(),
-                *acc[:, :split].tolist(),
-                dt[:split].tolist(),
-                w[:split].tolist(),
-                init[:split].tolist(),
-                strict=True,
-            )
-            if split == dt.shape[0]:
-                self._live_step(False)
-                return stats
-            stats[self._buf_blk] = self._live_step(True)
-            self._live = False
-            self._buf_blk = int(blk[split])
-            gyro, acc, dt, w, init, blk = (
-                gyro[:, split:],
-                acc[:, split:],
-                dt[split:],
-                w[split:],
-                init[split:],
-                blk[split:],
-            )
-        stats.update(self._pass1_numpy(gyro, acc, dt, w, init, blk))
-        if small:
-            # enter live mode on the current block's buffered samples
-            self._live = True
-            self._live_q = []
-            for g_, a_, d_, w_, i_, _ in self._buf:
-                self._live_q += zip(*g_.tolist(), *a_.tolist(), d_.tolist(), w_.tolist(), i_.tolist(), strict=True)
-            self._buf = []
-            self._live_a = [0.0] * 9
-            self._live_t = 0.0
-            self._live_init = False
-            self._live_off = 0
-            self._live_step(False)
-        return stats
-
-    def _live_step(self, final: bool) -> _BlockStats:
-        """Run pass 1 on the complete groups of the live queue (all of it if ``final``: the block ended);
-        the same computation as :meth:`_pass1_numpy` and :class:`_GroupPass`, in plain Python floats."""
-        st = self._pass1
-        q = self._live_q
-        qa, qb = st.qa, st.qb
-        sx, sy, sz = st.g.tolist()
-        count = st.count
-        k_acc = -1.0 / self.params.tau_acc_s
-        acc_a = self._live_a
-        t_sum = self._live_t
-        has_init = self._live_init
-        j, nq = 0, len(q)
-        off = self._live_off
-        while j < nq:
-            if q[j][8]:
-                _, _, _, sx, sy, sz, d, _, _ = q[j]
-                qa, qb = 1.0 + 0.0j, 0.0j
-                count = 1
-                has_init = True
-                t_sum += d
-                j += 1
-                off = 1
-                continue
-            # groups are aligned to the start of the piece (block start or re-initialisation)
-            size = _GROUP - off % _GROUP
-            e = j + 1
-            while e < nq and e < j + size and not q[e][8]:
-                e += 1
-            if e - j < size and e == nq and not final:
-                break
-            off += e - j
-            # group quaternions: h = q0 q1, g = h (q2 q3); identity for missing samples
-            ha, hb, ta, tb = 1.0 + 0.0j, 0.0j, 1.0 + 0.0j, 0.0j
-            dtg = wsum = wx = wy = wz = 0.0
-            for k in range(j, e):
-                g0, g1, g2, a0, a1, a2, d, wk, _ = q[k]
-                v0, v1, v2 = g0 * d, g1 * d, g2 * d
-                h2 = 0.25 * (v0 * v0 + v1 * v1 + v2 * v2)
-                if h2 < 0.01:
-                    cw = ((((h2 * (1.0 / 40320.0) - 1.0 / 720.0) * h2 + 1.0 / 24.0) * h2 - 0.5) * h2) + 1.0
-                    sc = ((h2 * (-1.0 / 10080.0) + 1.0 / 240.0) * h2 - 1.0 / 12.0) * h2 + 0.5
-                else:
-                    half = math.sqrt(h2)
-                    cw = math.cos(half)
-                    sc = math.sin(half) / (2.0 * half)
-                da, db = complex(cw, sc * v0), complex(sc * v1, sc * v2)
-                if k - j < 2:
-                    ha, hb = ha * da - hb * db.conjugate(), ha * db + hb * da.conjugate()
-                else:
-                    ta, tb = ta * da - tb * db.conjugate(), ta * db + tb * da.conjugate()
-                dtg += d
-                wsum += wk
-                wx += a0 * wk
-                wy += a1 * wk
-                wz += a2 * wk
-            ma, mb = qa * ha - qb * hb.conjugate(), qa * hb + qb * ha.conjugate()
-            ga, gb = ha * ta - hb * tb.conjugate(), ha * tb + hb * ta.conjugate()
-            qa, qb = qa * ga - qb * gb.conjugate(), qa * gb + qb * ga.conjugate()
-            w_, x_, y_, z_ = ma.real, ma.imag, mb.real, mb.imag
-            ww, xx, yy, zz = w_ * w_, x_ * x_, y_ * y_, z_ * z_
-            xy, zw, xz, yw, yz, xw = x_ * y_, z_ * w_, x_ * z_, y_ * w_, y_ * z_, x_ * w_
-            r = (
-                ww + xx - yy - zz, 2.0 * (xy - zw), 2.0 * (xz + yw),
-                2.0 * (xy + zw), ww - xx + yy - zz, 2.0 * (yz - xw),
-                2.0 * (xz - yw), 2.0 * (yz + xw), ww - xx - yy + zz,
-            )  # fmt: skip
-            for i in range(9):
-                acc_a[i] += r[i] * dtg
-            c = float(e - j)
-            count += e - j
-            beta = max(-math.expm1(dtg * k_acc), c / count) * (wsum / c)
-            inv = 1.0 / max(wsum, 1e-300)
-            a0, a1, a2 = wx * inv, wy * inv, wz * inv
-            keep = 1.0 - beta
-            sx = keep * sx + beta * (r[0] * a0 + r[1] * a1 + r[2] * a2)
-            sy = keep * sy + beta * (r[3] * a0 + r[4] * a1 + r[5] * a2)
-            sz = keep * sz + beta * (r[6] * a0 + r[7] * a1 + r[8] * a2)
-            t_sum += dtg
-            j = e
-        norm = math.sqrt(abs(qa) ** 2 + abs(qb) ** 2)
-        st.qa, st.qb = qa / norm, qb / norm
-        st.g = np.array((sx, sy, sz))
-        st.count = count
-        del q[:j]
-        self._live_off = off
-        self._live_a, self._live_t, self._live_init = acc_a, t_sum, has_init
-        return _BlockStats(list(acc_a), t_sum, [sx, sy, sz], has_init)
-
-    def _pass1_numpy(
-        self,
-        gyro: FloatArray,
-        acc: FloatArray,
-        dt: FloatArray,
-        w: FloatArray,
-        init: BoolArray,
-        blk: IntArray,
-    ) -> dict[int, _BlockStats]:
-        """Buffer this chunk for pass 1 and run it on the bias blocks that are now complete (numpy)."""
-        if dt.shape[0] == 0:
-            return {}
-        last = int(blk[-1])
-        if last == self._buf_blk:
-            self._buf.append((gyro, acc, dt, w, init, blk))
-            return {}
-        split = int(np.searchsorted(blk, last))
-        parts = [*self._buf, (gyro[:, :split], acc[:, :split], dt[:split], w[:split], init[:split], blk[:split])]
-        self._buf = [(gyro[:, split:], acc[:, split:], dt[split:], w[split:], init[split:], blk[split:])]
-        self._buf_blk = last
-        if len(parts) == 1:
-            gyro, acc, dt, w, init, blk = parts[0]
-        else:
-            gyro = np.concatenate([q[0] for q in parts], axis=1)
-            acc = np.concatenate([q[1] for q in parts], axis=1)
-            dt = np.concatenate([q[2] for q in parts])
-            w = np.concatenate([q[3] for q in parts])
-            init = np.concatenate([q[4] for q in parts])
-            blk = np.concatenate([q[5] for q in parts])
-        n = dt.shape[0]
-        if n == 0:
-            return {}
-        # groups: up to _GROUP samples inside a piece (constant block, no re-initialisation); an
-        # initialising sample is a group of its own
-        cut = init.copy()
-        cut[0] = True
-        bcut = np.empty(n, dtype=bool)
-        bcut[0] = True
-        np.not_equal(blk[1:], blk[:-1], out=bcut[1:])
-        cut |= bcut
-        pstarts = np.flatnonzero(cut)
-        idx = np.arange(n)
-        off = idx - np.repeat(pstarts, np.diff(np.append(pstarts, n)))
-        gcut = (off & (_GROUP - 1)) == 0
-        gcut[1:] |= init[:-1]
-        gstarts = np.flatnonzero(gcut)
-        ng = gstarts.shape[0]
-        gid = np.cumsum(gcut) - 1
-        slot = idx - gstarts[gid]
-        qa, qb = _quat.from_rotvec(gyro * dt)
-        xa = np.ones(ng * _GROUP, dtype=np.complex128)
-        xb = np.zeros(ng * _GROUP, dtype=np.complex128)
-        pos = gid * _GROUP + slot
-        xa[pos] = qa
-        xb[pos] = qb
-        xa2 = xa.reshape(ng, _GROUP)
-        xb2 = xb.reshape(ng, _GROUP)
-        ha, hb = _quat.mul(xa2[:, 0], xb2[:, 0], xa2[:, 1], xb2[:, 1])
-        ta, tb = _quat.mul(xa2[:, 2], xb2[:, 2], xa2[:, 3], xb2[:, 3])
-        ga, gb = _quat.mul(ha, hb, ta, tb)
-        dtg = np.add.reduceat(dt, gstarts)
-        cnt = np.diff(np.append(gstarts, n)).astype(np.float64)
-        wsum = np.add.reduceat(w, gstarts)
-        wacc = np.add.reduceat(acc * w, gstarts, axis=1)
-        ginit = init[gstarts]
-        seg = [*np.flatnonzero(ginit).tolist(), ng]
-        if seg[0] != 0:
-            seg.insert(0, 0)
-        rdts, gs = [], []
-        for s, e in itertools.pairwise(seg):
-            init_acc = acc[:, gstarts[s]] if ginit[s] else None
-            rdt, g = self._pass1.run(
-                ga[s:e],
-                gb[s:e],
-                ha[s:e],
-                hb[s:e],
-                dtg[s:e],
-                cnt[s:e],
-                wsum[s:e],
-                wacc[:, s:e],
-                init_acc,
-                self.params.tau_acc_s,
-            )
-            rdts.append(rdt)
-            gs.append(g)
-        rdt = rdts[0] if len(rdts) == 1 else np.concatenate(rdts, axis=1)
-        g = gs[0] if len(gs) == 1 else np.concatenate(gs, axis=1)
-        bstarts = np.flatnonzero(bcut)
-        bg = gid[bstarts]
-        a_blk = np.add.reduceat(rdt, bg, axis=1)
-        t_blk = np.add.reduceat(dt, bstarts).tolist()
-        i_blk = np.logical_or.reduceat(init, bstarts).tolist()
-        g_end = g[:, np.append(bg[1:], ng) - 1]
-        return {
-            int(b): _BlockStats(a_blk[:, j].tolist(), t_blk[j], g_end[:, j].tolist(), i_blk[j])
-            for j, b in enumerate(blk[bstarts].tolist())
-        }
-
-    def _output_pass(
-        self, gyro: FloatArray, acc: FloatArray, dt: FloatArray, w: FloatArray, init: BoolArray
-    ) -> FloatArray:
-        """Pass 2 (:class:`_GroupFilter`) over a chunk: whole groups in numpy, the partial groups at its edges
-        and around re-initialisations sample by sample; returns up (3, n)."""
-        gf = self._pass2
-        n = dt.shape[0]
+        # groups: runs between re-initialisations, each in a slot-major layout aligned to the sample index since
+        # the reset; a re-initialising sample is a group of its own and drops the group it interrupts. Parts:
+        # (first group, groups, last group complete, run start, run stop, front, φ, τ) or (group, -1, ...) for
+        # a re-initialisation
         base = self._n_seen
         self._n_seen += n
-        k_acc = -1.0 / self.params.tau_acc_s
-        up = np.empty((3, n))
-        inits = np.flatnonzero(init).tolist()
-        if gf.size == 0 and len(inits) < n:
-            gf.size = _group_size(float(dt[np.flatnonzero(~init)[0]]))
-        gs = gf.size
-
-        def python(s: int, e: int) -> None:
-            gl, al = gyro[:, s:e].T.tolist(), acc[:, s:e].T.tolist()
-            dl, wl = dt[s:e].tolist(), w[s:e].tolist()
-            for k in range(e - s):
-                close = (base + s + k) % gs == gs - 1
-                up[:, s + k] = gf.step(gl[k], al[k], dl[k], wl[k], close, k_acc)
-
+        if self._gs == 0 and len(inits) < n:
+            self._gs = _group_size(float(dt[np.flatnonzero(~init)[0]]))
+        gs = self._gs
+        xs: list[FloatArray] = []
+        firsts: list[IntArray] = []
+        parts: list[tuple[int, int, bool, int, int, int, FloatArray, FloatArray]] = []
+        none = np.empty(0)
+        ng_all = 0
+        carry = self._open[_N] > 0
         pos = 0
         for stop in [*inits, n]:
             if stop > pos:
-                head = min(stop, pos + (-(base + pos)) % gs)
-                full = head + (stop - head) // gs * gs
-                python(pos, head)
-                if full > head:
-                    up[:, head:full] = gf.run(gyro[:, head:full], acc[:, head:full], dt[head:full], w[head:full], k_acc)
-                python(full, stop)
+                m = stop - pos
+                front = (base + pos) % gs
+                ng = (front + m + gs - 1) // gs
+                th = _slots(gyro[:, pos:stop], front, gs, ng)
+                tau = _slots(dt[None, pos:stop], front, gs, ng)[0]
+                th *= tau
+                ws = _slots(w[None, pos:stop], front, gs, ng)[0]
+                wa = _slots(acc[:, pos:stop], front, gs, ng)
+                wa *= ws
+                x = _group_sums(th, tau, wa, ws)
+                x[_N, 0] -= front
+                npad = gs - (front + m - (ng - 1) * gs)
+                if npad:
+                    x[_P, -1] -= npad * th[:, -1, -1]
+                    x[_Q, -1] -= npad * tau[-1, -1]
+                    x[_N, -1] -= npad
+                if pos == 0 and carry:
+                    _combine(self._open, x[:, 0])
+                    th[:, :, 0] += np.array(self._open[_S])[:, None]
+                    tau[:, 0] += self._open[_T]
+                gf = np.arange(ng, dtype=np.int64) * gs + (pos - front)
+                gf[0] = pos
+                xs.append(x)
+                firsts.append(gf)
+                parts.append((ng_all, ng, npad == 0, pos, stop, front, th, tau))
+                ng_all += ng
             if stop < n:
-                up[:, stop] = gf.init(*acc[:, stop].tolist())
+                x = np.zeros((_ROWS, 1))
+                x[_A, 0] = acc[:, stop]
+                x[_N, 0] = 1.0
+                xs.append(x)
+                firsts.append(np.array([stop], dtype=np.int64))
+                parts.append((ng_all, -1, True, stop, stop + 1, 0, none, none))
+                ng_all += 1
             pos = stop + 1
-        return up
+        xg = xs[0] if len(xs) == 1 else np.concatenate(xs, axis=1)
+        gfirst = firsts[0] if len(firsts) == 1 else np.concatenate(firsts)
+        ngr = ng_all
+        complete = np.ones(ngr, dtype=bool)
+        is_init = np.zeros(ngr, dtype=bool)
+        for g0, ng, full, *_ in parts:
+            if ng < 0:
+                is_init[g0] = True
+            elif not full:
+                complete[g0 + ng - 1] = False
+
+        # bias blocks start with groups: pieces of groups in one block
+        blk = np.floor((t[gfirst] - self._t_origin) * (1.0 / p.bias_block_s)).astype(np.int64)
+        if carry and parts[0][1] > 0 and parts[0][3] == 0:
+            blk[0] = self._open_blk
+        gcut = np.flatnonzero(blk[1:] != blk[:-1]) + 1
+        pstart = np.concatenate(([0], gcut))
+        pend = np.append(gcut, ngr)
+        sstart = gfirst[pstart]
+        blk_l = blk[pstart].tolist()
+        glen = np.diff(np.append(pstart, ngr))
+
+        # loop 1: bias from rest, per piece
+        rest_dt = np.where(rest, dt, 0.0)
+        rest_t = np.add.reduceat(rest_dt, sstart).tolist()
+        rest_sum = np.add.reduceat(gyro * rest_dt, sstart, axis=1)
+        npc = len(blk_l)
+        b_rest = np.empty((3, npc))
+        updated = []
+        for i, b in enumerate(blk_l):
+            upd = False
+            if b != self._blk:
+                upd = self._finish_rest_block()
+                self._blk = b
+            updated.append(upd)
+            b_rest[:, i] = self._b_rest
+            self._rest_t += rest_t[i]
+            self._rest_sum += rest_sum[:, i]
+        k_acc = -1.0 / p.tau_acc_s
+
+        # pass 1 (rest bias only): the statistics of each block
+        f1 = self._f1
+        g_start = list(f1.g)
+        b1 = np.repeat(b_rest, glen, axis=1)
+        rt = np.zeros((9, ngr))
+        g1 = np.empty((3, ngr))
+        for g0, ng, full, pos, *_ in parts:
+            if ng < 0:
+                f1.init(acc[:, pos].tolist())
+                g1[:, g0] = f1.g
+                continue
+            m = ng if full else ng - 1
+            if m:
+                r, gg, _ = f1.run(xg[:, g0 : g0 + m], b1[:, g0 : g0 + m], k_acc, False)
+                np.multiply(r, xg[_T, g0 : g0 + m], out=rt[:, g0 : g0 + m])
+                g1[:, g0 : g0 + m] = gg
+            if not full:
+                g1[:, g0 + ng - 1] = f1.g
+        a_pc = np.add.reduceat(rt, pstart, axis=1).T
+        t_pc = np.add.reduceat(np.where(complete, xg[_T], 0.0), pstart).tolist()
+        i_pc = np.logical_or.reduceat(is_init, pstart).tolist()
+        g_pc = g1[:, pend - 1].T.tolist()
+
+        # loop 2: bias in motion, per piece
+        b_mot = np.empty((3, npc))
+        g_end = g_start
+        st_a = np.array(self._st_a)
+        for i, b in enumerate(blk_l):
+            if b != self._blk_m:
+                if self._blk_m >= 0:
+                    st = _BlockStats(st_a.tolist(), self._st_t, g_end, self._st_init)
+                    self._finish_motion_block(updated[i], b_rest[:, i], st)
+                self._blk_m = b
+                st_a, self._st_t, self._st_init = a_pc[i], 0.0, False
+            else:
+                st_a = st_a + a_pc[i]
+            b_mot[:, i] = self._b_mot
+            self._st_t += t_pc[i]
+            self._st_init |= i_pc[i]
+            g_end = g_pc[i]
+        self._st_a = st_a.tolist()
+        bias_pc = b_rest + b_mot
+
+        # pass 2 (full bias): the output, per group and then per sample
+        f2 = self._f2
+        b2 = np.repeat(bias_pc, glen, axis=1)
+        up = np.empty((n, 3))
+        for g0, ng, full, pos, stop, front, phi, tau in parts:
+            if ng < 0:
+                f2.init(acc[:, pos].tolist())
+                up[pos] = f2.u
+                continue
+            m = ng if full else ng - 1
+            us = np.empty((3, ng + 1))
+            us[:, 0] = f2.u
+            if m:
+                _, _, ue = f2.run(xg[:, g0 : g0 + m], b2[:, g0 : g0 + m], k_acc, True)
+                us[:, 1 : m + 1] = ue
+            if not full:
+                us[:, ng] = us[:, ng - 1]
+            v = np.empty((3, gs, ng))
+            v[:, -1] = us[:, 1:]
+            if gs > 1:
+                # slots 0 .. gs-2: the group's starting up carried by the intra-group rotation, u - φ × u
+                u = us[:, None, :ng]
+                ph = phi[:, :-1] - b2[:, None, g0 : g0 + ng] * tau[None, :-1]
+                vv = v[:, :-1]
+                np.subtract(u[0], ph[1] * u[2] - ph[2] * u[1], out=vv[0])
+                np.subtract(u[1], ph[2] * u[0] - ph[0] * u[2], out=vv[1])
+                np.subtract(u[2], ph[0] * u[1] - ph[1] * u[0], out=vv[2])
+                vv /= np.sqrt(vv[0] * vv[0] + vv[1] * vv[1] + vv[2] * vv[2])
+            _unslot(v, up[pos:stop], front)
+
+        # the open group
+        g0, ng, full, pos, stop, *_ = parts[-1]
+        if ng > 0 and not full and stop == n:
+            self._open = xg[:, g0 + ng - 1].tolist()
+            self._open_blk = int(blk[-1])
+        else:
+            self._open = [0.0] * _ROWS
+        bias = np.empty((n, 3))
+        for i, (s, e) in enumerate(itertools.pairwise([*sstart.tolist(), n])):
+            bias[s:e] = bias_pc[:, i]
+        return OrientationResult(t.copy(), up, bias, rest, init)
 
     def _rest(
         self,
@@ -1130,18 +961,18 @@ class OrientationEstimator:
         self._rest_sum = np.zeros(3)
         return updated
 
-    def _finish_motion_block(self, rest_updated: bool, st: _BlockStats) -> None:
+    def _finish_motion_block(self, rest_updated: bool, b_rest: FloatArray, st: _BlockStats) -> None:
         """Close the current bias block for the motion estimate (residual relative to the rest estimate)."""
         p = self.params
         g0 = self._g1_last
-        self._g1_last = np.array(st.g_end)
+        self._g1_last = st.g_end
         if rest_updated:
             self._b_mot = np.zeros(3)
             return
         if g0 is None or st.has_init or st.t_sum < 0.5 * p.bias_block_s:
             return
         # plain Python floats: this runs once per block and numpy's per-call overhead would dominate
-        x0, y0, z0 = g0.tolist()
+        x0, y0, z0 = g0
         x1, y1, z1 = st.g_end
         n0 = math.sqrt(x0 * x0 + y0 * y0 + z0 * z0)
         n1 = math.sqrt(x1 * x1 + y1 * y1 + z1 * z1)
@@ -1174,5 +1005,10 @@ class OrientationEstimator:
         m = [m00 + reg, m01, m02, m01, m11 + reg, m12, m02, m12, m22 + reg]
         step = _solve3(m, rhs)
         gain = -math.expm1(-st.t_sum / p.motion_bias_tau_s)
-        new = np.array((b0 + gain * step[0], b1 + gain * step[1], b2 + gain * step[2]))
-        self._b_mot = self._clip(self._b_rest + new) - self._b_rest
+        r0, r1, r2 = b_rest.tolist()
+        n0, n1, n2 = r0 + b0 + gain * step[0], r1 + b1 + gain * step[1], r2 + b2 + gain * step[2]
+        norm = math.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+        if norm > p.bias_max_rps:
+            k = p.bias_max_rps / norm
+            n0, n1, n2 = n0 * k, n1 * k, n2 * k
+        self._b_mot = np.array((n0 - r0, n1 - r1, n2 - r2))
