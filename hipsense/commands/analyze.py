@@ -15,6 +15,7 @@ from tqdm import tqdm
 from hipsense.commands._common import add_recording_flags, atomic_write, parse_tz, parse_window
 from hipsense.config import load_config
 from hipsense.outputs import build_summary, write_timeline
+from hipsense.store import save_run
 from processing.activity import ActivityParams
 from processing.calibration import calibrate
 from processing.errors import RecordingError, RecordingWarning
@@ -45,6 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="START:END",
         help="seconds of the recording (from its t = 0) in which the wearer stood in neutral, e.g. 5:25; "
         "without it, hipsense calibrates itself from walking",
+    )
+    p.add_argument(
+        "--store",
+        nargs="?",
+        const="",
+        type=str,
+        metavar="DB",
+        help="also add the epochs, bouts, alerts and day summaries to the history store (default file: "
+        "history.sqlite3 in the data folder)",
     )
     add_recording_flags(p)
     p.set_defaults(func=run)
@@ -124,6 +134,15 @@ def run(args: argparse.Namespace) -> int:
         )
     with atomic_write(args.timeline) as fh:
         write_timeline(fh, out.epochs)
+    if args.store is not None:
+        save_run(
+            Path(args.store) if args.store else None,
+            epochs=out.epochs,
+            clock=tracker.clock,
+            bouts=bouts,
+            alerts=out.alerts,
+            anterior_tilt_deg=config.alerts.anterior_tilt_deg,
+        )
     if args.summary:
         recording: dict[str, Any] = {
             "path": str(args.recording),

@@ -1,0 +1,410 @@
+"""The history store: 1 s epochs, sitting bouts, alerts and day summaries in SQLite (WAL).
+
+One file, by default ``data_dir() / "history.sqlite3"``. Times are stored twice: ``ts`` is absolute (Unix
+seconds, UTC) so that recordings of the same day merge and a re-analysis replaces its rows; ``local`` (ISO 8601
+with offset), ``day`` (local date) and ``sod`` (seconds since local midnight, wall clock) are for days and plots.
+
+Day summaries are recomputed from the stored epochs of a day whenever epochs of that day are written, so two
+recordings of one day add up. :meth:`HistoryStore.prune` deletes old epochs but keeps the summaries, which is
+what the week view and the goals read.
+
+The schema is versioned: ``schema_version`` holds the version, :data:`MIGRATIONS` the steps; opening a store
+brings it up to date in one transaction per step.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import TextIO
+
+import numpy as np
+
+from hipsense.config import data_dir
+from processing.activity import ACTIVITIES
+from processing.alerts import Alert
+from processing.bouts import Bout
+from processing.clock import LocalClock
+from processing.errors import ConfigError, HipsenseError
+from processing.pipeline import Epochs
+from processing.samples import FloatArray
+
+#: Schema steps; step i brings the schema from version i to i + 1.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: epochs, bouts and alerts.
+    """
+    CREATE TABLE epochs (
+        ts REAL PRIMARY KEY, local TEXT NOT NULL, day TEXT NOT NULL, sod REAL NOT NULL,
+        activity TEXT NOT NULL, tilt_deg REAL, obliquity_deg REAL, calibrated INTEGER NOT NULL
+    );
+    CREATE TABLE bouts (
+        start_ts REAL PRIMARY KEY, end_ts REAL NOT NULL, start_local TEXT NOT NULL, day TEXT NOT NULL,
+        start_sod REAL NOT NULL, duration_s REAL NOT NULL, sitting_s REAL NOT NULL, breaks INTEGER NOT NULL
+    );
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY, event_type TEXT NOT NULL, ts REAL NOT NULL, time TEXT NOT NULL, day TEXT NOT NULL,
+        message TEXT NOT NULL, fields TEXT NOT NULL
+    );
+    """,
+    # 2: day summaries (kept when old epochs are pruned) and an index for reading a day.
+    """
+    CREATE INDEX epochs_day ON epochs(day);
+    CREATE TABLE days (
+        day TEXT PRIMARY KEY, unknown_s REAL NOT NULL, sitting_s REAL NOT NULL, standing_s REAL NOT NULL,
+        walking_s REAL NOT NULL, lying_s REAL NOT NULL, anterior_tilt_standing_s REAL NOT NULL,
+        longest_bout_s REAL NOT NULL, bouts INTEGER NOT NULL, alerts INTEGER NOT NULL
+    );
+    INSERT INTO days
+        SELECT e.day,
+            SUM(e.activity = 'unknown'), SUM(e.activity = 'sitting'), SUM(e.activity = 'standing'),
+            SUM(e.activity = 'walking'), SUM(e.activity = 'lying'), 0,
+            COALESCE((SELECT MAX(b.duration_s) FROM bouts b WHERE b.day = e.day), 0),
+            (SELECT COUNT(*) FROM bouts b WHERE b.day = e.day),
+            (SELECT COUNT(*) FROM alerts a WHERE a.day = e.day)
+        FROM epochs e GROUP BY e.day;
+    """,
+    # 3: exercise minutes per day (the exercise log fills it; 0 until then).
+    """
+    ALTER TABLE days ADD COLUMN exercise_s REAL NOT NULL DEFAULT 0;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+DAY_FIELDS = (
+    "day",
+    "unknown_s",
+    "sitting_s",
+    "standing_s",
+    "walking_s",
+    "lying_s",
+    "anterior_tilt_standing_s",
+    "longest_bout_s",
+    "bouts",
+    "alerts",
+    "exercise_s",
+)
+EPOCH_FIELDS = ("ts", "local", "day", "sod", "activity", "tilt_deg", "obliquity_deg", "calibrated")
+
+
+def default_path() -> Path:
+    return data_dir() / "history.sqlite3"
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """One local day's totals, seconds. ``bouts``: sitting bouts that started that day."""
+
+    day: date
+    unknown_s: float
+    sitting_s: float
+    standing_s: float
+    walking_s: float
+    lying_s: float
+    anterior_tilt_standing_s: float
+    longest_bout_s: float
+    bouts: int
+    alerts: int
+    exercise_s: float = 0.0
+
+    @property
+    def worn_s(self) -> float:
+        return self.sitting_s + self.standing_s + self.walking_s + self.lying_s
+
+
+@dataclass(frozen=True)
+class DayEpochs:
+    """A day's stored epochs. sod: (m,) seconds since local midnight; activity: (m,) int8 codes into
+    ACTIVITIES; tilt_deg: (m,) degrees, anterior positive, NaN where undefined."""
+
+    day: date
+    sod: FloatArray
+    activity: np.ndarray[tuple[int], np.dtype[np.int8]]
+    tilt_deg: FloatArray
+
+
+@dataclass(frozen=True)
+class StoredBout:
+    day: date
+    start_sod: float
+    duration_s: float
+    sitting_s: float
+    breaks: int
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the missing steps up to ``target``, each in its own transaction; returns the version reached."""
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise HipsenseError(
+            f"history store schema version {version} is newer than this hipsense knows ({SCHEMA_VERSION})",
+            hint="upgrade hipsense, or point the store at another file",
+        )
+    while version < target:
+        script = MIGRATIONS[version]
+        statements = [s.strip() for s in script.split(";\n") if s.strip()]
+        with conn:  # one transaction: a failed step leaves the previous version intact
+            conn.execute("BEGIN")
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+        version += 1
+    return version
+
+
+class HistoryStore:
+    """The SQLite history, a context manager. ``path``: the file (default :func:`default_path`).
+
+    >>> import tempfile, pathlib
+    >>> with HistoryStore(pathlib.Path(tempfile.mkdtemp()) / "h.sqlite3") as store:
+    ...     store.version
+    3
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (``with self.conn``), DDL included.
+            self.conn = sqlite3.connect(self.path, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.version = migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise HipsenseError(
+                f"{self.path}: cannot open the history store: {exc}",
+                hint="check the file is a hipsense history (SQLite) and the folder is writable",
+            ) from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def add_run(
+        self,
+        *,
+        epochs: Epochs,
+        clock: LocalClock,
+        bouts: Sequence[Bout] = (),
+        alerts: Sequence[Alert] = (),
+        anterior_tilt_deg: float = 10.0,
+    ) -> set[date]:
+        """Store one run's epochs, bouts and alerts and refresh the summaries of the days they touch.
+
+        Rows already there for the same times (a re-analysis) are replaced. Returns the days touched.
+        ``anterior_tilt_deg``: the tilt from which standing counts as anterior (the alert threshold).
+        """
+        start = clock.start.timestamp()
+        touched: set[date] = set()
+        names = np.asarray(ACTIVITIES)[epochs.activity].tolist()
+        rows = []
+        for i, t in enumerate(epochs.t.tolist()):
+            local = clock.local(t)
+            day = local.date()
+            touched.add(day)
+            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            sod = (local.replace(tzinfo=None) - midnight.replace(tzinfo=None)).total_seconds()
+            tilt = float(epochs.tilt_deg[i])
+            obl = float(epochs.obliquity_deg[i])
+            rows.append(
+                (
+                    round(start + t, 3),
+                    local.isoformat(timespec="seconds"),
+                    day.isoformat(),
+                    sod,
+                    names[i],
+                    None if np.isnan(tilt) else tilt,
+                    None if np.isnan(obl) else obl,
+                    int(epochs.calibrated[i]),
+                )
+            )
+        bout_rows = []
+        for b in bouts:
+            local = clock.local(b.start_s)
+            day = local.date()
+            touched.add(day)
+            sod = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+            bout_rows.append(
+                (
+                    round(start + b.start_s, 3),
+                    round(start + b.end_s, 3),
+                    local.isoformat(timespec="seconds"),
+                    day.isoformat(),
+                    sod,
+                    b.duration_s,
+                    b.sitting_s,
+                    b.breaks,
+                )
+            )
+        alert_rows = []
+        for a in alerts:
+            day = a.time.date()
+            touched.add(day)
+            alert_rows.append(
+                (
+                    a.id,
+                    a.event_type,
+                    round(start + a.t, 3),
+                    a.time.isoformat(timespec="seconds"),
+                    day.isoformat(),
+                    a.message,
+                    json.dumps(a.fields, default=str, sort_keys=True),
+                )
+            )
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany(f"INSERT OR REPLACE INTO epochs VALUES ({','.join('?' * 8)})", rows)
+            self.conn.executemany(f"INSERT OR REPLACE INTO bouts VALUES ({','.join('?' * 8)})", bout_rows)
+            self.conn.executemany(f"INSERT OR REPLACE INTO alerts VALUES ({','.join('?' * 7)})", alert_rows)
+            for day in touched:
+                self._refresh_day(day, anterior_tilt_deg)
+        return touched
+
+    def _refresh_day(self, day: date, anterior_tilt_deg: float) -> None:
+        d = day.isoformat()
+        counts = dict.fromkeys(ACTIVITIES, 0.0)
+        for name, n in self.conn.execute("SELECT activity, COUNT(*) FROM epochs WHERE day = ? GROUP BY 1", (d,)):
+            counts[name] = float(n)
+        (anterior,) = self.conn.execute(
+            "SELECT COUNT(*) FROM epochs WHERE day = ? AND activity = 'standing' AND tilt_deg >= ?",
+            (d, anterior_tilt_deg),
+        ).fetchone()
+        longest, n_bouts = self.conn.execute(
+            "SELECT COALESCE(MAX(duration_s), 0), COUNT(*) FROM bouts WHERE day = ?", (d,)
+        ).fetchone()
+        (n_alerts,) = self.conn.execute("SELECT COUNT(*) FROM alerts WHERE day = ?", (d,)).fetchone()
+        old = self.conn.execute("SELECT exercise_s FROM days WHERE day = ?", (d,)).fetchone()
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO days ({','.join(DAY_FIELDS)}) VALUES ({','.join('?' * len(DAY_FIELDS))})",
+            (
+                d,
+                *(counts[name] for name in ACTIVITIES),
+                float(anterior),
+                float(longest),
+                int(n_bouts),
+                int(n_alerts),
+                0.0 if old is None else float(old[0]),
+            ),
+        )
+
+    def set_exercise(self, day: date, exercise_s: float) -> None:
+        """Set a day's exercise seconds (detected drills or logged by hand)."""
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.execute(
+                "INSERT OR IGNORE INTO days (day, unknown_s, sitting_s, standing_s, walking_s, lying_s, "
+                "anterior_tilt_standing_s, longest_bout_s, bouts, alerts) VALUES (?, 0, 0, 0, 0, 0, 0, 0, 0, 0)",
+                (day.isoformat(),),
+            )
+            self.conn.execute("UPDATE days SET exercise_s = ? WHERE day = ?", (exercise_s, day.isoformat()))
+
+    def prune(self, *, keep_days: int, today: date) -> int:
+        """Delete epochs of days before ``today - keep_days + 1`` (keep ``keep_days`` days, today included).
+
+        Day summaries, bouts and alerts stay. Returns the number of epochs deleted.
+        """
+        if keep_days < 1:
+            raise ConfigError(f"retention of {keep_days} days: keep at least 1 day")
+        first_kept = (today - timedelta(days=keep_days - 1)).isoformat()
+        with self.conn:
+            self.conn.execute("BEGIN")
+            cur = self.conn.execute("DELETE FROM epochs WHERE day < ?", (first_kept,))
+        return cur.rowcount
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def days(self, first: date | None = None, last: date | None = None) -> list[DaySummary]:
+        """Day summaries from ``first`` to ``last`` (inclusive; None: open), oldest first."""
+        rows = self.conn.execute(
+            f"SELECT {','.join(DAY_FIELDS)} FROM days WHERE day >= ? AND day <= ? ORDER BY day",
+            ((first or date.min).isoformat(), (last or date.max).isoformat()),
+        ).fetchall()
+        return [DaySummary(date.fromisoformat(r[0]), *r[1:]) for r in rows]
+
+    def day_epochs(self, day: date) -> DayEpochs:
+        rows = self.conn.execute(
+            "SELECT sod, activity, tilt_deg FROM epochs WHERE day = ? ORDER BY ts", (day.isoformat(),)
+        ).fetchall()
+        code = {name: i for i, name in enumerate(ACTIVITIES)}
+        sod = np.array([r[0] for r in rows], dtype=float)
+        activity = np.array([code.get(r[1], 0) for r in rows], dtype=np.int8)
+        tilt = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=float)
+        return DayEpochs(day, sod, activity, tilt)
+
+    def day_bouts(self, day: date) -> list[StoredBout]:
+        rows = self.conn.execute(
+            "SELECT start_sod, duration_s, sitting_s, breaks FROM bouts WHERE day = ? ORDER BY start_ts",
+            (day.isoformat(),),
+        ).fetchall()
+        return [StoredBout(day, *r) for r in rows]
+
+    def day_alerts(self, day: date) -> list[tuple[str, str, str]]:
+        """(time ISO, event_type, message) of a day's alerts, in order."""
+        return [
+            (r[0], r[1], r[2])
+            for r in self.conn.execute(
+                "SELECT time, event_type, message FROM alerts WHERE day = ? ORDER BY ts", (day.isoformat(),)
+            )
+        ]
+
+    def export_csv(self, fh: TextIO, table: str, *, first: date | None = None, last: date | None = None) -> int:
+        """Write ``epochs``, ``bouts``, ``alerts`` or ``days`` rows (between two days, inclusive) as CSV with a
+        header. Returns the number of rows written."""
+        if table not in ("epochs", "bouts", "alerts", "days"):
+            raise ConfigError(f"unknown table {table!r}", hint="one of epochs, bouts, alerts, days")
+        order = {"epochs": "ts", "bouts": "start_ts", "alerts": "ts", "days": "day"}[table]
+        cur = self.conn.execute(
+            f"SELECT * FROM {table} WHERE day >= ? AND day <= ? ORDER BY {order}",
+            ((first or date.min).isoformat(), (last or date.max).isoformat()),
+        )
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow([c[0] for c in cur.description])
+        n = 0
+        for row in cur:
+            writer.writerow(["" if v is None else v for v in row])
+            n += 1
+        return n
+
+
+def save_run(
+    path: Path | None,
+    *,
+    epochs: Epochs,
+    clock: LocalClock,
+    bouts: Sequence[Bout] = (),
+    alerts: Sequence[Alert] = (),
+    anterior_tilt_deg: float = 10.0,
+) -> set[date]:
+    """Open the store at ``path`` (None: the default), add one run (:meth:`HistoryStore.add_run`), close it."""
+    with HistoryStore(path) as store:
+        return store.add_run(
+            epochs=epochs, clock=clock, bouts=bouts, alerts=alerts, anterior_tilt_deg=anterior_tilt_deg
+        )
+
+
+def iter_days(first: date, last: date) -> Iterable[date]:
+    d = first
+    while d <= last:
+        yield d
+        d += timedelta(days=1)
