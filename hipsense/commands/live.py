@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hipsense.calstore import load_calibration
 from hipsense.commands._common import parse_tz
@@ -23,24 +24,19 @@ from hipsense.runtime import ConsoleSink, MqttSink, RunStats, Sink, run
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
 from processing.samples import Samples
-from sensor.profiles import load_profile, profile_paths
+from sensor.profiles import Profile, load_profile, profile_paths
 from sensor.recording import RecordingWriter
 from sensor.source import Source, SourceEvent
+
+if TYPE_CHECKING:
+    from sensor.ble import BleSource
 
 VIRTUAL_SCENARIO = "stand 30, walk 60, sit 35min, walk 60, stand 30"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_sensor_flags(p: argparse.ArgumentParser, *, scenario: str = VIRTUAL_SCENARIO) -> None:
+    """Which sensor to use: a Bluetooth LE device, or a virtual one streaming a simulated wearer."""
     profiles = [p.stem for p in profile_paths()]
-    p = sub.add_parser(
-        "live",
-        help="stream a Bluetooth LE sensor through the live path, with a status line and alerts",
-        description=(
-            "Connect to a Bluetooth LE IMU (or, with --virtual, a simulated one), feed it through the live path "
-            "(the same code as 'replay'), show a status line and alerts, publish to MQTT and record the raw "
-            "stream. The link is re-established automatically when it drops. Ctrl-C stops it cleanly."
-        ),
-    )
     p.add_argument(
         "--device", metavar="NAME|ADDRESS", default=None, help="advertised name (wildcards allowed) or address"
     )
@@ -51,6 +47,30 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="sensor type, from firmware_config/ (default: witmotion)",
     )
     p.add_argument("--rate", type=float, metavar="HZ", default=None, help="sample rate (default: the profile's)")
+    v = p.add_argument_group("virtual sensor (no hardware)")
+    v.add_argument("--virtual", action="store_true", help="use a virtual sensor streaming a simulated wearer")
+    v.add_argument("--scenario", default=scenario, metavar="TEXT", help=f"the wearer's day (default: {scenario!r})")
+    v.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default: 1)")
+    v.add_argument("--seed", type=int, default=0, metavar="S", help="simulator seed (default: 0)")
+    v.add_argument(
+        "--drop-link-at",
+        default="",
+        metavar="S[,S...]",
+        help="stream seconds at which the virtual sensor drops the link",
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "live",
+        help="stream a Bluetooth LE sensor through the live path, with a status line and alerts",
+        description=(
+            "Connect to a Bluetooth LE IMU (or, with --virtual, a simulated one), feed it through the live path "
+            "(the same code as 'replay'), show a status line and alerts, publish to MQTT and record the raw "
+            "stream. The link is re-established automatically when it drops. Ctrl-C stops it cleanly."
+        ),
+    )
+    add_sensor_flags(p)
     p.add_argument(
         "--record", type=Path, metavar="FILE", default=None, help="also record the raw stream (.csv, .csv.gz, .hsb)"
     )
@@ -60,19 +80,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--no-stored-calibration",
         action="store_true",
         help="ignore the calibration stored by 'hipsense calibrate' and calibrate from walking instead",
-    )
-    v = p.add_argument_group("virtual sensor (no hardware)")
-    v.add_argument("--virtual", action="store_true", help="use a virtual sensor streaming a simulated wearer")
-    v.add_argument(
-        "--scenario", default=VIRTUAL_SCENARIO, metavar="TEXT", help=f"the wearer's day (default: {VIRTUAL_SCENARIO!r})"
-    )
-    v.add_argument("--speed", type=float, default=1.0, metavar="X", help="times real time (default: 1)")
-    v.add_argument("--seed", type=int, default=0, metavar="S", help="simulator seed (default: 0)")
-    v.add_argument(
-        "--drop-link-at",
-        default="",
-        metavar="S[,S...]",
-        help="stream seconds at which the virtual sensor drops the link",
     )
     add_broker_flags(p)
     p.set_defaults(func=run_live)
@@ -115,56 +122,64 @@ def _drop_times(text: str) -> tuple[float, ...]:
         raise ConfigError(f"--drop-link-at {text!r}: give seconds separated by commas, e.g. 600,1200") from exc
 
 
-async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = ()) -> RunStats:
-    """The whole command inside one event loop (Bumble's virtual link needs it)."""
+async def open_source(
+    args: argparse.Namespace, stack: contextlib.AsyncExitStack[bool | None]
+) -> tuple[BleSource, Profile, float]:
+    """The sensor the flags of :func:`add_sensor_flags` name (a virtual one is started on ``stack``)."""
     from sensor.ble import BleSource  # bleak is imported only by the commands that use it
 
-    config = load_config()
-    wearer = WearerConfig(id=args.wearer).id if args.wearer else config.wearer.id
-    tz = parse_tz(args.tz or config.wearer.timezone or None)
-    broker = broker_settings(args, config.mqtt)
     profile = load_profile(args.profile)
     rate = float(profile.check_rate(args.rate if args.rate is not None else profile.default_hz))
     if args.speed <= 0:
         raise ConfigError(f"--speed {args.speed}: must be a positive factor of real time")
+    if args.virtual:
+        from sensor.simulate import SensorModel, parse_scenario
+        from sensor.virtual import Faults, VirtualLink, VirtualSensor
+
+        try:
+            segments = parse_scenario(args.scenario)
+        except ValueError as exc:
+            raise ConfigError(f"--scenario: {exc}") from exc
+        link = await stack.enter_async_context(VirtualLink())
+        sensor = VirtualSensor(
+            link,
+            profile,
+            segments,
+            model=SensorModel(rate_hz=profile.default_hz),
+            seed=args.seed,
+            speed=args.speed,
+            faults=Faults(drop_link_at_s=_drop_times(args.drop_link_at)),
+        )
+        await stack.enter_async_context(sensor)
+        source = BleSource(
+            profile,
+            device=args.device,
+            rate_hz=rate,
+            clock_scale=args.speed,
+            client_backend=link.client_backend,
+            scanner_backend=link.scanner_backend,
+        )
+
+        async def stop_when_done() -> None:
+            await sensor.finished.wait()
+            await asyncio.sleep(0.5)
+            source.stop()
+
+        stopper = asyncio.get_running_loop().create_task(stop_when_done())
+        stack.callback(stopper.cancel)
+    else:
+        source = BleSource(profile, device=args.device, rate_hz=rate)
+    return source, profile, rate
+
+
+async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = ()) -> RunStats:
+    """The whole command inside one event loop (Bumble's virtual link needs it)."""
+    config = load_config()
+    wearer = WearerConfig(id=args.wearer).id if args.wearer else config.wearer.id
+    tz = parse_tz(args.tz or config.wearer.timezone or None)
+    broker = broker_settings(args, config.mqtt)
     async with contextlib.AsyncExitStack() as stack:
-        if args.virtual:
-            from sensor.simulate import SensorModel, parse_scenario
-            from sensor.virtual import Faults, VirtualLink, VirtualSensor
-
-            try:
-                segments = parse_scenario(args.scenario)
-            except ValueError as exc:
-                raise ConfigError(f"--scenario: {exc}") from exc
-            link = await stack.enter_async_context(VirtualLink())
-            sensor = VirtualSensor(
-                link,
-                profile,
-                segments,
-                model=SensorModel(rate_hz=profile.default_hz),
-                seed=args.seed,
-                speed=args.speed,
-                faults=Faults(drop_link_at_s=_drop_times(args.drop_link_at)),
-            )
-            await stack.enter_async_context(sensor)
-            source = BleSource(
-                profile,
-                device=args.device,
-                rate_hz=rate,
-                clock_scale=args.speed,
-                client_backend=link.client_backend,
-                scanner_backend=link.scanner_backend,
-            )
-
-            async def stop_when_done() -> None:
-                await sensor.finished.wait()
-                await asyncio.sleep(0.5)
-                source.stop()
-
-            stopper = asyncio.get_running_loop().create_task(stop_when_done())
-            stack.callback(stopper.cancel)
-        else:
-            source = BleSource(profile, device=args.device, rate_hz=rate)
+        source, profile, rate = await open_source(args, stack)
         source.start = datetime.now(UTC).astimezone()
         device_key = args.device or profile.name
         calibration = None if args.no_stored_calibration else load_calibration(wearer, device_key)
