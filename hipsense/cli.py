@@ -18,7 +18,7 @@ from typing import TextIO
 from hipsense import __version__
 from processing.errors import HipsenseError, HipsenseWarning
 
-COMMANDS = ("live", "devices", "analyze", "replay", "calibrate", "simulate", "config", "alerts")
+COMMANDS = ("live", "devices", "analyze", "replay", "calibrate", "report", "simulate", "config", "alerts")
 
 
 def _show_warning(

@@ -50,7 +50,7 @@ from sensor.simulate import Segment, SensorModel, Truth, simulate_chunks
 log = logging.getLogger(__name__)
 # Bumble's simulated controller warns about every packet still in flight when a link is dropped on purpose;
 # those are expected here and would bury hipsense's own messages.
-logging.getLogger("bumble").setLevel(logging.ERROR)
+logging.getLogger("bumble").setLevel(logging.CRITICAL)
 
 CENTRAL_ADDRESS = "F0:F0:F0:F0:F0:F0"
 

@@ -9,14 +9,18 @@ folder (see :mod:`hipsense.calstore`), so later runs start calibrated.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from hipsense.calstore import save_calibration
 from hipsense.commands._common import add_recording_flags, parse_window
+from hipsense.commands.live import add_sensor_flags, open_source
 from hipsense.config import WearerConfig, load_config
 from processing.calibration import (
     MIN_WALKING_EPOCHS,
@@ -31,10 +35,12 @@ from processing.errors import ConfigError
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
 from processing.samples import FloatArray, Samples
-from sensor.recording import open_recording
+from sensor.recording import RecordingWriter, open_recording
 
 #: Steps needed in a --walk window.
 MIN_STEPS = 10
+#: The virtual wearer of ``calibrate --live --virtual``: stands, then walks.
+GUIDED_SCENARIO = "stand 14, walk 45"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -48,17 +54,97 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "Prints where the sensor sits and the angles, and stores the calibration for the wearer and device."
         ),
     )
-    p.add_argument("recording", type=Path, metavar="REC", help="the recording (any format 'analyze' reads)")
-    p.add_argument("--neutral", metavar="START:END", required=True, help="seconds of neutral standing, e.g. 5:25")
+    p.add_argument("recording", type=Path, metavar="REC", nargs="?", help="the recording (any format 'analyze' reads)")
+    p.add_argument(
+        "--neutral", metavar="START:END", help="seconds of neutral standing in REC, e.g. 5:25 (needed with REC)"
+    )
     p.add_argument("--walk", metavar="START:END", help="seconds of straight walking (default: all walking found)")
     p.add_argument("--wearer", metavar="ID", help="wearer id (default: from the config)")
-    p.add_argument("--device", metavar="NAME", help="device name (default: the recording's 'device' metadata)")
+    p.add_argument(
+        "--device",
+        metavar="NAME",
+        help="device the calibration is stored for (default: the recording's 'device' metadata); with --live, "
+        "the sensor's advertised name or address",
+    )
     p.add_argument("--no-save", action="store_true", help="print the result without storing it")
     add_recording_flags(p)
+    g = p.add_argument_group(
+        "guided calibration on the live sensor (instead of REC)",
+        "With --live, hipsense connects to the sensor, asks you to stand still in neutral, then to walk "
+        "straight ahead, records both and calibrates from them.",
+    )
+    g.add_argument("--live", action="store_true", help="calibrate on the live sensor, guided step by step")
+    g.add_argument(
+        "--stand-s", type=float, default=12.0, metavar="S", help="seconds of neutral standing to record (default 12)"
+    )
+    g.add_argument(
+        "--walk-s", type=float, default=30.0, metavar="S", help="seconds of straight walking to record (default 30)"
+    )
+    add_sensor_flags(p, scenario=GUIDED_SCENARIO, device=False, rate=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.live:
+        if args.recording is not None or args.neutral:
+            raise ConfigError("give either REC with --neutral, or --live, not both")
+        if args.stand_s < 5 or args.walk_s < 10:
+            raise ConfigError("--stand-s must be >= 5 s and --walk-s >= 10 s (10 or more steps are needed)")
+        with tempfile.TemporaryDirectory(prefix="hipsense-calibrate-") as tmp:
+            args.recording, device = asyncio.run(_record_guided(args, Path(tmp) / "guided.hsb"))
+            args.neutral = f"2:{args.stand_s - 1:g}"
+            args.walk = f"{args.stand_s + 3:g}:{args.stand_s + args.walk_s - 1:g}"
+            args.device = args.device or device
+            return _calibrate_recording(args)
+    if args.recording is None or not args.neutral:
+        raise ConfigError(
+            "give a recording and its --neutral window, or --live",
+            hint="e.g. hipsense calibrate day.csv --neutral 5:25, or hipsense calibrate --live",
+        )
+    return _calibrate_recording(args)
+
+
+async def _record_guided(args: argparse.Namespace, path: Path) -> tuple[Path, str]:
+    """Connect, prompt the wearer through standing and walking, and record both to ``path``."""
+    stand_s, walk_s = float(args.stand_s), float(args.walk_s)
+    async with contextlib.AsyncExitStack() as stack:
+        source, profile, rate = await open_source(args, stack)
+        writer = stack.enter_context(
+            RecordingWriter(path, metadata={"device": args.device or profile.name, "rate_hz": f"{rate:g}"})
+        )
+        t_first: float | None = None
+        said_walk = False
+        print(f"connecting to a {profile.title} ...", file=sys.stderr)
+        async for item in source.stream():
+            if not isinstance(item, Samples):
+                if item.kind == "connected":
+                    print(
+                        f"1/2  Stand still, upright and relaxed, looking ahead, for {stand_s:g} s ...", file=sys.stderr
+                    )
+                elif item.kind == "disconnected":
+                    raise CalibrationError(
+                        f"{source.name}: the link dropped during calibration", hint="stay near the sensor and retry"
+                    )
+                continue
+            if len(item) == 0:
+                continue
+            if t_first is None:
+                t_first = float(item.t[0])
+            writer.write(item)
+            elapsed = float(item.t[-1]) - t_first
+            if not said_walk and elapsed >= stand_s:
+                said_walk = True
+                print(f"2/2  Now walk straight ahead at your usual pace for {walk_s:g} s ...", file=sys.stderr)
+            if elapsed >= stand_s + walk_s:
+                source.stop()
+                break
+        if t_first is None:
+            raise CalibrationError(f"{source.name}: no samples arrived", hint="check the sensor and retry")
+        print("done: thank you.", file=sys.stderr)
+        return path, args.device or profile.name
+
+
+def _calibrate_recording(args: argparse.Namespace) -> int:
     neutral = parse_window(args.neutral, "--neutral")
     walk = parse_window(args.walk, "--walk") if args.walk else None
     wearer = args.wearer or load_config().wearer.id

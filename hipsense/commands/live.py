@@ -34,19 +34,26 @@ if TYPE_CHECKING:
 VIRTUAL_SCENARIO = "stand 30, walk 60, sit 35min, walk 60, stand 30"
 
 
-def add_sensor_flags(p: argparse.ArgumentParser, *, scenario: str = VIRTUAL_SCENARIO) -> None:
-    """Which sensor to use: a Bluetooth LE device, or a virtual one streaming a simulated wearer."""
+def add_sensor_flags(
+    p: argparse.ArgumentParser, *, scenario: str = VIRTUAL_SCENARIO, device: bool = True, rate: bool = True
+) -> None:
+    """Which sensor to use: a Bluetooth LE device, or a virtual one streaming a simulated wearer.
+
+    device, rate: add ``--device`` and ``--rate`` (a command that has them already passes False).
+    """
     profiles = [p.stem for p in profile_paths()]
-    p.add_argument(
-        "--device", metavar="NAME|ADDRESS", default=None, help="advertised name (wildcards allowed) or address"
-    )
+    if device:
+        p.add_argument(
+            "--device", metavar="NAME|ADDRESS", default=None, help="advertised name (wildcards allowed) or address"
+        )
     p.add_argument(
         "--profile",
         choices=profiles,
         default="witmotion",
         help="sensor type, from firmware_config/ (default: witmotion)",
     )
-    p.add_argument("--rate", type=float, metavar="HZ", default=None, help="sample rate (default: the profile's)")
+    if rate:
+        p.add_argument("--rate", type=float, metavar="HZ", default=None, help="sample rate (default: the profile's)")
     v = p.add_argument_group("virtual sensor (no hardware)")
     v.add_argument("--virtual", action="store_true", help="use a virtual sensor streaming a simulated wearer")
     v.add_argument("--scenario", default=scenario, metavar="TEXT", help=f"the wearer's day (default: {scenario!r})")
