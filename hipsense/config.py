@@ -78,16 +78,38 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    """The history store: ``path`` of the SQLite file (empty: history.sqlite3 in the data folder) and how many
+    days of 1 s epochs to keep (day summaries, bouts and alerts are kept for good)."""
+
+    path: str = ""
+    retention_days: float = 365.0
+
+    def __post_init__(self) -> None:
+        if self.retention_days < 1:
+            raise ValueError(f"retention_days = {self.retention_days:g} must be at least 1")
+
+
+@dataclass(frozen=True)
+class GoalsConfig:
+    """``file``: the goals TOML (empty: goals.toml beside the config file)."""
+
+    file: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     wearer: WearerConfig = field(default_factory=WearerConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     alerts: AlertParams = field(default_factory=AlertParams)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    goals: GoalsConfig = field(default_factory=GoalsConfig)
     source: Path | None = None  # the file it was read from, if any
 
     def masked(self) -> dict[str, dict[str, Any]]:
         """The effective settings as plain data, with secrets masked (for ``hipsense config --show``)."""
         out: dict[str, dict[str, Any]] = {}
-        for section in ("wearer", "mqtt", "alerts"):
+        for section in _SECTIONS:
             obj = getattr(self, section)
             values: dict[str, Any] = {}
             for f in fields(obj):
@@ -101,7 +123,13 @@ class Config:
         return out
 
 
-_SECTIONS: dict[str, type] = {"wearer": WearerConfig, "mqtt": MqttConfig, "alerts": AlertParams}
+_SECTIONS: dict[str, type] = {
+    "wearer": WearerConfig,
+    "mqtt": MqttConfig,
+    "alerts": AlertParams,
+    "store": StoreConfig,
+    "goals": GoalsConfig,
+}
 
 
 def mask_url(url: str) -> str:

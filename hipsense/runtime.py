@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from hipsense.mqtt import Publisher
+from hipsense.store import HistoryStore
 from processing.activity import ACTIVITIES
 from processing.alerts import Alert
+from processing.bouts import Bout
+from processing.clock import LocalClock
 from processing.pipeline import Epochs, Pipeline, PipelineOutput
 from sensor.source import Source, SourceEvent
 
@@ -155,6 +158,66 @@ class MqttSink:
         if self._pending is not None:
             self.publisher.publish_state(self._pending)
         self.publisher.close()
+
+
+class StoreSink:
+    """1 s epochs, sitting bouts and alerts into the history store, written in batches.
+
+    flush_s: wall-clock seconds between writes (and at close), so the store sees a live day as it goes.
+    retention_days: 1 s epochs older than this are pruned at close (day summaries stay).
+    """
+
+    def __init__(
+        self,
+        store: HistoryStore,
+        clock: LocalClock,
+        *,
+        anterior_tilt_deg: float,
+        flush_s: float = 60.0,
+        retention_days: float | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.anterior_tilt_deg = anterior_tilt_deg
+        self.flush_s = flush_s
+        self.retention_days = retention_days
+        self._epochs: list[Epochs] = []
+        self._bouts: list[Bout] = []
+        self._alerts: list[Alert] = []
+        self._last_flush = time.monotonic()
+
+    def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
+        if len(output.epochs):
+            self._epochs.append(output.epochs)
+        self._bouts += output.bouts
+        self._alerts += output.alerts
+        if time.monotonic() - self._last_flush >= self.flush_s:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if not (self._epochs or self._bouts or self._alerts):
+            return
+        self.store.add_run(
+            epochs=Epochs.concat(self._epochs),
+            clock=self.clock,
+            bouts=self._bouts,
+            alerts=self._alerts,
+            anterior_tilt_deg=self.anterior_tilt_deg,
+        )
+        self._epochs, self._bouts, self._alerts = [], [], []
+
+    def event(self, event: SourceEvent) -> None:
+        pass
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            if self.retention_days is not None:
+                today = self.clock.local(time.time() - self.clock.start.timestamp()).date()
+                self.store.prune(keep_days=round(self.retention_days), today=today)
+        finally:
+            self.store.close()
 
 
 def _load_rule_state(pipeline: Pipeline, path: Path | None) -> None:

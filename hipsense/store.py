@@ -26,7 +26,7 @@ from typing import TextIO
 
 import numpy as np
 
-from hipsense.config import data_dir
+from hipsense.config import data_dir, load_config
 from processing.activity import ACTIVITIES
 from processing.alerts import Alert
 from processing.bouts import Bout
@@ -93,7 +93,9 @@ EPOCH_FIELDS = ("ts", "local", "day", "sod", "activity", "tilt_deg", "obliquity_
 
 
 def default_path() -> Path:
-    return data_dir() / "history.sqlite3"
+    """``[store] path`` from the config, else history.sqlite3 in the data folder."""
+    configured = load_config().store.path
+    return Path(configured).expanduser() if configured else data_dir() / "history.sqlite3"
 
 
 @dataclass(frozen=True)

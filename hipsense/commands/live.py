@@ -20,7 +20,8 @@ from hipsense.commands._common import parse_tz
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
 from hipsense.config import WearerConfig, data_dir, load_config
 from hipsense.mqtt import publisher_from_config
-from hipsense.runtime import ConsoleSink, MqttSink, RunStats, Sink, run
+from hipsense.runtime import ConsoleSink, MqttSink, RunStats, Sink, StoreSink, run
+from hipsense.store import HistoryStore
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
 from processing.samples import Samples
@@ -83,6 +84,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--wearer", metavar="ID", default=None, help="wearer id for MQTT topics and alert ids (a-z0-9_-)")
     p.add_argument("--tz", metavar="ZONE", default=None, help="IANA time zone for days and alerts (default: config)")
+    p.add_argument(
+        "--no-store",
+        action="store_true",
+        help="do not write the day to the history store (default: written, for 'hipsense report')",
+    )
     p.add_argument(
         "--no-stored-calibration",
         action="store_true",
@@ -213,7 +219,17 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
         if publisher is not None:
             publisher.start()
             sinks.append(MqttSink(publisher))
+        pipeline = Pipeline(params)
+        if not args.no_store:
+            sinks.append(
+                StoreSink(
+                    HistoryStore(),
+                    pipeline.tracker.clock,
+                    anterior_tilt_deg=config.alerts.anterior_tilt_deg,
+                    retention_days=config.store.retention_days,
+                )
+            )
         # The alert rules' state survives a restart, so that no alert is sent twice.
         rule_state = data_dir() / "rules" / f"{wearer}.json"
-        return await run(feed, Pipeline(params), sinks, rule_state=rule_state)
+        return await run(feed, pipeline, sinks, rule_state=rule_state)
     raise AssertionError("unreachable")

@@ -12,7 +12,8 @@ from hipsense.commands._common import add_recording_flags, parse_tz
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
 from hipsense.config import WearerConfig, load_config
 from hipsense.mqtt import publisher_from_config
-from hipsense.runtime import ConsoleSink, MqttSink, Sink, run
+from hipsense.runtime import ConsoleSink, MqttSink, Sink, StoreSink, run
+from hipsense.store import HistoryStore
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
 from sensor.recording import open_recording
@@ -43,6 +44,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--no-stored-calibration",
         action="store_true",
         help="ignore the calibration stored by 'hipsense calibrate' and calibrate from walking instead",
+    )
+    p.add_argument(
+        "--store",
+        nargs="?",
+        const="",
+        metavar="DB",
+        help="also write the epochs, bouts, alerts and day summaries to the history store (default file: "
+        "[store] path from the config, else history.sqlite3 in the data folder)",
     )
     add_recording_flags(p)
     add_broker_flags(p)
@@ -78,7 +87,18 @@ def run_replay(args: argparse.Namespace) -> int:
         if publisher is not None:
             publisher.start()
             sinks.append(MqttSink(publisher))
-        stats = asyncio.run(run(source, Pipeline(params), sinks))
+        pipeline = Pipeline(params)
+        if args.store is not None:
+            store = HistoryStore(Path(args.store) if args.store else None)
+            sinks.append(
+                StoreSink(
+                    store,
+                    pipeline.tracker.clock,
+                    anterior_tilt_deg=config.alerts.anterior_tilt_deg,
+                    retention_days=config.store.retention_days,
+                )
+            )
+        stats = asyncio.run(run(source, pipeline, sinks))
     print(
         f"{args.recording}: replayed {stats.samples} samples, {stats.epochs} epochs, {stats.alerts} alerts"
         + (" (interrupted)" if stats.interrupted else ""),

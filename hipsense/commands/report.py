@@ -43,9 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def _goals(path: Path | None) -> Goals | None:
+def _goals(path: Path | None, configured: str) -> Goals | None:
+    """--goals, else ``[goals] file`` from the config, else goals.toml beside the config file (if it exists)."""
     if path is not None:
         return load_goals(path)
+    if configured:
+        return load_goals(Path(configured).expanduser())
     default = config_path().parent / "goals.toml"
     return load_goals(default) if default.exists() else None
 
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     config = load_config()
     anterior_deg = config.alerts.anterior_tilt_deg
-    goals = _goals(args.goals)
+    goals = _goals(args.goals, config.goals.file)
     store_path: Path | None = args.store
     if store_path is not None and not store_path.exists():
         raise ConfigError(

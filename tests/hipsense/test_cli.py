@@ -125,3 +125,20 @@ def test_the_console_script_runs_as_a_subprocess(recording, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert len(read_csv(timeline)) == 300
+
+
+def test_replay_writes_the_history_store_and_report_reads_it(recording, tmp_path, capsys):
+    db = tmp_path / "history.sqlite3"
+    assert main(["replay", str(recording), "--fast", "--store", str(db)]) == 0
+    out = tmp_path / "day.html"
+    assert main(["report", "--day", "2026-01-05", "--store", str(db), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert html.count('data-plot="') >= 5
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        (epochs,) = conn.execute("SELECT COUNT(*) FROM epochs").fetchone()
+        (sitting,) = conn.execute("SELECT sitting_s FROM days WHERE day = '2026-01-05'").fetchone()
+    assert epochs == 300
+    # The live path calibrates itself causally from the first walk, so the first seconds of the sit may be lost.
+    assert 130 <= sitting <= 156

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,10 @@ def test_virtual_witmotion_to_mqtt_alerts_through_a_link_drop(
     states = [m.json() for m in sub.on("hipsense/me/state")]
     assert states and states[-1]["calibrated"] is True
     assert "ALERT" in capsys.readouterr().out
+    # The day went to the history store (for 'hipsense report'), one row per 1 s epoch.
+    with sqlite3.connect(home / "data" / "history.sqlite3") as db:
+        (stored,) = db.execute("SELECT COUNT(*) FROM epochs").fetchone()
+    assert stored == stats.epochs
     # The alert rules' state is kept for the next start (no alert twice after a restart).
     saved = json.loads((home / "data" / "rules" / "me.json").read_text())
     assert saved["next_sitting_alert_s"] == 660.0  # 60 s threshold + the 600 s reminder interval
