@@ -18,6 +18,13 @@ if ((${#need_apt[@]})); then
   fi
 fi
 
+# Optional: headless Chromium for the report's rendering test (it skips with a reason when Chromium is absent).
+if ! command -v chromium >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
+  echo "installing chromium with apt-get (for the report rendering test)" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+    || echo "chromium could not be installed: the report rendering test will be skipped" >&2
+fi
+
 PY=${PYTHON:-python3}
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
