@@ -66,6 +66,18 @@ class _Sway:
 
 
 @dataclass(frozen=True, slots=True)
+class _Rock:
+    """Rhythmic pelvic rocking (tilt drills, glute bridges): ``amp * sin(2 pi f (t - start))`` on the tilt, rad,
+    under an envelope."""
+
+    start: float
+    stop: float
+    ramp_s: float
+    freq_hz: float
+    amp: float
+
+
+@dataclass(frozen=True, slots=True)
 class _Harm:
     """``sum amp * cos(order * step_phase + offset)``; order 1 = step frequency, 0.5 = stride."""
 
@@ -109,6 +121,7 @@ class Plan:
     ev_step: FloatArray  # (E, 6)
     ev_bump: FloatArray  # (E, 6)
     max_hz: float  # harmonics above this are left out (the sensor's anti-aliasing filter)
+    rocks: tuple[_Rock | None, ...] = ()  # per segment, rhythmic rocking (Segment.rock_deg), or None
 
     def evaluate(self, t: FloatArray) -> Motion:
         """The motion at instants ``t`` ((n,) s, increasing). Pure function of t: grouping is irrelevant."""
@@ -131,6 +144,9 @@ class Plan:
                 self._add_sway(osc, t[lo:hi], val[lo:hi], d1[lo:hi], d2[lo:hi])
             elif isinstance(osc, _Gait):
                 self._add_gait(osc, t[lo:hi], val[lo:hi], d1[lo:hi], d2[lo:hi])
+            rock = self.rocks[seg[lo]] if hi > lo and self.rocks else None
+            if rock is not None:
+                self._add_rock(rock, t[lo:hi], val[lo:hi], d1[lo:hi], d2[lo:hi])
 
         code = self.seg_code[seg]
         tr_start = self.seg_start[seg]
@@ -161,6 +177,17 @@ class Plan:
             val[:, ch] += out.v
             d1[:, ch] += out.d1
             d2[:, ch] += out.d2
+
+    @staticmethod
+    def _add_rock(rock: _Rock, t: FloatArray, val: FloatArray, d1: FloatArray, d2: FloatArray) -> None:
+        env = ramp_envelope(t, rock.start, rock.stop, rock.ramp_s)
+        w = 2.0 * math.pi * rock.freq_hz
+        arg = w * (t - rock.start)
+        s, c = np.sin(arg), np.cos(arg)
+        out = env * Jet(rock.amp * s, rock.amp * w * c, -rock.amp * w * w * s)
+        val[:, TILT] += out.v
+        d1[:, TILT] += out.d1
+        d2[:, TILT] += out.d2
 
     def _add_gait(self, g: _Gait, t: FloatArray, val: FloatArray, d1: FloatArray, d2: FloatArray) -> None:
         env = ramp_envelope(t, g.start, g.stop, g.ramp_s)
@@ -220,6 +247,16 @@ def compile_plan(segments: Sequence[Segment], seed: int, *, max_hz: float = 40.0
     return builder.finish(max_hz)
 
 
+def _rock(seg: Segment, begin: float, stop: float) -> _Rock | None:
+    """The segment's rhythmic rocking, if it asks for one (no random draw: other segments are unchanged)."""
+    if seg.rock_deg is None or seg.rock_deg == 0.0 or stop - begin < 1.0:
+        return None
+    freq = seg.rock_hz if seg.rock_hz is not None else 0.25
+    return _Rock(
+        start=begin, stop=stop, ramp_s=min(1.0, (stop - begin) / 4.0), freq_hz=freq, amp=0.5 * seg.rock_deg * _DEG
+    )
+
+
 class _Builder:
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
@@ -231,6 +268,7 @@ class _Builder:
         self.seg_tr: list[float] = []
         self.seg_flagged: list[bool] = []
         self.oscillators: list[_Sway | _Gait | None] = []
+        self.rocks: list[_Rock | None] = []
         self.prev: tuple[str, str] | None = None  # (activity, side)
         self.initial = np.zeros(6)
 
@@ -277,6 +315,7 @@ class _Builder:
         else:
             self.oscillators.append(self._sway(seg, begin, stop))
             self._fidgets(seg, start + tr, stop, pose=target)
+        self.rocks.append(_rock(seg, begin, stop))
         self.prev = (seg.activity, side)
         self.t = stop
 
@@ -295,6 +334,7 @@ class _Builder:
             ev_step=np.array([np.zeros(6)] + [e[3] for e in ev]).reshape(-1, 6),
             ev_bump=np.array([np.zeros(6)] + [e[4] for e in ev]).reshape(-1, 6),
             max_hz=max_hz,
+            rocks=tuple(self.rocks),
         )
 
     # -- postures and transitions ---------------------------------------------------------------------

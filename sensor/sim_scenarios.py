@@ -41,6 +41,10 @@ class Segment:
     transition_s: duration of the transition into this segment, s (default 1.5..3 for postural
         transitions, about 1 for a change of tilt or the start of walking). Must leave 0.5 s of segment.
     motion_scale: multiplies sway, fidgets and weight shifts (0 = perfectly still; gait is not affected).
+    rock_deg: not walking: a rhythmic pelvic rocking (tilt drills, glute bridges) of this peak-to-peak
+        amplitude, degrees, centred on ``tilt_deg`` (default None: no rocking). A sine, no random draw, that
+        starts after the transition into the segment and fades in and out over a second.
+    rock_hz: the rocking's frequency, Hz (default 0.25 when ``rock_deg`` is given).
     """
 
     activity: str
@@ -53,6 +57,8 @@ class Segment:
     turns_per_min: float | None = None
     transition_s: float | None = None
     motion_scale: float = 1.0
+    rock_deg: float | None = None
+    rock_hz: float | None = None
 
     def __post_init__(self) -> None:
         if self.activity not in ACTIVITIES:
@@ -72,6 +78,12 @@ class Segment:
         _check_range("turns_per_min", self.turns_per_min, 0.0, 30.0)
         _check_range("transition_s", self.transition_s, 0.2, 10.0)
         _check_range("motion_scale", self.motion_scale, 0.0, 10.0)
+        _check_range("rock_deg", self.rock_deg, 0.0, 60.0)
+        _check_range("rock_hz", self.rock_hz, 0.02, 2.0)
+        if (self.rock_deg is not None or self.rock_hz is not None) and self.activity == "walking":
+            raise ValueError("Segment rock_deg/rock_hz (rhythmic pelvic rocking) is not for walking")
+        if self.rock_hz is not None and self.rock_deg is None:
+            raise ValueError("Segment rock_hz needs rock_deg (the rocking's peak-to-peak amplitude)")
         if self.transition_s is not None and self.transition_s > self.duration_s - 0.5:
             raise ValueError(
                 f"Segment transition_s={self.transition_s} leaves less than 0.5 s of its {self.duration_s} s"
@@ -104,7 +116,8 @@ def parse_scenario(spec: str) -> list[Segment]:
     """Segments from a short text: comma-separated ``<activity> <duration>[s|min|h] [field=value ...]``.
 
     Activities may be abbreviated (stand, sit, walk, lie). Options are fields of :class:`Segment`, by full
-    name or by the part before the unit (``tilt=-20`` for ``tilt_deg``, ``motion=0``, ``transition=2``).
+    name or by the part before the unit (``tilt=-20`` for ``tilt_deg``, ``motion=0``, ``transition=2``;
+    ``rock=20`` is ``rock_deg``, the frequency needs its full name ``rock_hz``).
 
     >>> [(s.activity, s.duration_s) for s in parse_scenario("stand 10, walk 0.5min, sit 30 tilt=-20")]
     [('standing', 10.0), ('walking', 30.0), ('sitting', 30.0)]
@@ -123,7 +136,7 @@ def parse_scenario(spec: str) -> list[Segment]:
         kwargs: dict[str, object] = {}
         for word in words[2:]:
             key, sep, value = word.partition("=")
-            key = next((name for name in known if key in (name, name.split("_")[0])), key)
+            key = next((name for name in sorted(known) if key in (name, name.split("_")[0])), key)
             if not sep or key not in known:
                 raise ConfigError(f"{where}: unknown option {word!r}", hint=f"options: {', '.join(sorted(known))}")
             try:
