@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from hipsense.config import config_path
 from hipsense.store import DaySummary
 from processing.errors import ConfigError
 
@@ -144,6 +145,42 @@ class Progress:
     days_elapsed: int
     days_left: int | None
     goals: list[GoalProgress]
+
+
+def find_goals(path: Path | None, configured: str) -> Goals | None:
+    """The goals: ``path`` (a flag), else ``[goals] file`` from the config, else goals.toml beside the config file
+    if there is one, else None."""
+    if path is not None:
+        return load_goals(path)
+    if configured:
+        return load_goals(Path(configured).expanduser())
+    default = config_path().parent / "goals.toml"
+    return load_goals(default) if default.exists() else None
+
+
+def progress_payload(p: Progress) -> dict[str, Any]:
+    """The retained MQTT ``<base>/goals`` JSON: the period and, per goal, days met and whether it is on track."""
+    return {
+        "start": None if p.start is None else p.start.isoformat(),
+        "end": None if p.end is None else p.end.isoformat(),
+        "today": p.today.isoformat(),
+        "days_elapsed": p.days_elapsed,
+        "days_left": p.days_left,
+        "goals": [
+            {
+                "name": g.name,
+                "label": g.label,
+                "kind": g.kind,
+                "target_min": g.target_min,
+                "days_met": g.days_met,
+                "days_counted": g.days_counted,
+                "last7_mean_min": round(g.last7_mean_min, 1),
+                "streak": g.streak,
+                "on_track": g.on_track,
+            }
+            for g in p.goals
+        ],
+    }
 
 
 def progress(goals: Goals, days: list[DaySummary], today: date) -> Progress:

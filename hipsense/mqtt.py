@@ -537,6 +537,19 @@ class Publisher:
             self._last_state_sent = now
             return True
 
+    def publish_retained(self, name: str, document: Mapping[str, Any]) -> bool:
+        """Publish ``document`` as retained JSON on ``<base>/<name>`` (QoS 1) if connected; never queued.
+
+        For slowly changing documents such as goal progress (``goals``). Returns True if handed to the broker.
+        """
+        self._check_running()
+        if not re.fullmatch(r"[a-z0-9_-]+", name) or name in ("state", "alert", "availability"):
+            raise ValueError(f"{name!r} is not a free topic name under {self.base_topic}")
+        if not self._client.is_connected():
+            return False
+        info = self._client.publish(f"{self.base_topic}/{name}", to_json(document), qos=1, retain=True)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
     def publish_alert(self, alert: Mapping[str, Any]) -> str:
         """Store ``alert`` durably, queue it for the broker and return its ``id``.
 

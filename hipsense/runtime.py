@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -165,6 +166,7 @@ class StoreSink:
 
     flush_s: wall-clock seconds between writes (and at close), so the store sees a live day as it goes.
     retention_days: 1 s epochs older than this are pruned at close (day summaries stay).
+    on_flush: called with the store after each write (e.g. to publish goal progress).
     """
 
     def __init__(
@@ -175,8 +177,10 @@ class StoreSink:
         anterior_tilt_deg: float,
         flush_s: float = 60.0,
         retention_days: float | None = None,
+        on_flush: Callable[[HistoryStore], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_flush = on_flush
         self.clock = clock
         self.anterior_tilt_deg = anterior_tilt_deg
         self.flush_s = flush_s
@@ -206,6 +210,8 @@ class StoreSink:
             anterior_tilt_deg=self.anterior_tilt_deg,
         )
         self._epochs, self._bouts, self._alerts = [], [], []
+        if self.on_flush is not None:
+            self.on_flush(self.store)
 
     def event(self, event: SourceEvent) -> None:
         pass
@@ -306,6 +312,14 @@ async def run(
         _save_rule_state(pipeline, rule_state)
         for sig in installed:
             loop.remove_signal_handler(sig)
+        # Close every sink even if one fails (nothing lost elsewhere), then report the first failure.
+        failure: BaseException | None = None
         for sink in sinks:
-            sink.close()
+            try:
+                sink.close()
+            except Exception as exc:
+                log.error("closing %s failed: %s", type(sink).__name__, exc)
+                failure = failure or exc
+        if failure is not None:
+            raise failure
     return stats

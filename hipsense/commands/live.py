@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from hipsense.calstore import load_calibration
 from hipsense.commands._common import parse_tz
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
 from hipsense.config import WearerConfig, data_dir, load_config
+from hipsense.goals import find_goals, progress, progress_payload
 from hipsense.mqtt import publisher_from_config
 from hipsense.runtime import ConsoleSink, MqttSink, RunStats, Sink, StoreSink, run
 from hipsense.store import HistoryStore
@@ -221,13 +223,26 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
             sinks.append(MqttSink(publisher))
         pipeline = Pipeline(params)
         if not args.no_store:
-            sinks.append(
+            goals = find_goals(None, config.goals.file)
+            on_flush = None
+            if goals is not None and publisher is not None:
+                clock = pipeline.tracker.clock
+
+                def on_flush(store: HistoryStore) -> None:
+                    # Goal progress per day and toward the end date, retained on <base>/goals.
+                    today = clock.local(time.time() - clock.start.timestamp()).date()
+                    publisher.publish_retained("goals", progress_payload(progress(goals, store.days(), today)))
+
+            # First in the list, so it is closed (and its last write published) before the MQTT sink.
+            sinks.insert(
+                0,
                 StoreSink(
                     HistoryStore(),
                     pipeline.tracker.clock,
                     anterior_tilt_deg=config.alerts.anterior_tilt_deg,
                     retention_days=config.store.retention_days,
-                )
+                    on_flush=on_flush,
+                ),
             )
         # The alert rules' state survives a restart, so that no alert is sent twice.
         rule_state = data_dir() / "rules" / f"{wearer}.json"

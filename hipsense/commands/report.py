@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from hipsense.commands._common import atomic_write
-from hipsense.config import config_path, load_config
-from hipsense.goals import Goals, check_day, load_goals, progress
+from hipsense.config import load_config
+from hipsense.goals import check_day, find_goals, progress
 from hipsense.report import DayView, render_html, terminal_summary
 from hipsense.store import DaySummary, HistoryStore, iter_days
 from processing.errors import ConfigError, HipsenseError
@@ -43,21 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def _goals(path: Path | None, configured: str) -> Goals | None:
-    """--goals, else ``[goals] file`` from the config, else goals.toml beside the config file (if it exists)."""
-    if path is not None:
-        return load_goals(path)
-    if configured:
-        return load_goals(Path(configured).expanduser())
-    default = config_path().parent / "goals.toml"
-    return load_goals(default) if default.exists() else None
-
-
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     config = load_config()
     anterior_deg = config.alerts.anterior_tilt_deg
-    goals = _goals(args.goals, config.goals.file)
+    goals = find_goals(args.goals, config.goals.file)
     store_path: Path | None = args.store
     if store_path is not None and not store_path.exists():
         raise ConfigError(

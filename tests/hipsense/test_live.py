@@ -59,6 +59,7 @@ def test_virtual_witmotion_to_mqtt_alerts_through_a_link_drop(
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text("[alerts]\nprolonged_sitting_s = 60\n")
+    (home / "goals.toml").write_text("max_sitting_min = 420\nexercise_min = 5\nend = 2099-12-31\n")
     monkeypatch.setenv("HIPSENSE_HOME", str(home))
     sub: Collector = collect(broker.port, ["hipsense/#"])
     record = tmp_path / "live.csv.gz"
@@ -89,6 +90,11 @@ def test_virtual_witmotion_to_mqtt_alerts_through_a_link_drop(
     with sqlite3.connect(home / "data" / "history.sqlite3") as db:
         (stored,) = db.execute("SELECT COUNT(*) FROM epochs").fetchone()
     assert stored == stats.epochs
+    # Goal progress is published, retained, next to the state.
+    assert sub.wait_for(lambda ms: any(m.topic == "hipsense/me/goals" for m in ms), timeout_s=5)
+    goals = sub.on("hipsense/me/goals")[-1].json()
+    assert [g["name"] for g in goals["goals"]] == ["max_sitting_min", "exercise_min"]
+    assert goals["days_left"] > 0 and goals["goals"][0]["days_counted"] == 1
     # The alert rules' state is kept for the next start (no alert twice after a restart).
     saved = json.loads((home / "data" / "rules" / "me.json").read_text())
     assert saved["next_sitting_alert_s"] == 660.0  # 60 s threshold + the 600 s reminder interval
