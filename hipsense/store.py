@@ -19,7 +19,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
@@ -32,6 +32,7 @@ from processing.alerts import Alert
 from processing.bouts import Bout
 from processing.clock import LocalClock
 from processing.errors import ConfigError, HipsenseError
+from processing.exercise import ExerciseBout
 from processing.pipeline import Epochs
 from processing.samples import FloatArray
 
@@ -72,6 +73,20 @@ MIGRATIONS: tuple[str, ...] = (
     # 3: exercise minutes per day (the exercise log fills it; 0 until then).
     """
     ALTER TABLE days ADD COLUMN exercise_s REAL NOT NULL DEFAULT 0;
+    """,
+    # 4: the exercise log (detected bouts and entries by hand; days.exercise_s is their sum) and the check-ups
+    # of ``hipsense assess``.
+    """
+    CREATE TABLE exercise (
+        id INTEGER PRIMARY KEY, day TEXT NOT NULL, start_ts REAL, duration_s REAL NOT NULL, what TEXT NOT NULL,
+        source TEXT NOT NULL, UNIQUE (source, start_ts)
+    );
+    CREATE INDEX exercise_day ON exercise(day);
+    CREATE TABLE assessments (
+        ts REAL PRIMARY KEY, local TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL,
+        neutral_deg REAL, anterior_max_deg REAL NOT NULL, posterior_max_deg REAL NOT NULL, range_deg REAL NOT NULL,
+        sitting_deg REAL, sit_to_stand_s REAL
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -139,6 +154,37 @@ class StoredBout:
     breaks: int
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """One posture check-up (``hipsense assess``). Angles in degrees, pelvic tilt, anterior positive.
+
+    time: when it was done (aware). source: the recording, or ``live``. neutral_deg: the check-up's neutral
+    standing relative to the wearer's stored calibration (None without one: the check-up calibrated itself).
+    anterior_max_deg, posterior_max_deg: the furthest tilt forward and back from the check-up's own neutral
+    (posterior negative); range_deg: their difference. sitting_deg: median tilt while sitting.
+    sit_to_stand_s: s from the prompt to stand until standing still near neutral (None if not seen).
+    """
+
+    time: datetime
+    source: str
+    neutral_deg: float | None
+    anterior_max_deg: float
+    posterior_max_deg: float
+    range_deg: float
+    sitting_deg: float | None
+    sit_to_stand_s: float | None
+
+
+ASSESSMENT_FIELDS = (
+    "neutral_deg",
+    "anterior_max_deg",
+    "posterior_max_deg",
+    "range_deg",
+    "sitting_deg",
+    "sit_to_stand_s",
+)
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = conn.execute("SELECT version FROM schema_version").fetchone()
@@ -172,7 +218,7 @@ class HistoryStore:
     >>> import tempfile, pathlib
     >>> with HistoryStore(pathlib.Path(tempfile.mkdtemp()) / "h.sqlite3") as store:
     ...     store.version
-    3
+    4
     """
 
     def __init__(self, path: Path | None = None) -> None:
@@ -321,6 +367,73 @@ class HistoryStore:
             )
             self.conn.execute("UPDATE days SET exercise_s = ? WHERE day = ?", (exercise_s, day.isoformat()))
 
+    def add_exercise(
+        self, day: date, duration_s: float, *, what: str, source: str = "manual", start_ts: float | None = None
+    ) -> float:
+        """Log exercise on ``day``: ``duration_s`` s of ``what``. ``source``: ``manual`` (by hand) or
+        ``detected``; a detected bout has its ``start_ts`` (Unix s), and logging it again replaces it.
+        Sets the day's ``exercise_s`` to the sum of its log (overriding a value from :meth:`set_exercise`) and
+        returns it."""
+        if not (duration_s > 0 and duration_s < 86400):
+            raise ConfigError(f"exercise of {duration_s:g} s: give a duration between 0 and 24 h")
+        d = day.isoformat()
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.execute(
+                "INSERT OR REPLACE INTO exercise (day, start_ts, duration_s, what, source) VALUES (?, ?, ?, ?, ?)",
+                (d, start_ts, float(duration_s), what, source),
+            )
+            (total,) = self.conn.execute("SELECT SUM(duration_s) FROM exercise WHERE day = ?", (d,)).fetchone()
+            self.conn.execute(
+                "INSERT OR IGNORE INTO days (day, unknown_s, sitting_s, standing_s, walking_s, lying_s, "
+                "anterior_tilt_standing_s, longest_bout_s, bouts, alerts) VALUES (?, 0, 0, 0, 0, 0, 0, 0, 0, 0)",
+                (d,),
+            )
+            self.conn.execute("UPDATE days SET exercise_s = ? WHERE day = ?", (float(total), d))
+        return float(total)
+
+    def add_detected_exercise(self, bouts: Iterable[ExerciseBout], clock: LocalClock) -> set[date]:
+        """Log the pipeline's detected exercise bouts (pelvic-tilt drills, glute bridges) on the local day each
+        starts; a re-analysis replaces them. Returns the days touched."""
+        touched = set()
+        for b in bouts:
+            day = clock.day(b.start_s)
+            touched.add(day)
+            start_ts = round(clock.start.timestamp() + b.start_s, 3)
+            self.add_exercise(day, b.duration_s, what="pelvic-tilt drill", source="detected", start_ts=start_ts)
+        return touched
+
+    def exercise_log(self, day: date) -> list[tuple[float, str, str]]:
+        """(duration_s, what, source) of a day's logged exercise, in the order logged."""
+        rows = self.conn.execute(
+            "SELECT duration_s, what, source FROM exercise WHERE day = ? ORDER BY id", (day.isoformat(),)
+        )
+        return [(float(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def add_assessment(self, a: Assessment) -> None:
+        """Store a check-up (one at the same instant replaces it)."""
+        if a.time.tzinfo is None:
+            raise ValueError("Assessment.time must be aware")
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.execute(
+                f"INSERT OR REPLACE INTO assessments VALUES ({','.join('?' * (4 + len(ASSESSMENT_FIELDS)))})",
+                (
+                    round(a.time.timestamp(), 3),
+                    a.time.isoformat(timespec="seconds"),
+                    a.time.date().isoformat(),
+                    a.source,
+                    *(getattr(a, name) for name in ASSESSMENT_FIELDS),
+                ),
+            )
+
+    def assessments(self) -> list[Assessment]:
+        """Every stored check-up, oldest first."""
+        rows = self.conn.execute(
+            f"SELECT local, source, {','.join(ASSESSMENT_FIELDS)} FROM assessments ORDER BY ts"
+        ).fetchall()
+        return [Assessment(datetime.fromisoformat(r[0]), r[1], *r[2:]) for r in rows]
+
     def prune(self, *, keep_days: int, today: date) -> int:
         """Delete epochs of days before ``today - keep_days + 1`` (keep ``keep_days`` days, today included).
 
@@ -371,11 +484,13 @@ class HistoryStore:
         ]
 
     def export_csv(self, fh: TextIO, table: str, *, first: date | None = None, last: date | None = None) -> int:
-        """Write ``epochs``, ``bouts``, ``alerts`` or ``days`` rows (between two days, inclusive) as CSV with a
-        header. Returns the number of rows written."""
-        if table not in ("epochs", "bouts", "alerts", "days"):
-            raise ConfigError(f"unknown table {table!r}", hint="one of epochs, bouts, alerts, days")
-        order = {"epochs": "ts", "bouts": "start_ts", "alerts": "ts", "days": "day"}[table]
+        """Write ``epochs``, ``bouts``, ``alerts``, ``days``, ``exercise`` or ``assessments`` rows (between two
+        days, inclusive) as CSV with a header. Returns the number of rows written."""
+        if table not in ("epochs", "bouts", "alerts", "days", "exercise", "assessments"):
+            raise ConfigError(
+                f"unknown table {table!r}", hint="one of epochs, bouts, alerts, days, exercise, assessments"
+            )
+        order = {"epochs": "ts", "bouts": "start_ts", "alerts": "ts", "days": "day", "exercise": "id"}.get(table, "ts")
         cur = self.conn.execute(
             f"SELECT * FROM {table} WHERE day >= ? AND day <= ? ORDER BY {order}",
             ((first or date.min).isoformat(), (last or date.max).isoformat()),

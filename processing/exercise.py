@@ -23,7 +23,7 @@ its extremes at 1 Hz: a drill of 8° peak to peak at up to ~0.4 Hz shows swings 
 >>> t = np.arange(120.0)
 >>> tilt = 10.0 * np.sin(2 * np.pi * 0.2 * t + 0.3)  # 20° peak to peak, one rep every 5 s
 >>> [b.duration_s for b in detect_exercise(t, tilt, np.full(120, 2, np.int8))]
-[118.0]
+[117.0]
 """
 
 from __future__ import annotations

@@ -1,0 +1,321 @@
+"""``hipsense assess``: a guided two-minute posture check-up, stored to compare over the weeks.
+
+The wearer stands in neutral, tips the pelvis fully forward, then fully back, sits, and stands up. From it:
+the pelvic-tilt range of motion (furthest anterior and posterior tilt from the check-up's own neutral), the
+tilt while sitting, the time to stand up after the prompt, and (when the wearer has a stored calibration)
+where today's neutral standing lies relative to it. The check-up calibrates itself from its neutral standing
+and its sitting, so it holds whatever the sensor's mounting that day.
+
+Live (``--live``, prompts on the terminal; ``--virtual`` for a simulated wearer) or on a recording, with the
+phases on the fixed timeline (:data:`PHASES`, from ``--at``) or given one by one as windows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from hipsense.calstore import load_calibration
+from hipsense.commands._common import add_recording_flags, parse_window
+from hipsense.commands.live import add_sensor_flags, open_source
+from hipsense.config import load_config
+from hipsense.store import Assessment, HistoryStore
+from processing.calibration import Calibration, CalibrationError, calibrate_guided, pelvic_angles
+from processing.errors import ConfigError, HipsenseError
+from processing.features import EpochFeatures, FeatureExtractor
+from processing.gravity import make_up_estimator
+from processing.samples import FloatArray, Samples
+from sensor.recording import RecordingWriter, open_recording
+
+#: The check-up's phases: (name, seconds, what the wearer is asked to do).
+PHASES: tuple[tuple[str, float, str], ...] = (
+    ("neutral", 20.0, "Stand still, upright and relaxed, looking ahead"),
+    ("anterior", 15.0, "Tip your pelvis fully forward (arch your low back) and hold it"),
+    ("posterior", 15.0, "Tuck your pelvis fully back (flatten your low back) and hold it"),
+    ("sit", 30.0, "Sit down on a chair and sit relaxed"),
+    ("stand", 20.0, "Stand up, and stand still"),
+)
+#: The virtual wearer of ``assess --live --virtual``: the check-up, done well.
+GUIDED_SCENARIO = "stand 20 tilt=0, stand 15 tilt=15, stand 15 tilt=-15, sit 30, stand 20 tilt=0"
+#: Seconds at the start of a phase left out (moving into the posture).
+SETTLE_S = 3.0
+#: Standing up is over when the tilt stays within this of neutral, degrees, for STEADY_EPOCHS epochs.
+STAND_TOLERANCE_DEG = 5.0
+STEADY_EPOCHS = 3
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "assess",
+        help="a guided two-minute posture check-up: pelvic-tilt range of motion, sitting, standing up",
+        description=(
+            "A posture check-up: stand in neutral (20 s), tip the pelvis fully forward (15 s), fully back (15 s), "
+            "sit (30 s), stand up (20 s). Prints the pelvic-tilt range of motion, the tilt while sitting and the "
+            "time to stand up, with the change since the last check-up, and stores them in the history store. "
+            "Live with --live (prompts on the terminal), or on a recording of a check-up."
+        ),
+    )
+    p.add_argument("recording", type=Path, metavar="REC", nargs="?", help="a recording of the check-up")
+    p.add_argument(
+        "--at", type=float, default=0.0, metavar="S", help="second of REC at which the check-up starts (default 0)"
+    )
+    for name, seconds, _ in PHASES:
+        p.add_argument(
+            f"--{name}",
+            metavar="START:END",
+            help=f"seconds of the {name} phase in REC (default: the fixed timeline, {seconds:g} s)",
+        )
+    p.add_argument("--wearer", metavar="ID", help="wearer id (default: from the config)")
+    p.add_argument(
+        "--device",
+        metavar="NAME",
+        help="device whose stored calibration the neutral is compared with (default: the recording's 'device')",
+    )
+    p.add_argument(
+        "--store",
+        metavar="DB",
+        type=Path,
+        default=None,
+        help="history store (default: history.sqlite3 in the data folder)",
+    )
+    p.add_argument("--no-save", action="store_true", help="print the result without storing it")
+    add_recording_flags(p)
+    g = p.add_argument_group("guided check-up on the live sensor (instead of REC)")
+    g.add_argument("--live", action="store_true", help="run the check-up on the live sensor, guided step by step")
+    add_sensor_flags(p, scenario=GUIDED_SCENARIO, device=False, rate=False)
+    p.set_defaults(func=run)
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What a check-up measures; see :class:`hipsense.store.Assessment`."""
+
+    neutral_deg: float | None
+    anterior_max_deg: float
+    posterior_max_deg: float
+    sitting_deg: float | None
+    sit_to_stand_s: float | None
+
+    @property
+    def range_deg(self) -> float:
+        return self.anterior_max_deg - self.posterior_max_deg
+
+
+def timeline(at: float = 0.0) -> dict[str, tuple[float, float]]:
+    """The phases' windows on the fixed timeline starting at ``at`` s.
+
+    >>> timeline()["sit"]
+    (50.0, 80.0)
+    """
+    windows = {}
+    t = at
+    for name, seconds, _ in PHASES:
+        windows[name] = (t, t + seconds)
+        t += seconds
+    return windows
+
+
+def measure(
+    features: EpochFeatures, windows: dict[str, tuple[float, float]], *, stored: Calibration | None = None
+) -> Measures:
+    """The check-up's measures from its epoch features and phase windows (s). Raises CalibrationError."""
+    n0, n1 = windows["neutral"]
+    neutral = (n0 + min(2.0, (n1 - n0) / 4), n1 - min(2.0, (n1 - n0) / 4))
+    cal = calibrate_guided(features, neutral)
+    tilt, _ = pelvic_angles(features.up, cal)
+    usable = (features.coverage >= 0.5) & np.isfinite(tilt)
+
+    def phase(name: str, settle: float = SETTLE_S) -> FloatArray:
+        lo, hi = windows[name]
+        inside = usable & (features.t >= lo + min(settle, (hi - lo) / 2)) & (features.t + 1.0 <= hi)
+        return tilt[inside]
+
+    anterior, posterior = phase("anterior"), phase("posterior")
+    for name, values in (("anterior", anterior), ("posterior", posterior)):
+        if values.size == 0:
+            lo, hi = windows[name]
+            raise CalibrationError(
+                f"no usable epochs in the {name} phase ({lo:g}:{hi:g} s)",
+                hint="check the phase windows (--at, or --anterior/--posterior START:END) against the recording",
+            )
+    sitting = phase("sit")
+    neutral_deg = None
+    if stored is not None:
+        ref, _ = pelvic_angles(features.up, stored)
+        inside = usable & (features.t >= neutral[0]) & (features.t + 1.0 <= neutral[1])
+        neutral_deg = float(np.median(ref[inside])) if inside.any() else None
+    return Measures(
+        neutral_deg=neutral_deg,
+        anterior_max_deg=float(np.max(anterior)),
+        posterior_max_deg=float(np.min(posterior)),
+        sitting_deg=float(np.median(sitting)) if sitting.size else None,
+        sit_to_stand_s=_stand_up_s(features.t, tilt, usable, windows["stand"]),
+    )
+
+
+def _stand_up_s(t: FloatArray, tilt: FloatArray, usable: np.ndarray, window: tuple[float, float]) -> float | None:
+    """Seconds from the prompt (the window's start) to the first of STEADY_EPOCHS epochs near neutral."""
+    lo, hi = window
+    idx = np.flatnonzero((t >= lo) & (t + 1.0 <= hi))
+    near = usable[idx] & (np.abs(tilt[idx]) <= STAND_TOLERANCE_DEG)
+    for j in range(len(idx) - STEADY_EPOCHS + 1):
+        if near[j : j + STEADY_EPOCHS].all():
+            return float(t[idx[j]] - lo)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.live:
+        if args.recording is not None:
+            raise ConfigError("give either REC or --live, not both")
+        with tempfile.TemporaryDirectory(prefix="hipsense-assess-") as tmp:
+            args.recording, device = asyncio.run(_record_guided(args, Path(tmp) / "assess.hsb"))
+            args.device = args.device or device
+            return _assess_recording(args, source="live", when=datetime.now(UTC).astimezone())
+    if args.recording is None:
+        raise ConfigError(
+            "give a recording of a check-up, or --live",
+            hint="e.g. hipsense assess checkup.csv (phases from its start), or hipsense assess --live",
+        )
+    return _assess_recording(args, source=str(args.recording), when=None)
+
+
+async def _record_guided(args: argparse.Namespace, path: Path) -> tuple[Path, str]:
+    """Connect, prompt the wearer through the phases, and record the whole check-up to ``path``."""
+    total = sum(seconds for _, seconds, _ in PHASES)
+    ends = np.cumsum([seconds for _, seconds, _ in PHASES])
+    async with contextlib.AsyncExitStack() as stack:
+        source, profile, rate = await open_source(args, stack)
+        writer = stack.enter_context(
+            RecordingWriter(path, metadata={"device": args.device or profile.name, "rate_hz": f"{rate:g}"})
+        )
+        t_first: float | None = None
+        said = 0
+        print(f"connecting to a {profile.title} ...", file=sys.stderr)
+        async for item in source.stream():
+            if not isinstance(item, Samples):
+                if item.kind == "connected" and said == 0:
+                    _prompt(0)
+                    said = 1
+                elif item.kind == "disconnected":
+                    raise HipsenseError(
+                        f"{source.name}: the link dropped during the check-up", hint="stay near the sensor and retry"
+                    )
+                continue
+            if len(item) == 0:
+                continue
+            if t_first is None:
+                t_first = float(item.t[0])
+            writer.write(item)
+            elapsed = float(item.t[-1]) - t_first
+            while said < len(PHASES) and elapsed >= ends[said - 1]:
+                _prompt(said)
+                said += 1
+            if elapsed >= total:
+                source.stop()
+                break
+        if t_first is None:
+            raise HipsenseError(f"{source.name}: no samples arrived", hint="check the sensor and retry")
+        print("done: thank you.", file=sys.stderr)
+        return path, args.device or profile.name
+
+
+def _prompt(i: int) -> None:
+    _, seconds, what = PHASES[i]
+    print(f"{i + 1}/{len(PHASES)}  {what} ({seconds:g} s) ...", file=sys.stderr)
+
+
+def _assess_recording(args: argparse.Namespace, *, source: str, when: datetime | None) -> int:
+    windows = timeline(args.at)
+    for name, _, _ in PHASES:
+        text = getattr(args, name, None)
+        if text:
+            windows[name] = parse_window(text, f"--{name}")
+    wearer = args.wearer or load_config().wearer.id
+    parts: list[EpochFeatures] = []
+    with open_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, rate_hz=args.rate) as rec:
+        info = rec.info
+        extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=make_up_estimator(info.rate_hz))
+        for chunk in rec:
+            parts.append(extractor.update(chunk))
+        parts.append(extractor.flush())
+    features = EpochFeatures.concat(parts)
+    name = args.recording.name
+    end_s = float(features.t[-1] + 1.0) if len(features) else 0.0
+    last = max(hi for _, hi in windows.values())
+    if last > end_s + 1.0:
+        raise CalibrationError(
+            f"{name}: the check-up runs to {last:g} s but the recording ends at {end_s:.0f} s",
+            hint="record the whole check-up (100 s), or give the phases' windows (--neutral ... --stand START:END)",
+        )
+    device = args.device or info.metadata.get("device") or "default"
+    stored = load_calibration(wearer, device)
+    try:
+        m = measure(features, windows, stored=stored)
+    except CalibrationError as exc:
+        raise CalibrationError(f"{name}: {exc.message}", hint=exc.hint) from None
+    if when is None:
+        # the recording's own time of the check-up; without a ``start`` in it, now
+        when = info.start + timedelta(seconds=windows["neutral"][0]) if info.start else datetime.now(UTC).astimezone()
+    result = Assessment(
+        time=when,
+        source=source,
+        neutral_deg=m.neutral_deg,
+        anterior_max_deg=m.anterior_max_deg,
+        posterior_max_deg=m.posterior_max_deg,
+        range_deg=m.range_deg,
+        sitting_deg=m.sitting_deg,
+        sit_to_stand_s=m.sit_to_stand_s,
+    )
+    with HistoryStore(args.store) as store:
+        earlier = [a for a in store.assessments() if a.time < when]
+        if not args.no_save:
+            store.add_assessment(result)
+    for line in describe(result, earlier[-1] if earlier else None):
+        print(line)
+    if not args.no_save:
+        print(f"stored in {args.store or 'the history store'}", file=sys.stderr)
+    return 0
+
+
+def describe(a: Assessment, previous: Assessment | None) -> list[str]:
+    """The check-up in a few lines, with the change since ``previous``."""
+    lines = [
+        f"check-up {a.time:%Y-%m-%d %H:%M} ({a.source}); pelvic tilt from today's neutral, anterior positive:",
+        f"  forward (anterior) {a.anterior_max_deg:+.1f}°, back (posterior) {a.posterior_max_deg:+.1f}°, "
+        f"range of motion {a.range_deg:.1f}°",
+        "  sitting "
+        + ("not measured" if a.sitting_deg is None else f"{a.sitting_deg:+.1f}°")
+        + "; stood up "
+        + ("(not seen)" if a.sit_to_stand_s is None else f"in {a.sit_to_stand_s:.0f} s after the prompt"),
+        "  neutral standing "
+        + (
+            "(no stored calibration to compare with)"
+            if a.neutral_deg is None
+            else f"{a.neutral_deg:+.1f}° from the stored calibration's neutral"
+        ),
+    ]
+    if previous is None:
+        lines.append("first check-up: nothing to compare with yet")
+        return lines
+    changes = [
+        f"range {a.range_deg - previous.range_deg:+.1f}°",
+        f"forward {a.anterior_max_deg - previous.anterior_max_deg:+.1f}°",
+        f"back {a.posterior_max_deg - previous.posterior_max_deg:+.1f}°",
+    ]
+    if a.sitting_deg is not None and previous.sitting_deg is not None:
+        changes.append(f"sitting {a.sitting_deg - previous.sitting_deg:+.1f}°")
+    if a.sit_to_stand_s is not None and previous.sit_to_stand_s is not None:
+        changes.append(f"standing up {a.sit_to_stand_s - previous.sit_to_stand_s:+.0f} s")
+    if a.neutral_deg is not None and previous.neutral_deg is not None:
+        changes.append(f"neutral {a.neutral_deg - previous.neutral_deg:+.1f}°")
+    lines.append(f"since the last check-up ({previous.time:%Y-%m-%d}): " + ", ".join(changes))
+    return lines
