@@ -18,7 +18,19 @@ from typing import TextIO
 from hipsense import __version__
 from processing.errors import HipsenseError, HipsenseWarning
 
-COMMANDS = ("live", "devices", "analyze", "replay", "calibrate", "report", "simulate", "config", "alerts")
+COMMANDS = (
+    "live",
+    "devices",
+    "analyze",
+    "replay",
+    "calibrate",
+    "assess",
+    "exercise",
+    "report",
+    "simulate",
+    "config",
+    "alerts",
+)
 
 
 def _show_warning(
@@ -49,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (repeat for debug messages)"
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="what to do")
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"hipsense.commands.{name}")

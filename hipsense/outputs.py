@@ -62,6 +62,7 @@ def build_summary(
                 "date": day.isoformat(),
                 **{f"{name}_s": round(totals.seconds[name]) for name in ACTIVITIES},
                 "anterior_tilt_standing_s": round(totals.anterior_tilt_standing_s),
+                "exercise_s": round(totals.exercise_s),
             }
         )
     return {

@@ -27,6 +27,7 @@ from processing.activity import ACTIVITIES
 from processing.alerts import Alert
 from processing.bouts import Bout
 from processing.clock import LocalClock
+from processing.exercise import ExerciseBout
 from processing.pipeline import Epochs, Pipeline, PipelineOutput
 from sensor.source import Source, SourceEvent
 
@@ -188,6 +189,7 @@ class StoreSink:
         self._epochs: list[Epochs] = []
         self._bouts: list[Bout] = []
         self._alerts: list[Alert] = []
+        self._exercise: list[ExerciseBout] = []
         self._last_flush = time.monotonic()
 
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
@@ -195,12 +197,13 @@ class StoreSink:
             self._epochs.append(output.epochs)
         self._bouts += output.bouts
         self._alerts += output.alerts
+        self._exercise += output.exercise
         if time.monotonic() - self._last_flush >= self.flush_s:
             self.flush()
 
     def flush(self) -> None:
         self._last_flush = time.monotonic()
-        if not (self._epochs or self._bouts or self._alerts):
+        if not (self._epochs or self._bouts or self._alerts or self._exercise):
             return
         self.store.add_run(
             epochs=Epochs.concat(self._epochs),
@@ -209,7 +212,8 @@ class StoreSink:
             alerts=self._alerts,
             anterior_tilt_deg=self.anterior_tilt_deg,
         )
-        self._epochs, self._bouts, self._alerts = [], [], []
+        self.store.add_detected_exercise(self._exercise, self.clock)
+        self._epochs, self._bouts, self._alerts, self._exercise = [], [], [], []
         if self.on_flush is not None:
             self.on_flush(self.store)
 

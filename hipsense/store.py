@@ -512,12 +512,15 @@ def save_run(
     bouts: Sequence[Bout] = (),
     alerts: Sequence[Alert] = (),
     anterior_tilt_deg: float = 10.0,
+    exercise: Sequence[ExerciseBout] = (),
 ) -> set[date]:
-    """Open the store at ``path`` (None: the default), add one run (:meth:`HistoryStore.add_run`), close it."""
+    """Open the store at ``path`` (None: the default), add one run (:meth:`HistoryStore.add_run`) and its detected
+    exercise, close it."""
     with HistoryStore(path) as store:
-        return store.add_run(
+        days = store.add_run(
             epochs=epochs, clock=clock, bouts=bouts, alerts=alerts, anterior_tilt_deg=anterior_tilt_deg
         )
+        return days | store.add_detected_exercise(exercise, clock)
 
 
 def iter_days(first: date, last: date) -> Iterable[date]:

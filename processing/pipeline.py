@@ -20,6 +20,7 @@ from processing.alerts import Alert, AlertParams, AlertRules
 from processing.bouts import Bout, BoutTracker
 from processing.calibration import Calibration
 from processing.clock import LocalClock
+from processing.exercise import ExerciseBout, ExerciseDetector
 from processing.features import EpochFeatures, FeatureExtractor, UpEstimator
 from processing.gravity import make_up_estimator
 from processing.reclip import MountingTracker, ReclipEvent, ReclipParams
@@ -101,6 +102,7 @@ class PipelineOutput:
     epochs: Epochs
     alerts: list[Alert]
     bouts: list[Bout]
+    exercise: list[ExerciseBout] = field(default_factory=list)
 
 
 @dataclass
@@ -108,6 +110,7 @@ class DayTotals:
     """Seconds per activity on one local day, plus anterior tilt while standing."""
 
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ACTIVITIES, 0.0))
+    exercise_s: float = 0.0
     anterior_tilt_standing_s: float = 0.0
 
 
@@ -129,6 +132,7 @@ class PostureTracker:
         self.activity = ActivityClassifier(params.activity)
         self.days: dict[date, DayTotals] = defaultdict(DayTotals)
         self.reclips: list[ReclipEvent] = []
+        self.exercise = ExerciseDetector()
 
     @property
     def calibration(self) -> Calibration | None:
@@ -157,6 +161,10 @@ class PostureTracker:
                 continue
             sel = (mount.calibration_index == ci) & calibrated
             activity[sel] = self.activity.update(features.select(sel), tilt[sel], mount.calibrations[ci])
+        # Pelvic-tilt drills and glute bridges count as exercise on the day each bout starts.
+        exercise = self.exercise.update(features.t, tilt, activity)
+        for ex in exercise:
+            self.days[self.clock.day(ex.start_s)].exercise_s += ex.duration_s
         bout_s = np.zeros(m)
         today_s = np.zeros(m)
         alerts: list[Alert] = []
@@ -186,10 +194,11 @@ class PostureTracker:
                     tilt_deg=float(tilt[i]),
                     bout_s=bout_s[i],
                     sitting_today_s=today_s[i],
+                    exercise_today_s=day.exercise_s + self.exercise.current_s,
                 )
             )
         epochs = Epochs(features.t, activity, tilt, obliquity, calibrated, bout_s, today_s)
-        return PipelineOutput(epochs, alerts, bouts)
+        return PipelineOutput(epochs, alerts, bouts, exercise)
 
     def link(self, *, t: float, connected: bool, device: str = "") -> list[Alert]:
         """The sensor link went down or came back at stream time ``t``."""
@@ -203,9 +212,16 @@ class PostureTracker:
         return self.rules.tick(t=t, clock=self.clock, device=device)
 
     def finish(self) -> list[Bout]:
-        """Close the bout in progress at the end of the stream."""
+        """Close the sitting bout in progress at the end of the stream."""
         done = self.bouts.close()
         return [done] if done is not None else []
+
+    def finish_exercise(self) -> list[ExerciseBout]:
+        """Close the exercise bout in progress at the end of the stream (and count it in its day)."""
+        done = self.exercise.finish()
+        for ex in done:
+            self.days[self.clock.day(ex.start_s)].exercise_s += ex.duration_s
+        return done
 
 
 class Pipeline:
@@ -223,7 +239,9 @@ class Pipeline:
 
     def finish(self) -> PipelineOutput:
         out = self.tracker.update(self.features.flush())
-        return PipelineOutput(out.epochs, out.alerts, out.bouts + self.tracker.finish())
+        return PipelineOutput(
+            out.epochs, out.alerts, out.bouts + self.tracker.finish(), out.exercise + self.tracker.finish_exercise()
+        )
 
 
 __all__ = [

@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     tracker = PostureTracker(params)
     out = tracker.update(features)
     bouts = out.bouts + tracker.finish()
+    exercise = out.exercise + tracker.finish_exercise()
     for event in tracker.reclips:
         # Live output cannot be corrected afterwards; a whole-recording analysis can: between the estimated
         # moment the sensor moved and its detection, the mounting is unknown.
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             bouts=bouts,
             alerts=out.alerts,
             anterior_tilt_deg=config.alerts.anterior_tilt_deg,
+            exercise=exercise,
         )
     if args.summary:
         recording: dict[str, Any] = {

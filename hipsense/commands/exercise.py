@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="log exercise by hand, or show a day's exercise log",
         description="The exercise log: detected drills and exercise logged by hand add up to a day's exercise minutes.",
     )
-    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, help="add or show")
     add = actions.add_parser("add", help="log exercise by hand", description="Log exercise done on a day.")
     add.add_argument("--minutes", type=float, required=True, metavar="N", help="how long, minutes (> 0)")
     add.add_argument("--day", metavar="YYYY-MM-DD", help="the day (default: today)")

@@ -109,10 +109,16 @@ def test_truncated_gzip_keeps_what_was_read_and_says_where_it_stopped(recording,
 
 
 def test_every_flag_has_help():
-    parser = build_parser()
-    for action in parser._subparsers._group_actions[0].choices.values():  # type: ignore[union-attr]
-        for flag in action._actions:
-            assert flag.help, f"{action.prog} {flag.option_strings} has no help"
+    import argparse
+
+    def check(parser: argparse.ArgumentParser) -> None:
+        for flag in parser._actions:
+            assert flag.help, f"{parser.prog} {flag.option_strings} has no help"
+            if isinstance(flag, argparse._SubParsersAction):
+                for sub in flag.choices.values():
+                    check(sub)
+
+    check(build_parser())
 
 
 def test_the_console_script_runs_as_a_subprocess(recording, tmp_path):

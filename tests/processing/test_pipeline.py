@@ -65,3 +65,19 @@ def test_a_long_gap_gives_unknown_epochs_and_no_tilt(wearer):
     assert set(epochs.activity[inside].tolist()) == {0}
     assert np.isnan(epochs.tilt_deg[inside]).all()
     assert not np.isnan(epochs.tilt_deg[~inside]).any()
+
+
+def test_pelvic_tilt_drills_count_as_exercise_in_the_day():
+    sensor = SensorModel(rate_hz=50.0, mounting_deg="random")
+    samples, truth = simulate(
+        parse_scenario("stand 20, walk 30, stand 90 rock=16 rock_hz=0.2, sit 60, stand 90 rock=0"), sensor, seed=6
+    )
+    pipe = Pipeline(PipelineParams(rate_hz=50.0, calibration=Calibration(truth.mounting, "guided", "assumed")))
+    out = [pipe.update(samples.slice(i, i + 1000)) for i in range(0, len(samples), 1000)]
+    out.append(pipe.finish())
+    bouts = [b for o in out for b in o.exercise]
+    assert len(bouts) == 1
+    assert 50.0 <= bouts[0].start_s + bouts[0].duration_s <= 145.0  # inside the drill (50-140 s)
+    assert bouts[0].duration_s >= 40.0
+    [day] = pipe.tracker.days.values()
+    assert day.exercise_s == bouts[0].duration_s
