@@ -417,6 +417,9 @@ class Publisher:
         self.availability_topic = f"{self.base_topic}/availability"
         self.state_topic = f"{self.base_topic}/state"
         self.alert_topic = f"{self.base_topic}/alert"
+        #: Exercise logged by hand from a phone or dashboard: JSON {"minutes": 5, "what": "bridges"} (QoS 1).
+        self.exercise_topic = f"{self.base_topic}/exercise/log"
+        self._inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self._discovery = (
             discovery_messages(
                 wearer=wearer, base_topic=self.base_topic, prefix=discovery_prefix, sitting_limit_s=sitting_limit_s
@@ -536,6 +539,15 @@ class Publisher:
             self._last_state_key = key
             self._last_state_sent = now
             return True
+
+    def take_exercise_logs(self) -> list[bytes]:
+        """The exercise-log messages received since the last call (raw payloads, oldest first)."""
+        out = []
+        while True:
+            try:
+                out.append(self._inbox.get_nowait())
+            except queue.Empty:
+                return out
 
     def publish_retained(self, name: str, document: Mapping[str, Any]) -> bool:
         """Publish ``document`` as retained JSON on ``<base>/<name>`` (QoS 1) if connected; never queued.
@@ -674,6 +686,7 @@ class Publisher:
             log.info("%s: connected", self.broker.url)
         self._reported = None
         client.publish(self.availability_topic, "online", qos=1, retain=True)
+        client.subscribe(self.exercise_topic, qos=1)
         if self.discovery_prefix is not None:
             client.subscribe(f"{self.discovery_prefix}/status", qos=1)
             self._publish_discovery()
@@ -704,6 +717,9 @@ class Publisher:
         self._events.put(_Ack(mid, reason))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self.exercise_topic:
+            self._inbox.put(bytes(message.payload))  # handled by the runtime's thread, not paho's
+            return
         if message.topic == f"{self.discovery_prefix}/status" and message.payload.strip() == b"online":
             log.info("Home Assistant came online; re-sending discovery")
             self._publish_discovery()

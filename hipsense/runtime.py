@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -28,7 +29,7 @@ from processing.alerts import Alert
 from processing.bouts import Bout
 from processing.clock import LocalClock
 from processing.exercise import ExerciseBout
-from processing.pipeline import Epochs, Pipeline, PipelineOutput
+from processing.pipeline import Epochs, Pipeline, PipelineOutput, PostureTracker
 from sensor.source import Source, SourceEvent
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,56 @@ class StoreSink:
                 self.store.prune(keep_days=round(self.retention_days), today=today)
         finally:
             self.store.close()
+
+
+class ExerciseLogSink:
+    """Exercise logged over MQTT (``<base>/exercise/log``) into the history store and the day's total.
+
+    Payload: JSON ``{"minutes": 5, "what": "glute bridges", "day": "2026-03-02", "id": "..."}``; ``day`` defaults
+    to the wearer's current day, ``id`` (optional) drops a message delivered twice. A bad message is logged as
+    one line and ignored.
+    """
+
+    def __init__(self, publisher: Publisher, store: HistoryStore, tracker: PostureTracker) -> None:
+        self.publisher = publisher
+        self.store = store
+        self.tracker = tracker
+        self._seen: set[str] = set()
+        self._t = 0.0
+
+    def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
+        if len(output.epochs):
+            self._t = float(output.epochs.t[-1])
+        for payload in self.publisher.take_exercise_logs():
+            self._log(payload)
+
+    def _log(self, payload: bytes) -> None:
+        topic = self.publisher.exercise_topic
+        try:
+            msg = json.loads(payload)
+            minutes = float(msg["minutes"])
+            what = str(msg.get("what", "exercise"))[:200]
+            day = date.fromisoformat(msg["day"]) if msg.get("day") else self.tracker.clock.day(self._t)
+            msg_id = str(msg.get("id", ""))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning('%s: ignored a message that is not {"minutes": N, "what": TEXT} (%s)', topic, exc)
+            return
+        if not 0 < minutes <= 600:
+            log.warning("%s: ignored %g minutes of exercise (give 0-600)", topic, minutes)
+            return
+        if msg_id and msg_id in self._seen:
+            return
+        self._seen.add(msg_id)
+        self.store.add_exercise(day, minutes * 60.0, what=what, source="mqtt")
+        self.tracker.log_exercise(day, minutes * 60.0)
+        log.info("%s: logged %g min of %s on %s", topic, minutes, what, day)
+
+    def event(self, event: SourceEvent) -> None:
+        pass
+
+    def close(self) -> None:
+        for payload in self.publisher.take_exercise_logs():
+            self._log(payload)
 
 
 def _load_rule_state(pipeline: Pipeline, path: Path | None) -> None:

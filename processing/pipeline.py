@@ -216,6 +216,10 @@ class PostureTracker:
         done = self.bouts.close()
         return [done] if done is not None else []
 
+    def log_exercise(self, day: date, seconds: float) -> None:
+        """Exercise logged by hand (CLI or MQTT) counts toward the day, like detected exercise."""
+        self.days[day].exercise_s += seconds
+
     def finish_exercise(self) -> list[ExerciseBout]:
         """Close the exercise bout in progress at the end of the stream (and count it in its day)."""
         done = self.exercise.finish()

@@ -22,7 +22,7 @@ from hipsense.commands._mqtt import add_broker_flags, broker_settings
 from hipsense.config import WearerConfig, data_dir, load_config
 from hipsense.goals import find_goals, progress, progress_payload
 from hipsense.mqtt import publisher_from_config
-from hipsense.runtime import ConsoleSink, MqttSink, RunStats, Sink, StoreSink, run
+from hipsense.runtime import ConsoleSink, ExerciseLogSink, MqttSink, RunStats, Sink, StoreSink, run
 from hipsense.store import HistoryStore
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
@@ -233,17 +233,21 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
                     today = clock.local(time.time() - clock.start.timestamp()).date()
                     publisher.publish_retained("goals", progress_payload(progress(goals, store.days(), today)))
 
+            history = HistoryStore()
             # First in the list, so it is closed (and its last write published) before the MQTT sink.
             sinks.insert(
                 0,
                 StoreSink(
-                    HistoryStore(),
+                    history,
                     pipeline.tracker.clock,
                     anterior_tilt_deg=config.alerts.anterior_tilt_deg,
                     retention_days=config.store.retention_days,
                     on_flush=on_flush,
                 ),
             )
+            if publisher is not None:
+                # Exercise logged from a phone or dashboard over MQTT (before the store is closed).
+                sinks.insert(0, ExerciseLogSink(publisher, history, pipeline.tracker))
         # The alert rules' state survives a restart, so that no alert is sent twice.
         rule_state = data_dir() / "rules" / f"{wearer}.json"
         return await run(feed, pipeline, sinks, rule_state=rule_state)
