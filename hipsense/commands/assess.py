@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -25,15 +24,16 @@ import numpy as np
 
 from hipsense.calstore import load_calibration
 from hipsense.commands._common import add_recording_flags, parse_window
-from hipsense.commands.live import add_sensor_flags, open_source
+from hipsense.commands._guided import record_guided
+from hipsense.commands.live import add_sensor_flags
 from hipsense.config import load_config
 from hipsense.store import Assessment, HistoryStore
 from processing.calibration import Calibration, CalibrationError, calibrate_guided, pelvic_angles
-from processing.errors import ConfigError, HipsenseError
+from processing.errors import ConfigError
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
-from processing.samples import FloatArray, Samples
-from sensor.recording import RecordingWriter, open_recording
+from processing.samples import FloatArray
+from sensor.recording import open_recording
 
 #: The check-up's phases: (name, seconds, what the wearer is asked to do).
 PHASES: tuple[tuple[str, float, str], ...] = (
@@ -177,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
         if args.recording is not None:
             raise ConfigError("give either REC or --live, not both")
         with tempfile.TemporaryDirectory(prefix="hipsense-assess-") as tmp:
-            args.recording, device = asyncio.run(_record_guided(args, Path(tmp) / "assess.hsb"))
+            phases = [(seconds, instruction) for _, seconds, instruction in PHASES]
+            args.recording, device = asyncio.run(record_guided(args, Path(tmp) / "assess.hsb", phases, what="check-up"))
             args.device = args.device or device
             return _assess_recording(args, source="live", when=datetime.now(UTC).astimezone())
     if args.recording is None:
@@ -186,51 +187,6 @@ def run(args: argparse.Namespace) -> int:
             hint="e.g. hipsense assess checkup.csv (phases from its start), or hipsense assess --live",
         )
     return _assess_recording(args, source=str(args.recording), when=None)
-
-
-async def _record_guided(args: argparse.Namespace, path: Path) -> tuple[Path, str]:
-    """Connect, prompt the wearer through the phases, and record the whole check-up to ``path``."""
-    total = sum(seconds for _, seconds, _ in PHASES)
-    ends = np.cumsum([seconds for _, seconds, _ in PHASES])
-    async with contextlib.AsyncExitStack() as stack:
-        source, profile, rate = await open_source(args, stack)
-        writer = stack.enter_context(
-            RecordingWriter(path, metadata={"device": args.device or profile.name, "rate_hz": f"{rate:g}"})
-        )
-        t_first: float | None = None
-        said = 0
-        print(f"connecting to a {profile.title} ...", file=sys.stderr)
-        async for item in source.stream():
-            if not isinstance(item, Samples):
-                if item.kind == "connected" and said == 0:
-                    _prompt(0)
-                    said = 1
-                elif item.kind == "disconnected":
-                    raise HipsenseError(
-                        f"{source.name}: the link dropped during the check-up", hint="stay near the sensor and retry"
-                    )
-                continue
-            if len(item) == 0:
-                continue
-            if t_first is None:
-                t_first = float(item.t[0])
-            writer.write(item)
-            elapsed = float(item.t[-1]) - t_first
-            while said < len(PHASES) and elapsed >= ends[said - 1]:
-                _prompt(said)
-                said += 1
-            if elapsed >= total:
-                source.stop()
-                break
-        if t_first is None:
-            raise HipsenseError(f"{source.name}: no samples arrived", hint="check the sensor and retry")
-        print("done: thank you.", file=sys.stderr)
-        return path, args.device or profile.name
-
-
-def _prompt(i: int) -> None:
-    _, seconds, what = PHASES[i]
-    print(f"{i + 1}/{len(PHASES)}  {what} ({seconds:g} s) ...", file=sys.stderr)
 
 
 def _assess_recording(args: argparse.Namespace, *, source: str, when: datetime | None) -> int:

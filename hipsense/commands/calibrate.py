@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import sys
 import tempfile
@@ -20,7 +19,8 @@ import numpy as np
 
 from hipsense.calstore import save_calibration
 from hipsense.commands._common import add_recording_flags, parse_window
-from hipsense.commands.live import add_sensor_flags, open_source
+from hipsense.commands._guided import record_guided
+from hipsense.commands.live import add_sensor_flags
 from hipsense.config import WearerConfig, load_config
 from processing.calibration import (
     MIN_WALKING_EPOCHS,
@@ -35,7 +35,7 @@ from processing.errors import ConfigError
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
 from processing.samples import FloatArray, Samples
-from sensor.recording import RecordingWriter, open_recording
+from sensor.recording import open_recording
 
 #: Steps needed in a --walk window.
 MIN_STEPS = 10
@@ -91,7 +91,13 @@ def run(args: argparse.Namespace) -> int:
         if args.stand_s < 5 or args.walk_s < 10:
             raise ConfigError("--stand-s must be >= 5 s and --walk-s >= 10 s (10 or more steps are needed)")
         with tempfile.TemporaryDirectory(prefix="hipsense-calibrate-") as tmp:
-            args.recording, device = asyncio.run(_record_guided(args, Path(tmp) / "guided.hsb"))
+            phases = [
+                (args.stand_s, "Stand still, upright and relaxed, looking ahead"),
+                (args.walk_s, "Now walk straight ahead at your usual pace"),
+            ]
+            args.recording, device = asyncio.run(
+                record_guided(args, Path(tmp) / "guided.hsb", phases, what="calibration")
+            )
             args.neutral = f"2:{args.stand_s - 1:g}"
             args.walk = f"{args.stand_s + 3:g}:{args.stand_s + args.walk_s - 1:g}"
             args.device = args.device or device
@@ -102,46 +108,6 @@ def run(args: argparse.Namespace) -> int:
             hint="e.g. hipsense calibrate day.csv --neutral 5:25, or hipsense calibrate --live",
         )
     return _calibrate_recording(args)
-
-
-async def _record_guided(args: argparse.Namespace, path: Path) -> tuple[Path, str]:
-    """Connect, prompt the wearer through standing and walking, and record both to ``path``."""
-    stand_s, walk_s = float(args.stand_s), float(args.walk_s)
-    async with contextlib.AsyncExitStack() as stack:
-        source, profile, rate = await open_source(args, stack)
-        writer = stack.enter_context(
-            RecordingWriter(path, metadata={"device": args.device or profile.name, "rate_hz": f"{rate:g}"})
-        )
-        t_first: float | None = None
-        said_walk = False
-        print(f"connecting to a {profile.title} ...", file=sys.stderr)
-        async for item in source.stream():
-            if not isinstance(item, Samples):
-                if item.kind == "connected":
-                    print(
-                        f"1/2  Stand still, upright and relaxed, looking ahead, for {stand_s:g} s ...", file=sys.stderr
-                    )
-                elif item.kind == "disconnected":
-                    raise CalibrationError(
-                        f"{source.name}: the link dropped during calibration", hint="stay near the sensor and retry"
-                    )
-                continue
-            if len(item) == 0:
-                continue
-            if t_first is None:
-                t_first = float(item.t[0])
-            writer.write(item)
-            elapsed = float(item.t[-1]) - t_first
-            if not said_walk and elapsed >= stand_s:
-                said_walk = True
-                print(f"2/2  Now walk straight ahead at your usual pace for {walk_s:g} s ...", file=sys.stderr)
-            if elapsed >= stand_s + walk_s:
-                source.stop()
-                break
-        if t_first is None:
-            raise CalibrationError(f"{source.name}: no samples arrived", hint="check the sensor and retry")
-        print("done: thank you.", file=sys.stderr)
-        return path, args.device or profile.name
 
 
 def _calibrate_recording(args: argparse.Namespace) -> int:
