@@ -27,6 +27,7 @@ COMMANDS = (
     "assess",
     "exercise",
     "report",
+    "history",
     "simulate",
     "config",
     "alerts",

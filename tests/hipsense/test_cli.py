@@ -148,3 +148,27 @@ def test_replay_writes_the_history_store_and_report_reads_it(recording, tmp_path
     assert epochs == 300
     # The live path calibrates itself causally from the first walk, so the first seconds of the sit may be lost.
     assert 130 <= sitting <= 156
+
+
+def test_history_export_and_prune(recording, tmp_path, capsys):
+    db = tmp_path / "history.sqlite3"
+    assert (
+        main(
+            ["analyze", str(recording), "--neutral", "2:18", "--timeline", str(tmp_path / "t.csv"), "--store", str(db)]
+        )
+        == 0
+    )
+    out = tmp_path / "days.csv"
+    assert main(["history", "--store", str(db), "export", "--table", "days", "--out", str(out)]) == 0
+    rows = read_csv(out)
+    assert [r["day"] for r in rows] == ["2026-01-05"]
+    assert abs(float(rows[0]["sitting_s"]) - 150) <= 6
+    assert main(["history", "--store", str(db), "export", "--table", "epochs", "--from", "2026-01-05"]) == 0
+    assert capsys.readouterr().out.count("\n") == 301  # header + one row per second
+    # The recording is from 2026: a retention of 1 day (today) deletes its epochs but keeps the day.
+    assert main(["history", "--store", str(db), "prune", "--keep-days", "1"]) == 0
+    assert "deleted 300 epochs" in capsys.readouterr().err
+    assert main(["history", "--store", str(db), "export", "--table", "days", "--out", str(out)]) == 0
+    assert len(read_csv(out)) == 1
+    assert main(["history", "--store", str(db), "export", "--from", "5 Jan"]) == 2
+    assert "--from '5 Jan' is not a date" in capsys.readouterr().err
