@@ -19,9 +19,10 @@ import math
 import time
 
 import numpy as np
+from _references import up_imufusion, up_vqf  # benchmarks/_references.py
 
 from processing.orientation import OrientationEstimator, OrientationResult
-from processing.samples import STANDARD_GRAVITY, Samples
+from processing.samples import Samples
 from sensor.simulate import SensorModel, parse_scenario, simulate
 
 SCENARIO = (
@@ -38,39 +39,6 @@ def run_ours(samples: Samples, chunk: int = 65536) -> OrientationResult:
     est = OrientationEstimator()
     parts = [est.update(samples.slice(i, i + chunk)) for i in range(0, len(samples), chunk)]
     return OrientationResult.concat(parts)
-
-
-def up_vqf(samples: Samples, rate_hz: float) -> np.ndarray:
-    from vqf import VQF
-
-    out = VQF(1.0 / rate_hz).updateBatch(np.ascontiguousarray(samples.gyro), np.ascontiguousarray(samples.acc))
-    q = out["quat6D"]  # sensor -> earth, (w, x, y, z); up in sensor frame = third row of R
-    w, x, y, z = q.T
-    return np.stack((2 * (x * z - w * y), 2 * (y * z + w * x), w * w - x * x - y * y + z * z), axis=1)
-
-
-def up_imufusion(samples: Samples, rate_hz: float) -> np.ndarray:
-    import imufusion
-
-    ahrs = imufusion.Ahrs()
-    ahrs.set_settings(
-        imufusion.AhrsSettings(
-            convention=imufusion.CONVENTION_NWU,
-            gain=0.5,
-            gyroscope_range=2000.0,
-            acceleration_rejection=10.0,
-            magnetic_rejection=0.0,
-            rejection_timeout=int(5 * rate_hz),
-            sample_rate=round(rate_hz),
-        )
-    )
-    gyro_dps = np.degrees(samples.gyro)
-    acc_g = samples.acc / STANDARD_GRAVITY
-    up = np.empty_like(samples.acc)
-    for i in range(len(samples)):
-        ahrs.update_no_magnetometer(gyro_dps[i], acc_g[i])
-        up[i] = ahrs.get_gravity()
-    return up
 
 
 def speeds(samples: Samples, rate_hz: float, repeats: int = 7) -> dict[str, tuple[float, float]]:

@@ -29,11 +29,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from _references import up_imufusion, up_vqf  # benchmarks/_references.py
 
 from processing.calibration import CalibrationError, calibrate, calibrate_guided, pelvic_angles
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
-from processing.samples import STANDARD_GRAVITY, Samples
+from processing.samples import Samples
 from sensor.simulate import SensorModel, Truth, epoch_truth, parse_scenario, simulate
 
 SCENARIO = (
@@ -49,38 +50,6 @@ MOUNTINGS: dict[str, tuple[float, float, float] | str] = {
 }
 CONDITIONS = ("static", "walking", "transition")
 TARGETS = {"static": 1.0, "walking": 1.5, "transition": 2.0}
-
-
-def up_vqf(samples: Samples, rate_hz: float) -> np.ndarray:
-    from vqf import VQF
-
-    out = VQF(1.0 / rate_hz).updateBatch(np.ascontiguousarray(samples.gyro), np.ascontiguousarray(samples.acc))
-    w, x, y, z = out["quat6D"].T  # sensor -> earth; up in the sensor frame is the third row of R
-    return np.stack((2 * (x * z - w * y), 2 * (y * z + w * x), w * w - x * x - y * y + z * z), axis=1)
-
-
-def up_imufusion(samples: Samples, rate_hz: float) -> np.ndarray:
-    import imufusion
-
-    ahrs = imufusion.Ahrs()
-    ahrs.set_settings(
-        imufusion.AhrsSettings(
-            convention=imufusion.CONVENTION_NWU,
-            gain=0.5,
-            gyroscope_range=2000.0,
-            acceleration_rejection=10.0,
-            magnetic_rejection=0.0,
-            rejection_timeout=int(5 * rate_hz),
-            sample_rate=round(rate_hz),
-        )
-    )
-    gyro_dps = np.degrees(samples.gyro)
-    acc_g = samples.acc / STANDARD_GRAVITY
-    up = np.empty_like(samples.acc)
-    for i in range(len(samples)):
-        ahrs.update_no_magnetometer(gyro_dps[i], acc_g[i])
-        up[i] = ahrs.get_gravity()
-    return up
 
 
 def with_up(features: EpochFeatures, samples: Samples, up: np.ndarray) -> EpochFeatures:
