@@ -60,16 +60,17 @@ def test_replay_delivers_the_prolonged_sitting_alert_state_and_discovery(
     assert all(json.loads(m.payload)["availability_topic"] == "hipsense/me/availability" for m in configs)
 
 
-def _peak_rss_mb(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Run ``cmd`` in a child of a fresh Python and return the child's peak resident memory, MB."""
+def _traced_memory_mb(argv: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Run ``hipsense argv`` in a fresh Python under tracemalloc (numpy arrays included): the memory still held
+    at the end and the peak, MB. Unlike the resident size, these do not move with the allocator's moods."""
     probe = (
-        "import resource, subprocess, sys; "
-        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
-        "sys.stderr.write(p.stderr); sys.exit(p.returncode)"
+        "import sys, tracemalloc; tracemalloc.start(); from hipsense.cli import main; rc = main(sys.argv[1:]); "
+        "cur, peak = tracemalloc.get_traced_memory(); print('TRACED', cur, peak); sys.exit(rc)"
     )
-    proc = subprocess.run([sys.executable, "-c", probe, *cmd], env=env, capture_output=True, text=True, timeout=300)
-    return int(proc.stdout.strip().splitlines()[-1]) / 1024.0, proc
+    proc = subprocess.run([sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, timeout=300)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("TRACED")), "TRACED nan nan")
+    _, cur, peak = line.split()
+    return float(cur) / 1e6, float(peak) / 1e6, proc
 
 
 def test_memory_stays_flat_while_the_broker_is_away(
@@ -83,17 +84,20 @@ def test_memory_stays_flat_while_the_broker_is_away(
     env = {**subprocess_env, "HIPSENSE_HOME": str(home)}
     broker.stop()
     peaks = {}
-    # An hour at 25 Hz already fills the reader's 65536-sample chunks, which set the working memory.
-    for minutes in (60, 360):
+    # Two hours at 25 Hz fill the reader's 65536-sample chunks and the pipeline's bounded windows (1 h of epochs).
+    held, peaks = {}, {}
+    for minutes in (120, 360):
         rec = tmp_path / f"day{minutes}.csv.gz"
         assert main(["simulate", "--minutes", str(minutes), "--seed", "3", "--rate", "25", "--out", str(rec)]) == 0
-        cmd = [sys.executable, "-m", "hipsense", "replay", str(rec), "--fast", "--mqtt", broker.url]
-        peaks[minutes], proc = _peak_rss_mb(cmd, env)
+        held[minutes], peaks[minutes], proc = _traced_memory_mb(
+            ["replay", str(rec), "--fast", "--mqtt", broker.url], env
+        )
         assert proc.returncode == 0, proc.stderr
         assert "broker not reachable" in proc.stderr and "alerts wait in the outbox" in proc.stderr
-    # Six times the stream, no more memory: anything kept per epoch (a queue of states, say, at ~1 kB each)
-    # would add 18 MB over the 18 000 extra epochs; allocator noise is a few MB.
-    assert peaks[360] - peaks[60] < 15.0, peaks
+    # Three times the stream, no more memory: anything kept per epoch (a queue of states, say, at ~1 kB each)
+    # would add about 14 MB over the 14 400 extra epochs.
+    assert peaks[360] - peaks[120] < 3.0, peaks
+    assert held[360] - held[120] < 1.0, held
     import sqlite3
 
     with sqlite3.connect(home / "data" / "mqtt-outbox.sqlite3") as db:
