@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hipsense.calstore import load_calibration
 from hipsense.commands._common import parse_tz
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
-from hipsense.config import WearerConfig, data_dir, load_config
+from hipsense.commands._session import add_session_flags, started_publisher, store_sink, stored_calibration, wearer_id
+from hipsense.config import data_dir, load_config
 from hipsense.goals import find_goals, progress, progress_payload
-from hipsense.mqtt import publisher_from_config
-from hipsense.runtime import ConsoleSink, ExerciseLogSink, MqttSink, RunStats, Sink, StoreSink, run
+from hipsense.runtime import ConsoleSink, ExerciseLogSink, MqttSink, RunStats, Sink, run
 from hipsense.store import HistoryStore
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
@@ -84,17 +83,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--record", type=Path, metavar="FILE", default=None, help="also record the raw stream (.csv, .csv.gz, .hsb)"
     )
-    p.add_argument("--wearer", metavar="ID", default=None, help="wearer id for MQTT topics and alert ids (a-z0-9_-)")
+    add_session_flags(p)
     p.add_argument("--tz", metavar="ZONE", default=None, help="IANA time zone for days and alerts (default: config)")
     p.add_argument(
         "--no-store",
         action="store_true",
         help="do not write the day to the history store (default: written, for 'hipsense report')",
-    )
-    p.add_argument(
-        "--no-stored-calibration",
-        action="store_true",
-        help="ignore the calibration stored by 'hipsense calibrate' and calibrate from walking instead",
     )
     add_broker_flags(p)
     p.set_defaults(func=run_live)
@@ -190,19 +184,14 @@ async def open_source(
 async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = ()) -> RunStats:
     """The whole command inside one event loop (Bumble's virtual link needs it)."""
     config = load_config()
-    wearer = WearerConfig(id=args.wearer).id if args.wearer else config.wearer.id
+    wearer = wearer_id(args, config)
     tz = parse_tz(args.tz or config.wearer.timezone or None)
     broker = broker_settings(args, config.mqtt)
     async with contextlib.AsyncExitStack() as stack:
         source, profile, rate = await open_source(args, stack)
         source.start = datetime.now(UTC).astimezone()
         device_key = args.device or profile.name
-        calibration = None if args.no_stored_calibration else load_calibration(wearer, device_key)
-        if calibration is not None:
-            print(
-                f"using the stored {calibration.method} calibration of wearer {wearer}, device {device_key}",
-                file=sys.stderr,
-            )
+        calibration = stored_calibration(args, wearer, device_key)
         params = PipelineParams(
             calibration=calibration, rate_hz=rate, wearer=wearer, start=source.start, tz=tz, alerts=config.alerts
         )
@@ -217,9 +206,8 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
             }
             feed = RecordingTee(source, RecordingWriter(args.record, metadata=meta, flush_s=1.0))
         sinks: list[Sink] = [ConsoleSink(status_every_s=600.0), *extra_sinks]
-        publisher = publisher_from_config(config, broker=broker, wearer=wearer) if broker else None
+        publisher = started_publisher(config, broker, wearer)
         if publisher is not None:
-            publisher.start()
             sinks.append(MqttSink(publisher))
         pipeline = Pipeline(params)
         if not args.no_store:
@@ -235,16 +223,7 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
 
             history = HistoryStore()
             # First in the list, so it is closed (and its last write published) before the MQTT sink.
-            sinks.insert(
-                0,
-                StoreSink(
-                    history,
-                    pipeline.tracker.clock,
-                    anterior_tilt_deg=config.alerts.anterior_tilt_deg,
-                    retention_days=config.store.retention_days,
-                    on_flush=on_flush,
-                ),
-            )
+            sinks.insert(0, store_sink(history, pipeline, config, on_flush=on_flush))
             if publisher is not None:
                 # Exercise logged from a phone or dashboard over MQTT (before the store is closed).
                 sinks.insert(0, ExerciseLogSink(publisher, history, pipeline.tracker))

@@ -7,12 +7,11 @@ import asyncio
 import sys
 from pathlib import Path
 
-from hipsense.calstore import load_calibration
 from hipsense.commands._common import add_recording_flags, parse_tz
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
-from hipsense.config import WearerConfig, load_config
-from hipsense.mqtt import publisher_from_config
-from hipsense.runtime import ConsoleSink, MqttSink, Sink, StoreSink, run
+from hipsense.commands._session import add_session_flags, started_publisher, store_sink, stored_calibration, wearer_id
+from hipsense.config import load_config
+from hipsense.runtime import ConsoleSink, MqttSink, Sink, run
 from hipsense.store import HistoryStore
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
@@ -39,12 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="times real time: 1 = as recorded, 60 = one minute per second (default: 1)",
     )
     pace.add_argument("--fast", action="store_true", help="no pacing: as fast as possible")
-    p.add_argument("--wearer", metavar="ID", default=None, help="wearer id for MQTT topics and alert ids (a-z0-9_-)")
-    p.add_argument(
-        "--no-stored-calibration",
-        action="store_true",
-        help="ignore the calibration stored by 'hipsense calibrate' and calibrate from walking instead",
-    )
+    add_session_flags(p)
     p.add_argument(
         "--store",
         nargs="?",
@@ -62,18 +56,12 @@ def run_replay(args: argparse.Namespace) -> int:
     if not args.fast and args.speed <= 0:
         raise ConfigError(f"--speed {args.speed}: must be a positive factor of real time, e.g. 1 or 60")
     config = load_config()
-    wearer = WearerConfig(id=args.wearer).id if args.wearer else config.wearer.id
+    wearer = wearer_id(args, config)
     tz = parse_tz(args.tz or config.wearer.timezone or None)
     broker = broker_settings(args, config.mqtt)
     with open_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, rate_hz=args.rate) as rec:
         source = ReplaySource(rec, speed=None if args.fast else args.speed)
-        device = rec.info.metadata.get("device") or "default"
-        calibration = None if args.no_stored_calibration else load_calibration(wearer, device)
-        if calibration is not None:
-            print(
-                f"using the stored {calibration.method} calibration of wearer {wearer}, device {device}",
-                file=sys.stderr,
-            )
+        calibration = stored_calibration(args, wearer, rec.info.metadata.get("device") or "default")
         params = PipelineParams(
             calibration=calibration,
             rate_hz=source.rate_hz,
@@ -83,21 +71,12 @@ def run_replay(args: argparse.Namespace) -> int:
             alerts=config.alerts,
         )
         sinks: list[Sink] = [ConsoleSink(status_every_s=600.0)]
-        publisher = publisher_from_config(config, broker=broker, wearer=wearer) if broker else None
+        publisher = started_publisher(config, broker, wearer)
         if publisher is not None:
-            publisher.start()
             sinks.append(MqttSink(publisher))
         pipeline = Pipeline(params)
         if args.store is not None:
-            store = HistoryStore(Path(args.store) if args.store else None)
-            sinks.append(
-                StoreSink(
-                    store,
-                    pipeline.tracker.clock,
-                    anterior_tilt_deg=config.alerts.anterior_tilt_deg,
-                    retention_days=config.store.retention_days,
-                )
-            )
+            sinks.append(store_sink(HistoryStore(Path(args.store) if args.store else None), pipeline, config))
         stats = asyncio.run(run(source, pipeline, sinks))
     print(
         f"{args.recording}: replayed {stats.samples} samples, {stats.epochs} epochs, {stats.alerts} alerts"
