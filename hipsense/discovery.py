@@ -49,10 +49,10 @@ __all__ = [
 
 DEFAULT_DISCOVERY_PREFIX = "homeassistant"
 
-#: The activity vocabulary (DESIGN.md, conventions), as the enum sensor's options.
+#: The activity vocabulary (docs/contracts.md), as the enum sensor's options.
 ACTIVITIES: tuple[str, ...] = _ACTIVITIES
 
-#: The alert ``event_type`` vocabulary (DESIGN.md, MQTT contract), as the event entity's event types.
+#: The alert ``event_type`` vocabulary (docs/contracts.md, MQTT), as the event entity's event types.
 ALERT_EVENT_TYPES: tuple[str, ...] = EVENT_TYPES
 
 _WEARER_RE = re.compile(r"[a-z0-9_-]{1,64}")

@@ -1,6 +1,6 @@
 """MQTT output: retained state, durable alerts and Home Assistant discovery for one wearer.
 
-Topics (DESIGN.md, MQTT contract), under the base topic ``hipsense/<wearer>``:
+Topics (docs/contracts.md, MQTT), under the base topic ``hipsense/<wearer>``:
 
 - ``<base>/availability``: ``online`` (retained) on every connect; the Last Will is ``offline`` (retained),
   and a clean :meth:`Publisher.close` publishes ``offline`` itself.
@@ -82,7 +82,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORTS: dict[str, int] = {"mqtt": 1883, "mqtts": 8883}
 
-#: Fields of the ``<base>/state`` JSON (DESIGN.md).
+#: Fields of the ``<base>/state`` JSON (docs/contracts.md).
 STATE_FIELDS: tuple[str, ...] = (
     "time",
     "activity",

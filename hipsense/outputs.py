@@ -1,4 +1,4 @@
-"""Outputs of a run: the timeline CSV (a contract, see DESIGN.md) and the JSON summary."""
+"""Outputs of a run: the timeline CSV (a contract, see docs/contracts.md) and the JSON summary."""
 
 from __future__ import annotations
 

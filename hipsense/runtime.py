@@ -40,7 +40,7 @@ def _no_epochs() -> Epochs:
 
 
 def state_payload(epochs: Epochs, i: int, *, time_iso: str, seq: int, battery_pct: float | None) -> dict[str, Any]:
-    """The MQTT ``state`` JSON of epoch ``i`` (fields fixed by the MQTT contract in DESIGN.md)."""
+    """The MQTT ``state`` JSON of epoch ``i`` (fields fixed by the MQTT contract in docs/contracts.md)."""
     tilt = float(epochs.tilt_deg[i])
     obl = float(epochs.obliquity_deg[i])
     return {

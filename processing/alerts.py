@@ -126,7 +126,7 @@ class Alert:
     fields: dict[str, Any] = field(default_factory=dict)
 
     def to_payload(self) -> dict[str, Any]:
-        """The MQTT ``alert`` JSON (DESIGN.md): id, event_type, time (ISO 8601 with offset), message, fields."""
+        """The MQTT ``alert`` JSON (docs/contracts.md): id, event_type, time (ISO 8601 with offset), message, fields."""
         return {
             "id": self.id,
             "event_type": self.event_type,

@@ -3,7 +3,7 @@
 Formats (chosen by suffix or content):
 
 ``csv``
-    The canonical CSV (DESIGN.md): ``.csv`` / ``.csv.gz``, optional ``# key=value`` metadata lines, header
+    The canonical CSV (docs/contracts.md): ``.csv`` / ``.csv.gz``, optional ``# key=value`` metadata lines, header
     ``t,ax,ay,az,gx,gy,gz`` (extra columns ignored), t in s, acc in m/s², gyro in rad/s. Written with t to
     1 µs (6 decimals), acc to 1e-5 m/s² (5 decimals) and gyro to 1e-6 rad/s (6 decimals), trailing zeros
     dropped; that is 100-1000x finer than an IMU's least significant bit, and reading back gives exactly the
