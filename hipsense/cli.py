@@ -59,26 +59,28 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'hipsense COMMAND --help' for the flags of each command.",
     )
     parser.add_argument("--version", action="version", version=f"hipsense {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more log output (repeat for debug messages)"
-    )
+    _add_log_flags(parser, default=0)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="what to do")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"hipsense.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"hipsense.commands.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"hipsense.commands.{name}").register(sub)
+    for command in sub.choices.values():
+        # Also accepted after the sub-command (``hipsense analyze -v``); SUPPRESS keeps the value given before it.
+        _add_log_flags(command, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_log_flags(parser: argparse.ArgumentParser, *, default: object) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default, help="more log output (repeat for debug messages)"
+    )
+    parser.add_argument("-q", "--quiet", action="count", default=default, help="less log output: errors only")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
+        level=logging.ERROR if args.quiet else logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
     )
     warnings.showwarning = _show_warning

@@ -23,9 +23,6 @@ from sensor.simulate import SensorModel, parse_scenario, simulate
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HIPSENSE_HOME", str(tmp_path / "home"))
-    # until cli.COMMANDS lists them
-    missing = tuple(c for c in ("assess", "exercise") if c not in cli.COMMANDS)
-    monkeypatch.setattr(cli, "COMMANDS", cli.COMMANDS + missing)
     return tmp_path / "home"
 
 

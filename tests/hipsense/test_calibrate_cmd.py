@@ -18,8 +18,6 @@ from sensor.simulate import SensorModel, parse_scenario, realize_sensor, simulat
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HIPSENSE_HOME", str(tmp_path / "home"))
-    if "calibrate" not in cli.COMMANDS:  # until the command is listed in hipsense.cli
-        monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, "calibrate"))
     return tmp_path / "home"
 
 

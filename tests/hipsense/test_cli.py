@@ -172,3 +172,19 @@ def test_history_export_and_prune(recording, tmp_path, capsys):
     assert len(read_csv(out)) == 1
     assert main(["history", "--store", str(db), "export", "--from", "5 Jan"]) == 2
     assert "--from '5 Jan' is not a date" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "verbose", "quiet"),
+    [
+        (["config"], 0, 0),
+        (["-v", "config"], 1, 0),
+        (["config", "-v", "-v"], 2, 0),
+        (["-q", "config"], 0, 1),
+        (["config", "--quiet"], 0, 1),
+        (["-v", "config"], 1, 0),
+    ],
+)
+def test_log_flags_are_accepted_before_and_after_the_sub_command(argv, verbose, quiet):
+    args = build_parser().parse_args(argv)
+    assert (args.verbose, args.quiet) == (verbose, quiet)
