@@ -43,7 +43,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 URLS_WITH_SECRETS = [
     ("mqtt://alice:S3cr/et@10.0.0.5:1883", "S3cr"),
-    ("mqtt://alice:pw#x@10.0.0.5:1883", "pw#x"),
+    ("mqtt://alice:Pw9Q#x@10.0.0.5:1883", "Pw9Q"),
     ("mqtt://alice:a%2Fb@10.0.0.5:1883", "a%2Fb"),
     ("mqtt://alice:S3cr/et@10.0.0.5:notaport", "S3cr"),
     ("mqtt://alice:S3cr?et@10.0.0.5", "S3cr"),
@@ -139,6 +139,7 @@ def test_data_files_and_folders_are_owner_only(recording: Path, home: Path) -> N
     found = {p.relative_to(home).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in (home / "data").rglob("*")}
     found["data"] = stat.S_IMODE((home / "data").stat().st_mode)
     assert {"data/history.sqlite3", "data/mqtt-outbox.sqlite3", "data/rules/me.json"} <= set(found)
+    assert any(p.startswith("data/calibrations/") for p in found), found
     wrong = {p: oct(m) for p, m in found.items() if m != (0o700 if (home / p).is_dir() else 0o600)}
     assert not wrong
 
@@ -150,6 +151,7 @@ def _make_data_files(recording: Path, home: Path) -> None:
 
     assert main(["analyze", str(recording), "--timeline", str(home / "t.csv"), "--store"]) == 0
     assert main(["exercise", "add", "--minutes", "5"]) == 0
+    assert main(["calibrate", str(recording), "--neutral", "2:18"]) == 0
     with Outbox(home / "data" / "mqtt-outbox.sqlite3") as box:
         box.put("t", {"id": "a"})
     _save_rule_state(Pipeline(PipelineParams(rate_hz=50.0)), home / "data" / "rules" / "me.json")
