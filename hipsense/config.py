@@ -182,6 +182,12 @@ def mask_url(url: str) -> str:
     return f"{scheme}://{user}{':********' if password is not None else ''}@{hostport}"
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for one-line errors."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**50 else f"{str(value)[:20]}... (a huge number)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _build(section: str, cls: type, raw: Any, path: Path) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: [{section}] must be a table")
@@ -196,20 +202,20 @@ def _build(section: str, cls: type, raw: Any, path: Path) -> Any:
         default = getattr(cls(), key) if key != "id" else ""
         if isinstance(default, dict):
             ok = isinstance(value, dict) and all(
-                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value.values()
+                isinstance(v, int | float) and not isinstance(v, bool) and abs(v) < 1e300 for v in value.values()
             )
             value = {k: float(v) for k, v in value.items()} if ok else value
         elif isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, float):
             ok = isinstance(value, int | float) and not isinstance(value, bool)
-            if ok and not math.isfinite(value):
-                raise ConfigError(f"{path}: [{section}] {key} = {value} is not a finite number")
+            if ok and not (abs(value) < 1e300 and math.isfinite(value)):  # NaN, infinities, huge integers
+                raise ConfigError(f"{path}: [{section}] {key} = {_short(value)} is not a finite number of a sane size")
             value = float(value) if ok else value
         else:
             ok = isinstance(value, str)
         if not ok:
-            raise ConfigError(f"{path}: [{section}] {key} = {value!r} has the wrong type")
+            raise ConfigError(f"{path}: [{section}] {key} = {_short(value)} has the wrong type")
         kwargs[key] = value
     try:
         return cls(**kwargs)
@@ -229,10 +235,10 @@ def load_config(path: Path | None = None) -> Config:
         if path.stat().st_size > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KB, not a hipsense config")
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix the file or remove it") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})", hint="save the config file as UTF-8") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
+        raise ConfigError(f"{path}: invalid TOML: {str(exc)[:200]}", hint="fix the file or remove it") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     cfg = Config(source=path)

@@ -191,6 +191,8 @@ def parse_exercise(payload: bytes, *, today: date, limits: ExerciseLimits | None
     minutes = msg.get("minutes")
     if isinstance(minutes, bool) or not isinstance(minutes, int | float):
         raise InboundError(f"minutes must be a number, got {type(minutes).__name__}")
+    if isinstance(minutes, int) and abs(minutes) > 10**6:  # a huge integer does not fit a float
+        minutes = math.inf
     if not (math.isfinite(minutes) and lim.min_minutes <= minutes <= lim.max_minutes):
         raise InboundError(f"minutes must be {lim.min_minutes:g} to {lim.max_minutes:g}")
     what = msg.get("what", "exercise")
