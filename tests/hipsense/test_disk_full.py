@@ -164,3 +164,47 @@ def test_replay_on_a_full_disk_stops_with_one_line(
     assert len(errors) == 1 and ("full" in errors[0] or "space" in errors[0]), err
     if "ALERT" in out:
         assert "prolonged_sitting" in err or os.path.getsize(outbox) > 0
+
+
+@pytest.fixture
+def read_only_home(tmp_path: Path) -> Iterator[Path]:
+    """A folder hipsense cannot write: a read-only tmpfs (root), else a folder without write permission."""
+    d = tmp_path / "ro"
+    d.mkdir()
+    if os.geteuid() == 0:
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(d)], capture_output=True)
+        if proc.returncode != 0:
+            pytest.skip(f"cannot mount a read-only tmpfs here: {proc.stderr.decode(errors='replace').strip()}")
+        try:
+            yield d
+        finally:
+            subprocess.run(["umount", "-l", str(d)], capture_output=True)
+    else:
+        d.chmod(0o500)
+        try:
+            yield d
+        finally:
+            d.chmod(0o700)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["replay", "REC", "--fast", "--store", "--mqtt", "BROKER"],
+        ["exercise", "add", "--minutes", "5"],
+        ["history", "prune"],
+    ],
+    ids=["replay", "exercise", "prune"],
+)
+def test_a_read_only_data_folder_is_a_one_line_error(
+    argv: list[str], recording: Path, read_only_home: Path, broker: Broker, subprocess_env: dict[str, str]
+) -> None:
+    env = {**subprocess_env, "HIPSENSE_HOME": str(read_only_home)}
+    argv = [str(recording) if a == "REC" else broker.url if a == "BROKER" else a for a in argv]
+    proc = subprocess.run(
+        [sys.executable, "-m", "hipsense", *argv], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and str(read_only_home) in errors[0], proc.stderr
