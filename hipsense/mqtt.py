@@ -451,6 +451,7 @@ class Publisher:
         self.exercise_topic = f"{self.base_topic}/exercise/log"
         self._inbox: queue.Queue[InboundMessage] = queue.Queue(maxsize=INBOX_MAX_MESSAGES)
         self._inbox_dropped = 0  # messages dropped (too large, or the inbox full) since the last report
+        self._inbox_report = Coalescer(60.0)  # one log line a minute about them
         self._discovery_gate = Coalescer(DISCOVERY_RESEND_MIN_S)
         self._discovery_lock = threading.Lock()
         self._discovery_timer: threading.Timer | None = None
@@ -605,7 +606,7 @@ class Publisher:
                 out.append(self._inbox.get_nowait())
             except queue.Empty:
                 break
-        if self._inbox_dropped:
+        if self._inbox_dropped and self._inbox_report.allow():
             dropped, self._inbox_dropped = self._inbox_dropped, 0
             log.warning(
                 "%s: dropped %d message(s) on arrival (larger than %d bytes, or more than %d waiting)",

@@ -278,6 +278,7 @@ class ExerciseLogSink:
         self.tracker = tracker
         self.gate = gate or ExerciseGate(seen_path=exercise_seen_path(publisher.outbox_path.parent, publisher.wearer))
         self._t = 0.0
+        self._capped: set[date] = set()  # days whose cap was reported
 
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
         if len(output.epochs):
@@ -299,8 +300,11 @@ class ExerciseLogSink:
             return
         logged_s = sum(d for d, _, source in self.store.exercise_log(msg.day) if source == "mqtt")
         if not self.gate.within_cap(msg, logged_s):
+            if msg.day in self._capped:
+                return
+            self._capped.add(msg.day)  # one line per day, not one per message
             log.warning(
-                "%s: ignored %g min on %s: over the daily cap of %g min logged over MQTT",
+                "%s: ignored %g min on %s, and any more that day: over the daily cap of %g min logged over MQTT",
                 topic,
                 msg.minutes,
                 msg.day,
