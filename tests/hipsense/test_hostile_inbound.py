@@ -198,7 +198,8 @@ def test_alerts_command_strips_control_characters_and_survives_odd_alerts(
     cmd = [sys.executable, "-m", "hipsense", "alerts", "--mqtt", broker.url, "--count", "2", "--timeout", "10"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        time.sleep(2.0)  # subscribed
+        assert proc.stderr is not None
+        assert b"listening for alerts" in proc.stderr.readline()  # subscribed
         now = datetime.now(UTC).isoformat()
         evil = {"id": "e1", "event_type": "recalibrate", "time": now, "message": "hi\x1b]0;pwned\x07\x1b[2J\x9b2Jx"}
         deep = '{"id": "e2", "event_type": "recalibrate", "time": "t", "message": ' + "[" * 5000 + "]" * 5000 + "}"
