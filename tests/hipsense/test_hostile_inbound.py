@@ -169,6 +169,8 @@ def test_large_inbound_messages_are_dropped_not_kept(broker: Broker, tmp_path: P
             got += [bytes(getattr(m, "payload", m)) for m in pub.take_exercise_logs()]
             time.sleep(0.05)
     assert got == [b'{"minutes": 5}']
+    # The broker itself never sent them (MQTT v5 Maximum Packet Size): nothing was received to be dropped.
+    assert broker.log_text().count("Dropping too large outgoing PUBLISH") == 5
 
 
 # -- row 11: homeassistant/status flood ---------------------------------------------------------------------------
