@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hipsense.config import data_dir
+from hipsense.private import private_dir
 from processing.calibration import Calibration
 from processing.errors import ConfigError
 
@@ -43,7 +44,7 @@ def save_calibration(
     (the mounting in words, angles) kept for people reading the file.
     """
     path = calibration_file(wearer, device, root=root)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent, tighten=False)  # 0700 for the folders it creates (health data)
     record: dict[str, Any] = {
         **calibration.to_dict(),
         "wearer": wearer,

@@ -9,6 +9,7 @@ Every key is checked when the file is read: a misspelt option fails at once, nam
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -23,6 +24,24 @@ from processing.errors import ConfigError
 
 APP = "hipsense"
 WEARER_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+_TOPIC_LEVEL_RE = re.compile(r"[^+#/\x00-\x1f\x7f]+")
+#: Retention of 1 s epochs, days: 1 to 100 years.
+RETENTION_DAYS_MAX = 36500.0
+
+
+def check_topic(key: str, topic: str) -> str:
+    """``topic`` if it can be published to: no wildcards, no empty levels, no control characters, no leading
+    '$', at most 200 characters. Raises ValueError naming ``key``."""
+    if (
+        not topic
+        or len(topic) > 200
+        or topic.startswith("$")
+        or not all(_TOPIC_LEVEL_RE.fullmatch(level) for level in topic.split("/"))
+    ):
+        raise ValueError(
+            f"{key} = {topic[:200]!r} is not a valid MQTT topic: no wildcards (+ #), no empty levels, no leading '$'"
+        )
+    return topic
 
 
 def home_override() -> Path | None:
@@ -76,6 +95,10 @@ class MqttConfig:
     discovery: bool = True
     discovery_prefix: str = "homeassistant"
 
+    def __post_init__(self) -> None:
+        check_topic("base_topic", self.base_topic)
+        check_topic("discovery_prefix", self.discovery_prefix)
+
 
 @dataclass(frozen=True)
 class StoreConfig:
@@ -86,8 +109,8 @@ class StoreConfig:
     retention_days: float = 365.0
 
     def __post_init__(self) -> None:
-        if self.retention_days < 1:
-            raise ValueError(f"retention_days = {self.retention_days:g} must be at least 1")
+        if not 1 <= self.retention_days <= RETENTION_DAYS_MAX:
+            raise ValueError(f"retention_days = {self.retention_days:g} must be 1 to {RETENTION_DAYS_MAX:g} days")
 
 
 @dataclass(frozen=True)
@@ -132,9 +155,37 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """``scheme://user:password@host:port`` -> (``scheme://host:port``, user, password), user and password
+    still %-encoded (None when absent).
+
+    The credentials end at the *last* '@' (a broker URL has no path), so a password holding '/', '#', '?' or
+    '@' is split off whole and never ends up in the host part, an error message or a log line.
+
+    >>> split_credentials("mqtt://alice:S3cr/et@10.0.0.5:1883")
+    ('mqtt://10.0.0.5:1883', 'alice', 'S3cr/et')
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url, None, None
+    userinfo, _, hostport = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    return f"{scheme}://{hostport}", user, password if colon else None
+
+
 def mask_url(url: str) -> str:
-    """Hide any password in ``scheme://user:password@host``."""
-    return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:********@", url)
+    """Hide any password in ``scheme://user:password@host`` (whatever characters it holds)."""
+    bare, user, password = split_credentials(url)
+    if user is None:
+        return url
+    scheme, _, hostport = bare.partition("://")
+    return f"{scheme}://{user}{':********' if password is not None else ''}@{hostport}"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for one-line errors."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**50 else f"{str(value)[:20]}... (a huge number)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _build(section: str, cls: type, raw: Any, path: Path) -> Any:
@@ -151,23 +202,28 @@ def _build(section: str, cls: type, raw: Any, path: Path) -> Any:
         default = getattr(cls(), key) if key != "id" else ""
         if isinstance(default, dict):
             ok = isinstance(value, dict) and all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+                isinstance(v, int | float) and not isinstance(v, bool) and abs(v) < 1e300 for v in value.values()
             )
             value = {k: float(v) for k, v in value.items()} if ok else value
         elif isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, float):
             ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if ok and not (abs(value) < 1e300 and math.isfinite(value)):  # NaN, infinities, huge integers
+                raise ConfigError(f"{path}: [{section}] {key} = {_short(value)} is not a finite number of a sane size")
             value = float(value) if ok else value
         else:
             ok = isinstance(value, str)
         if not ok:
-            raise ConfigError(f"{path}: [{section}] {key} = {value!r} has the wrong type")
+            raise ConfigError(f"{path}: [{section}] {key} = {_short(value)} has the wrong type")
         kwargs[key] = value
     try:
         return cls(**kwargs)
     except ValueError as exc:
         raise ConfigError(f"{path}: [{section}] {exc}") from exc
+
+
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -176,9 +232,13 @@ def load_config(path: Path | None = None) -> Config:
     if not path.exists():
         return Config()
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KB, not a hipsense config")
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix the file or remove it") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})", hint="save the config file as UTF-8") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
+        raise ConfigError(f"{path}: invalid TOML: {str(exc)[:200]}", hint="fix the file or remove it") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     cfg = Config(source=path)

@@ -60,8 +60,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from hipsense.config import Config, data_dir
+from hipsense.config import Config, check_topic, data_dir, split_credentials
 from hipsense.discovery import ALERT_EVENT_TYPES, DEFAULT_DISCOVERY_PREFIX, discovery_messages, validate_wearer
+from hipsense.inbound import MAX_EXERCISE_BYTES, MAX_INBOUND_PACKET_BYTES, Coalescer
 from hipsense.outbox import Outbox
 from processing.errors import ConfigError, SensorConnectionError
 
@@ -195,6 +196,8 @@ class BrokerSettings:
         BrokerSettings(host='127.0.0.1', port=1883, tls=False, username='***', password='***')
         """
         env = os.environ if env is None else env
+        # Credentials are split off first (at the last '@'), so that no parse error can show the password.
+        url, url_user, url_password = split_credentials(url.strip())
         try:
             parts = urlsplit(url)
             scheme = parts.scheme.lower()
@@ -212,8 +215,8 @@ class BrokerSettings:
                 f"{scheme}://{host}: the broker URL must not have a path or query",
                 hint="set the topic with --base-topic instead",
             )
-        user = username or (unquote(parts.username) if parts.username else None) or env.get(ENV_USER) or None
-        pw = password or (unquote(parts.password) if parts.password else None) or env.get(ENV_PASSWORD) or None
+        user = username or (unquote(url_user) if url_user else None) or env.get(ENV_USER) or None
+        pw = password or (unquote(url_password) if url_password else None) or env.get(ENV_PASSWORD) or None
         return cls(
             host=host,
             port=port or DEFAULT_PORTS[scheme],
@@ -361,6 +364,28 @@ class _Link:
 _WAKE = "wake"
 _STOP = "stop"
 
+#: Exercise-log messages held between two :meth:`Publisher.take_exercise_logs` calls; more are dropped.
+INBOX_MAX_MESSAGES = 100
+#: Discovery is re-sent on ``homeassistant/status`` ``online`` at most once per this many seconds (the configs
+#: are retained, so a re-send dropped within the interval loses nothing).
+DISCOVERY_RESEND_MIN_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message received on a subscribed topic: ``payload`` (bounded in size) and whether the broker
+    delivered it as retained (stored before we subscribed)."""
+
+    payload: bytes
+    retained: bool
+
+
+def _connect_properties() -> Properties:
+    """MQTT v5 CONNECT properties: the broker must not send us packets above MAX_INBOUND_PACKET_BYTES."""
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.MaximumPacketSize = MAX_INBOUND_PACKET_BYTES
+    return props
+
 
 class Publisher:
     """Publishes one wearer's state and alerts, with Home Assistant discovery.
@@ -409,6 +434,11 @@ class Publisher:
         self.broker = broker
         self.wearer = wearer
         self.base_topic = base_topic_for(wearer, base_topic)
+        if discovery_prefix is not None:
+            try:
+                check_topic("discovery_prefix", discovery_prefix)
+            except ValueError as exc:
+                raise ConfigError(str(exc), hint="for example homeassistant") from exc
         self.discovery_prefix = discovery_prefix
         self.window = window
         self.state_expiry_s = state_expiry_s
@@ -419,7 +449,14 @@ class Publisher:
         self.alert_topic = f"{self.base_topic}/alert"
         #: Exercise logged by hand from a phone or dashboard: JSON {"minutes": 5, "what": "bridges"} (QoS 1).
         self.exercise_topic = f"{self.base_topic}/exercise/log"
-        self._inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._inbox: queue.Queue[InboundMessage] = queue.Queue(maxsize=INBOX_MAX_MESSAGES)
+        self._inbox_dropped = 0  # messages dropped (too large, or the inbox full) since the last report
+        self._inbox_report = Coalescer(60.0)  # one log line a minute about them
+        self._discovery_gate = Coalescer(DISCOVERY_RESEND_MIN_S)
+        self._discovery_lock = threading.Lock()
+        self._discovery_timer: threading.Timer | None = None
+        self._thread_error: BaseException | None = None  # an exception raised in a paho callback
+        self._thread_error_raised = False
         self._discovery = (
             discovery_messages(
                 wearer=wearer, base_topic=self.base_topic, prefix=discovery_prefix, sitting_limit_s=sitting_limit_s
@@ -438,10 +475,10 @@ class Publisher:
         self._client.reconnect_delay_set(
             min_delay=max(1, round(reconnect_min_s)), max_delay=max(1, round(reconnect_max_s))
         )
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_publish = self._on_publish
-        self._client.on_message = self._on_message
+        self._client.on_connect = self._guarded(self._on_connect)
+        self._client.on_disconnect = self._guarded(self._on_disconnect)
+        self._client.on_publish = self._guarded(self._on_publish)
+        self._client.on_message = self._guarded(self._on_message)
 
         # Messages for the pump thread: _Ack, _Link, _WAKE, _STOP.
         self._events: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -467,6 +504,11 @@ class Publisher:
     def connected(self) -> bool:
         """True while the broker has accepted the connection."""
         return self._client.is_connected()
+
+    @property
+    def outbox_path(self) -> Path:
+        """The SQLite outbox file (in the data folder)."""
+        return self._outbox_path
 
     @property
     def pending_alerts(self) -> int:
@@ -500,7 +542,13 @@ class Publisher:
         self._pump_thread = threading.Thread(target=self._pump_loop, name="hipsense-mqtt-pump", daemon=True)
         self._pump_thread.start()
         try:
-            client.connect(self.broker.host, self.broker.port, self.broker.keepalive_s, clean_start=True)
+            client.connect(
+                self.broker.host,
+                self.broker.port,
+                self.broker.keepalive_s,
+                clean_start=True,
+                properties=_connect_properties(),
+            )
         except ssl.SSLError as exc:
             raise BrokerError(
                 f"{self.broker.url}: TLS handshake failed ({getattr(exc, 'reason', None) or exc})",
@@ -508,7 +556,13 @@ class Publisher:
             ) from exc
         except OSError as exc:
             self._report(f"{self.broker.url}: broker not reachable ({exc}); alerts wait in the outbox", "warning")
-            client.connect_async(self.broker.host, self.broker.port, self.broker.keepalive_s, clean_start=True)
+            client.connect_async(
+                self.broker.host,
+                self.broker.port,
+                self.broker.keepalive_s,
+                clean_start=True,
+                properties=_connect_properties(),
+            )
             self._first_outcome.set()  # nothing to wait for: paho retries in the background
         client.loop_start()
         self._events.put(_WAKE)  # alerts left from an earlier run go to paho now, in order
@@ -540,14 +594,28 @@ class Publisher:
             self._last_state_sent = now
             return True
 
-    def take_exercise_logs(self) -> list[bytes]:
-        """The exercise-log messages received since the last call (raw payloads, oldest first)."""
+    def take_exercise_logs(self) -> list[InboundMessage]:
+        """The exercise-log messages received since the last call (raw payloads, oldest first).
+
+        At most :data:`INBOX_MAX_MESSAGES` are held between two calls, each at most
+        :data:`~hipsense.inbound.MAX_EXERCISE_BYTES`; others are dropped on arrival and counted in one log line.
+        """
         out = []
         while True:
             try:
                 out.append(self._inbox.get_nowait())
             except queue.Empty:
-                return out
+                break
+        if self._inbox_dropped and self._inbox_report.allow():
+            dropped, self._inbox_dropped = self._inbox_dropped, 0
+            log.warning(
+                "%s: dropped %d message(s) on arrival (larger than %d bytes, or more than %d waiting)",
+                self.exercise_topic,
+                dropped,
+                MAX_EXERCISE_BYTES,
+                INBOX_MAX_MESSAGES,
+            )
+        return out
 
     def publish_retained(self, name: str, document: Mapping[str, Any]) -> bool:
         """Publish ``document`` as retained JSON on ``<base>/<name>`` (QoS 1) if connected; never queued.
@@ -569,11 +637,12 @@ class Publisher:
         (ISO 8601 with offset, or an aware datetime) and ``message``; any further fields are published as they
         are. An ``id`` is created if there is none. Returns once the alert is on disk; delivery follows.
         """
-        self._check_running()
+        self._check_running(thread=False)  # the alert goes to the outbox even if the network thread died
         body = _alert_body(alert)
         assert self._outbox is not None
         entry = self._outbox.put(self.alert_topic, body)
         self._events.put(_WAKE)
+        self._check_thread()
         return entry.alert_id
 
     def wait_connected(self, timeout_s: float) -> bool:
@@ -617,6 +686,7 @@ class Publisher:
         self._abort()
         if left:
             log.info("%s: %d alert(s) stay in the outbox for the next run", self._outbox_path, left)
+        self._check_thread(left)
 
     def __enter__(self) -> Publisher:
         return self.start()
@@ -639,13 +709,45 @@ class Publisher:
 
     # -- internals ---------------------------------------------------------------------------------------
 
-    def _check_running(self) -> None:
+    def _check_running(self, *, thread: bool = True) -> None:
         if not self._started or self._closed:
             raise RuntimeError("the MQTT publisher is not running (use it inside 'with Publisher(...)')")
+        if thread:
+            self._check_thread()
+
+    def _guarded(self, callback: Any) -> Any:
+        """``callback`` with any exception noted instead of killing paho's network thread with a traceback; the
+        next :meth:`publish_state`, :meth:`publish_alert` or :meth:`close` then fails the run (never exit 0)."""
+
+        def guarded(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception as exc:
+                if self._thread_error is None:
+                    self._thread_error = exc
+                    log.error("MQTT client thread failed: %s: %s", type(exc).__name__, exc)
+
+        return guarded
+
+    def _check_thread(self, waiting: int | None = None) -> None:
+        """Raise BrokerError (once) if a paho callback failed: the connection can no longer be trusted."""
+        exc = self._thread_error
+        if exc is None or self._thread_error_raised:
+            return
+        self._thread_error_raised = True
+        left = self.pending_alerts if waiting is None else waiting
+        raise BrokerError(
+            f"{self.broker.url}: the MQTT client thread failed ({type(exc).__name__}: {exc}); "
+            f"{left} alert(s) wait in the outbox for the next run",
+            hint="report this as a bug in hipsense, with the lines above",
+        )
 
     def _abort(self) -> None:
         """Stop threads and close the outbox without waiting for anything."""
         self._closed = True
+        with self._discovery_lock:
+            if self._discovery_timer is not None:
+                self._discovery_timer.cancel()
         self._client.disconnect()
         self._client.loop_stop()
         self._events.put(_STOP)
@@ -689,7 +791,9 @@ class Publisher:
         client.subscribe(self.exercise_topic, qos=1)
         if self.discovery_prefix is not None:
             client.subscribe(f"{self.discovery_prefix}/status", qos=1)
-            self._publish_discovery()
+            with self._discovery_lock:
+                self._publish_discovery()
+                self._discovery_gate.mark()
         with self._state_lock:
             latest = self._latest_state
             self._last_state_sent = time.monotonic()
@@ -717,10 +821,40 @@ class Publisher:
         self._events.put(_Ack(mid, reason))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # Inbound data is hostile until checked (docs/robustness.md): only the size here, the rest in the
+        # runtime's thread (hipsense.inbound). Anything larger is dropped at once, not kept.
         if message.topic == self.exercise_topic:
-            self._inbox.put(bytes(message.payload))  # handled by the runtime's thread, not paho's
+            if len(message.payload) > MAX_EXERCISE_BYTES:
+                self._inbox_dropped += 1
+                return
+            try:
+                self._inbox.put_nowait(InboundMessage(bytes(message.payload), bool(message.retain)))
+            except queue.Full:
+                self._inbox_dropped += 1
             return
         if message.topic == f"{self.discovery_prefix}/status" and message.payload.strip() == b"online":
+            self._discovery_requested()
+
+    def _discovery_requested(self) -> None:
+        """Re-send discovery now, or once at the end of the interval if one was sent within the last
+        DISCOVERY_RESEND_MIN_S (a flood of "online" gives one re-send per interval, and the last "online" is
+        always answered)."""
+        with self._discovery_lock:
+            if self._discovery_gate.allow():
+                log.info("Home Assistant came online; re-sending discovery")
+                self._publish_discovery()
+            elif self._discovery_timer is None and not self._closed:
+                timer = threading.Timer(self._discovery_gate.wait_s(), self._guarded(self._discovery_due))
+                timer.daemon = True
+                self._discovery_timer = timer
+                timer.start()
+
+    def _discovery_due(self) -> None:
+        with self._discovery_lock:
+            self._discovery_timer = None
+            if self._closed or not self._client.is_connected():
+                return
+            self._discovery_gate.mark()
             log.info("Home Assistant came online; re-sending discovery")
             self._publish_discovery()
 

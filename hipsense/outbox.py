@@ -37,6 +37,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from hipsense.private import private_dir, private_file, storage_error
 from processing.errors import ConfigError
 
 __all__ = ["Outbox", "OutboxEntry"]
@@ -88,7 +89,8 @@ class Outbox:
         self.warn_above = warn_above
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent, tighten=False)  # alerts are health data: 0700 folder, 0600 files
+            private_file(self.path)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -121,10 +123,15 @@ class Outbox:
         now = time.time()
         with self._lock:
             self._check_open()
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO outbox (alert_id, topic, payload, created_s) VALUES (?, ?, ?, ?)",
-                (alert_id, topic, payload, now),
-            )
+            try:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO outbox (alert_id, topic, payload, created_s) VALUES (?, ?, ?, ?)",
+                    (alert_id, topic, payload, now),
+                )
+            except sqlite3.OperationalError as exc:  # disk full, read-only: the alert is NOT in the outbox
+                raise storage_error(
+                    self.path, "queue an alert", exc, lost=f"alert {alert_id} is NOT in the outbox"
+                ) from exc
             if cur.rowcount == 1:
                 self._count += 1
                 self._check_size()
@@ -143,7 +150,13 @@ class Outbox:
                 # The network thread may deliver a late PUBACK during shutdown; the entry is re-sent on the
                 # next start and the subscriber drops the duplicate by id.
                 return False
-            cur = self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            try:
+                cur = self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            except sqlite3.OperationalError as exc:
+                # Disk full: the alert reached the broker but stays here; it is sent again on the next run and
+                # the subscriber drops the duplicate by id. Nothing is lost.
+                log.warning("%s: cannot record the delivery of alert #%d (%s)", self.path, seq, exc)
+                return False
             if cur.rowcount:
                 self._count -= 1
                 if self._count <= self.warn_above:

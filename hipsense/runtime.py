@@ -12,22 +12,25 @@ import contextlib
 import json
 import logging
 import math
-import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from hipsense.inbound import ExerciseGate, InboundError, exercise_seen_path, parse_exercise
 from hipsense.mqtt import Publisher
+from hipsense.private import StorageError, write_private_text
 from hipsense.store import HistoryStore
 from processing.activity import ACTIVITIES
 from processing.alerts import Alert
 from processing.bouts import Bout
 from processing.clock import LocalClock
+from processing.errors import HipsenseWarning
 from processing.exercise import ExerciseBout
 from processing.pipeline import Epochs, Pipeline, PipelineOutput, PostureTracker
 from sensor.source import Source, SourceEvent
@@ -133,6 +136,10 @@ class ConsoleSink:
             self._line_open = False
 
 
+class AlertsNotQueued(StorageError):
+    """Alerts shown on the console could not be put in the outbox (the message names them)."""
+
+
 class MqttSink:
     """Live state (retained, about 1 Hz while it changes) and alerts (durable outbox, QoS 1) to a broker."""
 
@@ -143,8 +150,12 @@ class MqttSink:
         self._pending: dict[str, Any] | None = None
 
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
-        for alert in output.alerts:
-            self.publisher.publish_alert(alert.to_payload())
+        for i, alert in enumerate(output.alerts):
+            try:
+                self.publisher.publish_alert(alert.to_payload())
+            except StorageError as exc:  # disk full: say which alerts shown on the console are not queued
+                lost = ", ".join(f"{a.event_type} of {a.time.isoformat(timespec='seconds')}" for a in output.alerts[i:])
+                raise AlertsNotQueued(f"{exc.message}; shown but not queued for MQTT: {lost}", hint=exc.hint) from exc
         if states:
             # At most one state per wall-clock second (replays run faster than real time); the latest wins.
             self._pending = states[-1]
@@ -191,6 +202,7 @@ class StoreSink:
         self._bouts: list[Bout] = []
         self._alerts: list[Alert] = []
         self._exercise: list[ExerciseBout] = []
+        self._days: set[date] = set()  # local days this run wrote
         self._last_flush = time.monotonic()
 
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
@@ -206,7 +218,7 @@ class StoreSink:
         self._last_flush = time.monotonic()
         if not (self._epochs or self._bouts or self._alerts or self._exercise):
             return
-        self.store.add_run(
+        self._days |= self.store.add_run(
             epochs=Epochs.concat(self._epochs),
             clock=self.clock,
             bouts=self._bouts,
@@ -226,7 +238,19 @@ class StoreSink:
             self.flush()
             if self.retention_days is not None:
                 today = self.clock.local(time.time() - self.clock.start.timestamp()).date()
-                self.store.prune(keep_days=round(self.retention_days), today=today)
+                keep = round(self.retention_days)
+                self.store.prune(keep_days=keep, today=today)
+                dropped = sorted(d for d in self._days if d < today - timedelta(days=keep - 1))
+                if dropped:  # e.g. the replay of an old recording: say so rather than keep nothing silently
+                    warnings.warn(
+                        HipsenseWarning(
+                            f"the 1 s epochs of {dropped[0]}"
+                            + (f" to {dropped[-1]}" if len(dropped) > 1 else "")
+                            + f" are older than the retention ([store] retention_days = {keep}) and were not "
+                            "kept; their day summaries, bouts and alerts are (raise retention_days to keep them)"
+                        ),
+                        stacklevel=2,
+                    )
         finally:
             self.store.close()
 
@@ -235,50 +259,69 @@ class ExerciseLogSink:
     """Exercise logged over MQTT (``<base>/exercise/log``) into the history store and the day's total.
 
     Payload: JSON ``{"minutes": 5, "what": "glute bridges", "day": "2026-03-02", "id": "..."}``; ``day`` defaults
-    to the wearer's current day, ``id`` (optional) drops a message delivered twice. A bad message is logged as
-    one line and ignored.
+    to the wearer's current day, ``id`` (optional) drops a message delivered twice. Every message is bounded and
+    validated first (:mod:`hipsense.inbound`: size, depth, types, 1-180 minutes, a day within a week of today),
+    and the log is protected against floods (a rate per minute, a daily cap, a retained message logged once);
+    a refused message is logged as one line and ignored.
     """
 
-    def __init__(self, publisher: Publisher, store: HistoryStore, tracker: PostureTracker) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        store: HistoryStore,
+        tracker: PostureTracker,
+        *,
+        gate: ExerciseGate | None = None,
+    ) -> None:
         self.publisher = publisher
         self.store = store
         self.tracker = tracker
-        self._seen: set[str] = set()
+        self.gate = gate or ExerciseGate(seen_path=exercise_seen_path(publisher.outbox_path.parent, publisher.wearer))
         self._t = 0.0
+        self._capped: set[date] = set()  # days whose cap was reported
 
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
         if len(output.epochs):
             self._t = float(output.epochs.t[-1])
-        for payload in self.publisher.take_exercise_logs():
-            self._log(payload)
+        for message in self.publisher.take_exercise_logs():
+            self._log(message.payload, retained=message.retained)
 
-    def _log(self, payload: bytes) -> None:
+    def _log(self, payload: bytes, *, retained: bool = False) -> None:
         topic = self.publisher.exercise_topic
+        if not self.gate.allow_rate():
+            return
         try:
-            msg = json.loads(payload)
-            minutes = float(msg["minutes"])
-            what = str(msg.get("what", "exercise"))[:200]
-            day = date.fromisoformat(msg["day"]) if msg.get("day") else self.tracker.clock.day(self._t)
-            msg_id = str(msg.get("id", ""))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            msg = parse_exercise(payload, today=self.tracker.clock.day(self._t), limits=self.gate.limits)
+        except InboundError as exc:
             log.warning('%s: ignored a message that is not {"minutes": N, "what": TEXT} (%s)', topic, exc)
             return
-        if not 0 < minutes <= 600:
-            log.warning("%s: ignored %g minutes of exercise (give 0-600)", topic, minutes)
+        key = self.gate.key(payload, msg, retained=retained)
+        if self.gate.seen(key):
             return
-        if msg_id and msg_id in self._seen:
+        logged_s = sum(d for d, _, source in self.store.exercise_log(msg.day) if source == "mqtt")
+        if not self.gate.within_cap(msg, logged_s):
+            if msg.day in self._capped:
+                return
+            self._capped.add(msg.day)  # one line per day, not one per message
+            log.warning(
+                "%s: ignored %g min on %s, and any more that day: over the daily cap of %g min logged over MQTT",
+                topic,
+                msg.minutes,
+                msg.day,
+                self.gate.limits.daily_cap_minutes,
+            )
             return
-        self._seen.add(msg_id)
-        self.store.add_exercise(day, minutes * 60.0, what=what, source="mqtt")
-        self.tracker.log_exercise(day, minutes * 60.0)
-        log.info("%s: logged %g min of %s on %s", topic, minutes, what, day)
+        self.store.add_exercise(msg.day, msg.minutes * 60.0, what=msg.what, source="mqtt")
+        self.gate.remember(key)
+        self.tracker.log_exercise(msg.day, msg.minutes * 60.0)
+        log.info("%s: logged %g min of %s on %s", topic, msg.minutes, msg.what, msg.day)
 
     def event(self, event: SourceEvent) -> None:
         pass
 
     def close(self) -> None:
-        for payload in self.publisher.take_exercise_logs():
-            self._log(payload)
+        for message in self.publisher.take_exercise_logs():
+            self._log(message.payload, retained=message.retained)
 
 
 def _load_rule_state(pipeline: Pipeline, path: Path | None) -> None:
@@ -293,10 +336,10 @@ def _load_rule_state(pipeline: Pipeline, path: Path | None) -> None:
 def _save_rule_state(pipeline: Pipeline, path: Path | None) -> None:
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(pipeline.tracker.rules.state()), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        write_private_text(path, json.dumps(pipeline.tracker.rules.state()))  # 0600, atomic
+    except OSError as exc:  # disk full: the rules start afresh next time (an alert may come twice)
+        log.warning("%s: cannot save the alert rule state (%s)", path, exc.strerror or exc)
 
 
 async def run(
@@ -322,6 +365,7 @@ async def run(
             installed.append(sig)
     tracker = pipeline.tracker
     seq = 0
+    completed = False
     battery: float | None = None
     _load_rule_state(pipeline, rule_state)
     last_save = time.monotonic()
@@ -335,8 +379,19 @@ async def run(
             states.append(state_payload(out.epochs, i, time_iso=iso, seq=seq, battery_pct=battery))
         stats.epochs += len(out.epochs)
         stats.alerts += len(out.alerts)
-        for sink in sinks:
-            sink.handle(out, states)
+        failed: StorageError | None = None
+        for sink in sinks:  # a full disk in one sink does not keep the output from the others
+            try:
+                sink.handle(out, states)
+            except StorageError as exc:
+                if failed is None or isinstance(exc, AlertsNotQueued):  # the alerts lost matter most
+                    if failed is not None:
+                        log.warning("%s", failed.message)
+                    failed = exc
+                else:
+                    log.warning("%s", exc.message)
+        if failed is not None:
+            raise failed
 
     try:
         async for item in source.stream():
@@ -363,6 +418,7 @@ async def run(
                 stats.interrupted = True
                 break
         dispatch(pipeline.finish())
+        completed = True
     finally:
         _save_rule_state(pipeline, rule_state)
         for sig in installed:
@@ -373,8 +429,9 @@ async def run(
             try:
                 sink.close()
             except Exception as exc:
-                log.error("closing %s failed: %s", type(sink).__name__, exc)
+                # After a failure (e.g. a full disk) this is a consequence: the first error is the one raised.
+                (log.error if completed else log.warning)("closing %s failed: %s", type(sink).__name__, exc)
                 failure = failure or exc
-        if failure is not None:
+        if failure is not None and completed:
             raise failure
     return stats

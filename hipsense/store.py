@@ -17,7 +17,8 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import TextIO
 import numpy as np
 
 from hipsense.config import data_dir, load_config
+from hipsense.private import private_dir, private_file, storage_error
 from processing.activity import ACTIVITIES
 from processing.alerts import Alert
 from processing.bouts import Bout
@@ -224,7 +226,9 @@ class HistoryStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_path()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Health data: the file (and its -wal/-shm) 0600; hipsense's own data folder 0700.
+            private_dir(self.path.parent, tighten=self.path.parent == data_dir())
+            private_file(self.path)
             # isolation_level=None: transactions are explicit (``with self.conn``), DDL included.
             self.conn = sqlite3.connect(self.path, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -235,6 +239,24 @@ class HistoryStore:
                 f"{self.path}: cannot open the history store: {exc}",
                 hint="check the file is a hipsense history (SQLite) and the folder is writable",
             ) from exc
+        except OSError as exc:
+            raise HipsenseError(
+                f"{self.path}: cannot open the history store: {exc.strerror or exc}",
+                hint="check [store] path: its folder must be a folder you can write",
+            ) from exc
+
+    @contextmanager
+    def _writing(self, action: str) -> Iterator[None]:
+        """One write transaction; a full disk or a read-only file becomes a one-line StorageError (the
+        transaction is rolled back, everything written before stays)."""
+        try:
+            with self.conn:
+                yield
+        except (sqlite3.OperationalError, OSError) as exc:
+            if self.conn.in_transaction:  # a failed COMMIT leaves it open
+                with suppress(sqlite3.Error):
+                    self.conn.rollback()
+            raise storage_error(self.path, action, exc) from exc
 
     def close(self) -> None:
         self.conn.close()
@@ -320,7 +342,7 @@ class HistoryStore:
                     json.dumps(a.fields, default=str, sort_keys=True),
                 )
             )
-        with self.conn:
+        with self._writing("store the run's history"):
             self.conn.execute("BEGIN")
             self.conn.executemany(f"INSERT OR REPLACE INTO epochs VALUES ({','.join('?' * 8)})", rows)
             self.conn.executemany(f"INSERT OR REPLACE INTO bouts VALUES ({','.join('?' * 8)})", bout_rows)
@@ -358,7 +380,7 @@ class HistoryStore:
 
     def set_exercise(self, day: date, exercise_s: float) -> None:
         """Set a day's exercise seconds (detected drills or logged by hand)."""
-        with self.conn:
+        with self._writing("store exercise"):
             self.conn.execute("BEGIN")
             self.conn.execute(
                 "INSERT OR IGNORE INTO days (day, unknown_s, sitting_s, standing_s, walking_s, lying_s, "
@@ -377,7 +399,7 @@ class HistoryStore:
         if not (duration_s > 0 and duration_s < 86400):
             raise ConfigError(f"exercise of {duration_s:g} s: give a duration between 0 and 24 h")
         d = day.isoformat()
-        with self.conn:
+        with self._writing("store exercise"):
             self.conn.execute("BEGIN")
             self.conn.execute(
                 "INSERT OR REPLACE INTO exercise (day, start_ts, duration_s, what, source) VALUES (?, ?, ?, ?, ?)",
@@ -414,7 +436,7 @@ class HistoryStore:
         """Store a check-up (one at the same instant replaces it)."""
         if a.time.tzinfo is None:
             raise ValueError("Assessment.time must be aware")
-        with self.conn:
+        with self._writing("store the check-up"):
             self.conn.execute("BEGIN")
             self.conn.execute(
                 f"INSERT OR REPLACE INTO assessments VALUES ({','.join('?' * (4 + len(ASSESSMENT_FIELDS)))})",
@@ -442,10 +464,24 @@ class HistoryStore:
         if keep_days < 1:
             raise ConfigError(f"retention of {keep_days} days: keep at least 1 day")
         first_kept = (today - timedelta(days=keep_days - 1)).isoformat()
-        with self.conn:
+        with self._writing("prune old epochs"):
             self.conn.execute("BEGIN")
             cur = self.conn.execute("DELETE FROM epochs WHERE day < ?", (first_kept,))
         return cur.rowcount
+
+    def prune_out_of_range(self, *, today: date) -> int:
+        """Delete rows of every table dated outside :func:`sane_days` (a wrong clock, or a message from before
+        days were checked). Returns the number of rows deleted."""
+        first, last = sane_days(today)
+        deleted = 0
+        with self._writing("delete rows out of range"):
+            self.conn.execute("BEGIN")
+            for table in ("epochs", "bouts", "alerts", "days", "exercise", "assessments"):
+                cur = self.conn.execute(
+                    f"DELETE FROM {table} WHERE day < ? OR day > ?", (first.isoformat(), last.isoformat())
+                )
+                deleted += cur.rowcount
+        return deleted
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -499,9 +535,36 @@ class HistoryStore:
         writer.writerow([c[0] for c in cur.description])
         n = 0
         for row in cur:
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow([csv_cell(v) for v in row])
             n += 1
         return n
+
+
+#: First characters that make a spreadsheet read a cell as a formula (CSV injection, OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A value for a CSV cell that spreadsheets open: None empty; text that a spreadsheet would run as a
+    formula gets a leading ``'`` (numbers stay numbers).
+
+    >>> csv_cell("=HYPERLINK(1)"), csv_cell(-3.5), csv_cell(None)
+    ("'=HYPERLINK(1)", -3.5, '')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+#: The first day hipsense accepts anywhere.
+FIRST_DAY = date(1970, 1, 1)
+
+
+def sane_days(today: date, *, future_days: int = 1) -> tuple[date, date]:
+    """The window of days a stored row may have: from :data:`FIRST_DAY` to ``future_days`` after ``today``."""
+    return FIRST_DAY, today + timedelta(days=future_days)
 
 
 def save_run(
@@ -527,4 +590,6 @@ def iter_days(first: date, last: date) -> Iterable[date]:
     d = first
     while d <= last:
         yield d
+        if d == date.max:
+            return
         d += timedelta(days=1)

@@ -18,10 +18,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
 from hipsense.config import config_path, load_config
+from hipsense.inbound import InboundError, clean_text, loads_bounded
 from hipsense.mqtt import BrokerError, base_topic_for, refusal_error, validate_base_topic
 from processing.errors import ConfigError
 
@@ -67,13 +70,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(func=run)
 
 
+#: The largest alert payload printed, bytes, and its nesting (an alert is a flat object).
+MAX_ALERT_BYTES = 64 * 1024
+MAX_ALERT_DEPTH = 4
+
+
+def _text(value: Any, max_chars: int) -> str:
+    """A field as printable text: only strings and numbers are shown; control characters removed."""
+    if isinstance(value, str):
+        return clean_text(value, max_chars=max_chars) or "?"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return "?"
+
+
 def format_alert(alert: dict[str, Any], topic: str) -> str:
-    """One line: time, event type, wearer (from the topic), message."""
+    """One line: time, event type, wearer (from the topic), message. Text from the broker is cleaned of
+    terminal control characters (an alert could hold escape sequences that rewrite the terminal)."""
     levels = topic.split("/")
-    wearer = levels[-2] if len(levels) >= 2 else "?"
-    when = str(alert.get("time", "?"))
-    kind = str(alert.get("event_type", "?"))
-    message = " ".join(str(alert.get("message", "")).split())  # keep it on one line
+    wearer = clean_text(levels[-2], max_chars=64) if len(levels) >= 2 else "?"
+    when = _text(alert.get("time"), 40)
+    kind = _text(alert.get("event_type"), 40)
+    message = _text(alert.get("message"), 500) if "message" in alert else ""
     return f"{when}  {kind:<20}  {wearer}  {message}"
 
 
@@ -123,13 +141,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"listening for alerts on {settings.url} {topic}", file=sys.stderr, flush=True)
 
     def on_message(c: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if len(msg.payload) > MAX_ALERT_BYTES:  # dropped at once, never kept
+            lines.put(InboundError(f"{clean_text(msg.topic)}: ignored a message of {len(msg.payload)} bytes"))
+            return
         lines.put((msg.topic, bytes(msg.payload)))
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     try:
-        client.connect(settings.host, settings.port, settings.keepalive_s)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.MaximumPacketSize = MAX_ALERT_BYTES + 1024  # the broker drops larger messages for us
+        client.connect(settings.host, settings.port, settings.keepalive_s, properties=props)
     except OSError as exc:
         raise BrokerError(f"{settings.url}: cannot connect ({exc})", hint="is the broker running?") from exc
     client.loop_start()
@@ -157,21 +180,24 @@ def _print_loop(lines: queue.SimpleQueue[tuple[str, bytes] | BaseException], arg
             print(f"warning: {item}", file=sys.stderr, flush=True)
             continue
         topic, payload = item
+        shown_topic = clean_text(topic)
         try:
-            alert = json.loads(payload)
-        except ValueError:
-            print(f"warning: {topic}: not JSON, ignored", file=sys.stderr, flush=True)
+            alert = loads_bounded(payload, max_bytes=MAX_ALERT_BYTES, max_depth=MAX_ALERT_DEPTH)
+        except InboundError as exc:
+            print(f"warning: {shown_topic}: ignored a message ({exc})", file=sys.stderr, flush=True)
             continue
         if not isinstance(alert, dict):
+            print(f"warning: {shown_topic}: ignored a message that is not a JSON object", file=sys.stderr, flush=True)
             continue
-        alert_id = str(alert.get("id", ""))
+        alert_id = alert.get("id") if isinstance(alert.get("id"), str) else ""
         if alert_id:
             if alert_id in seen:
                 continue
             seen[alert_id] = None
             if len(seen) > _SEEN_IDS:
                 seen.popitem(last=False)
-        text = json.dumps(alert, ensure_ascii=False) if args.json else format_alert(alert, topic)
+        # --json: ASCII only, so that no control character (C1 included) reaches the terminal raw.
+        text = json.dumps(alert, ensure_ascii=True) if args.json else format_alert(alert, topic)
         print(text, flush=True)
         printed += 1
     return 0

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import math
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+from hipsense.inbound import clean_text
 from processing.errors import ConfigError
 
 
@@ -32,14 +33,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def parse_day(text: str | None) -> date:
-    """``YYYY-MM-DD``, or today when None."""
+#: Exercise logged by hand: at most this many days back (and at most one day ahead, for time zones).
+PAST_DAYS_MAX = 3660
+
+
+def parse_day(text: str | None, *, today: date | None = None) -> date:
+    """``YYYY-MM-DD`` within the last 10 years (or tomorrow, for time zones), or today when None."""
+    today = today or date.today()
     if text is None:
-        return date.today()
+        return today
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"--day {text!r}: not a date", hint="write it as YYYY-MM-DD, e.g. 2026-03-14") from None
+    first, last = today - timedelta(days=PAST_DAYS_MAX), today + timedelta(days=1)
+    if not first <= day <= last:
+        raise ConfigError(f"--day {text}: give a day from {first} to {last}", hint="check the year")
+    return day
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "add":
         if not (math.isfinite(args.minutes) and 0 < args.minutes <= 24 * 60):
             raise ConfigError(f"--minutes {args.minutes:g}: give the minutes exercised, more than 0 and up to a day")
-        what = " ".join(args.what.split()) or "exercise"
+        what = clean_text(args.what) or "exercise"
         with HistoryStore(args.store) as store:
             total_s = store.add_exercise(day, args.minutes * 60.0, what=what, source="manual")
         print(f"{day}: logged {args.minutes:g} min of {what}; exercise that day {total_s / 60.0:.0f} min")

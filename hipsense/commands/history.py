@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hipsense.commands._common import atomic_write
 from hipsense.config import load_config
-from hipsense.store import HistoryStore
+from hipsense.store import HistoryStore, sane_days
 from processing.errors import ConfigError
 
 TABLES = ("days", "epochs", "bouts", "alerts", "exercise", "assessments")
@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description=(
             "The history store holds 1 s epochs, sitting bouts, alerts, day summaries, exercise and check-ups. "
             "'export' writes one table as CSV (for a spreadsheet or a physiotherapist); 'prune' deletes 1 s "
-            "epochs older than the retention (day summaries, bouts and alerts stay)."
+            "epochs older than the retention (day summaries, bouts and alerts stay), and rows dated in the future "
+            "or before 1970."
         ),
     )
     p.add_argument("--store", type=Path, metavar="DB", help="history store (default: [store] path, or the data folder)")
@@ -70,5 +71,9 @@ def run_prune(args: argparse.Namespace) -> int:
     keep = args.keep_days if args.keep_days is not None else round(load_config().store.retention_days)
     with HistoryStore(args.store) as store:
         n = store.prune(keep_days=keep, today=date.today())
+        odd = store.prune_out_of_range(today=date.today())
     print(f"deleted {n} epochs older than {keep} days", file=sys.stderr)
+    if odd:
+        first, last = sane_days(date.today())
+        print(f"deleted {odd} rows dated outside {first} to {last}", file=sys.stderr)
     return 0

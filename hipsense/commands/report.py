@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from hipsense.commands._common import atomic_write
 from hipsense.config import load_config
 from hipsense.goals import check_day, find_goals, progress
 from hipsense.report import DayView, render_html, terminal_summary
-from hipsense.store import DaySummary, HistoryStore, iter_days
-from processing.errors import ConfigError, HipsenseError
+from hipsense.store import DaySummary, HistoryStore, iter_days, sane_days
+from processing.errors import ConfigError, HipsenseError, HipsenseWarning
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -54,7 +55,17 @@ def run(args: argparse.Namespace) -> int:
             f"{store_path}: no such history store", hint="create it with 'hipsense analyze REC --store DB'"
         )
     with HistoryStore(store_path) as store:
-        all_days = store.days()
+        first_ok, last_ok = sane_days(date.today())
+        all_days = store.days(first_ok, last_ok)  # rows dated out of range (a wrong clock) are left out
+        odd = len(store.days()) - len(all_days)
+        if odd:
+            warnings.warn(
+                HipsenseWarning(
+                    f"{store.path}: {odd} day(s) dated outside {first_ok} to {last_ok} left out of the report; "
+                    "'hipsense history prune' deletes them"
+                ),
+                stacklevel=1,
+            )
         if not all_days:
             raise HipsenseError(
                 f"{store.path}: the history is empty", hint="add recordings with 'hipsense analyze REC --store'"
@@ -64,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
                 last = date.fromisoformat(args.day)
             except ValueError as exc:
                 raise ConfigError(f"--day {args.day!r} is not a date", hint="e.g. --day 2026-01-05") from exc
+            if not first_ok <= last <= last_ok:
+                raise ConfigError(f"--day {args.day}: give a day from {first_ok} to {last_ok}")
         else:
             last = all_days[-1].day
         first = last - timedelta(days=6) if args.week else last

@@ -44,14 +44,14 @@ def test_exercise_logged_over_mqtt_is_stored_once(
             payload = m if isinstance(m, str) else json.dumps(m)
             mqtt_publish.single(pub.exercise_topic, payload, qos=1, hostname="127.0.0.1", port=broker.port)
         deadline = time.monotonic() + 5
-        got: list[bytes] = []
+        got = []
         while len(got) < len(messages) and time.monotonic() < deadline:
             got += pub.take_exercise_logs()
             time.sleep(0.05)
         assert len(got) == len(messages)
         with caplog.at_level(logging.WARNING):
             for payload in got:
-                sink._log(payload)
+                sink._log(payload.payload, retained=payload.retained)
         sink.handle(PipelineOutput(Epochs.concat([]), [], []), [])
         log_today = store.exercise_log(date(2026, 4, 6))
         log_before = store.exercise_log(date(2026, 4, 5))
