@@ -40,17 +40,24 @@ from processing.alerts import EVENT_TYPES
 
 __all__ = [
     "ACTIVITIES",
+    "ACTIVITY_OPTIONS",
     "ALERT_EVENT_TYPES",
     "DEFAULT_DISCOVERY_PREFIX",
+    "PROJECT_URL",
     "DiscoveryMessage",
     "discovery_messages",
+    "entity_keys",
     "validate_wearer",
 ]
 
 DEFAULT_DISCOVERY_PREFIX = "homeassistant"
 
-#: The activity vocabulary (docs/contracts.md), as the enum sensor's options.
+#: The activity vocabulary (docs/contracts.md).
 ACTIVITIES: tuple[str, ...] = _ACTIVITIES
+
+#: The enum sensor's options: the vocabulary without ``unknown``, which Home Assistant shows as its own
+#: unknown state (the template renders None), not as a word that reads like a fifth activity.
+ACTIVITY_OPTIONS: tuple[str, ...] = tuple(a for a in _ACTIVITIES if a != "unknown")
 
 #: The alert ``event_type`` vocabulary (docs/contracts.md, MQTT), as the event entity's event types.
 ALERT_EVENT_TYPES: tuple[str, ...] = EVENT_TYPES
@@ -73,6 +80,20 @@ class DiscoveryMessage:
     payload: dict[str, Any]
 
 
+#: Where the project lives (the discovery ``origin`` block's ``support_url``).
+PROJECT_URL = "https://github.com/hipsense/hipsense"
+
+#: Posture entities are unavailable while the sensor is away (``availability_mode: all`` over both topics).
+_POSTURE = "posture"
+#: Entities that stay meaningful while the sensor is away (day totals, link, alerts): hipsense's own topic.
+_APP = "app"
+
+
+def entity_keys() -> list[tuple[str, str]]:
+    """(component, key) of every entity, in publishing order (for clearing them: ``hipsense ha remove``)."""
+    return [(m.topic.split("/")[-4], m.topic.split("/")[-2]) for m in discovery_messages(wearer="x", base_topic="x")]
+
+
 def discovery_messages(
     *,
     wearer: str,
@@ -90,10 +111,22 @@ def discovery_messages(
         raise ValueError(f"sitting_limit_s must be > 0, got {sitting_limit_s}")
     node = f"hipsense_{wearer}"
     state_topic = f"{base_topic}/state"
-    common: dict[str, Any] = {
-        "availability_topic": f"{base_topic}/availability",
+    app_availability = {
+        "topic": f"{base_topic}/availability",
         "payload_available": "online",
         "payload_not_available": "offline",
+    }
+    link_availability = {
+        "topic": f"{base_topic}/link",
+        "value_template": "{{ value_json.state }}",
+        "payload_available": "connected",
+        "payload_not_available": "disconnected",
+    }
+    availability: dict[str, dict[str, Any]] = {
+        _APP: {"availability": [app_availability]},
+        _POSTURE: {"availability": [app_availability, link_availability], "availability_mode": "all"},
+    }
+    common: dict[str, Any] = {
         "device": {
             "identifiers": [node],
             "name": f"hipsense {wearer}",
@@ -104,13 +137,16 @@ def discovery_messages(
         "origin": {
             "name": "hipsense",
             "sw_version": __version__,
+            "support_url": PROJECT_URL,
         },
     }
     limit = f"{sitting_limit_s:g}"
-    entities: list[tuple[str, str, dict[str, Any]]] = [
+    known = ", ".join(repr(a) for a in ACTIVITY_OPTIONS)
+    entities: list[tuple[str, str, str, dict[str, Any]]] = [
         (
             "sensor",
             "pelvic_tilt",
+            _POSTURE,
             {
                 "name": "Pelvic tilt",
                 "state_topic": state_topic,
@@ -124,18 +160,21 @@ def discovery_messages(
         (
             "sensor",
             "activity",
+            _POSTURE,
             {
                 "name": "Activity",
                 "state_topic": state_topic,
-                "value_template": "{{ value_json.activity }}",
+                # ``unknown`` (uncalibrated, gap, not worn) becomes Home Assistant's own unknown state.
+                "value_template": ("{{ value_json.activity if value_json.activity in [" + known + "] else None }}"),
                 "device_class": "enum",
-                "options": list(ACTIVITIES),
+                "options": list(ACTIVITY_OPTIONS),
                 "icon": "mdi:human",
             },
         ),
         (
             "sensor",
             "sitting_today",
+            _APP,
             {
                 "name": "Sitting today",
                 "state_topic": state_topic,
@@ -147,8 +186,23 @@ def discovery_messages(
             },
         ),
         (
+            "sensor",
+            "sitting_bout",
+            _POSTURE,
+            {
+                "name": "Current sitting bout",
+                "state_topic": state_topic,
+                "value_template": "{{ value_json.sitting_bout_s }}",
+                "device_class": "duration",
+                "unit_of_measurement": "s",
+                "state_class": "measurement",
+                "icon": "mdi:timer-sand",
+            },
+        ),
+        (
             "binary_sensor",
             "sitting_too_long",
+            _POSTURE,
             {
                 "name": "Sitting too long",
                 "state_topic": state_topic,
@@ -159,8 +213,97 @@ def discovery_messages(
             },
         ),
         (
+            "sensor",
+            "obliquity",
+            _POSTURE,
+            {
+                "name": "Pelvic obliquity",
+                "state_topic": state_topic,
+                "value_template": "{{ value_json.obliquity_deg }}",
+                "unit_of_measurement": "°",
+                "state_class": "measurement",
+                "suggested_display_precision": 1,
+                "icon": "mdi:angle-acute",
+            },
+        ),
+        (
+            "sensor",
+            "battery",
+            _POSTURE,
+            {
+                "name": "Sensor battery",
+                "state_topic": state_topic,
+                "value_template": "{{ value_json.battery_pct }}",
+                "device_class": "battery",
+                "unit_of_measurement": "%",
+                "state_class": "measurement",
+                "entity_category": "diagnostic",
+            },
+        ),
+        (
+            "binary_sensor",
+            "sensor_connected",
+            _APP,
+            {
+                "name": "Sensor connected",
+                "state_topic": f"{base_topic}/link",
+                "value_template": "{{ value_json.state }}",
+                "payload_on": "connected",
+                "payload_off": "disconnected",
+                "json_attributes_topic": f"{base_topic}/link",
+                "device_class": "connectivity",
+                "entity_category": "diagnostic",
+            },
+        ),
+        (
+            "binary_sensor",
+            "calibrated",
+            _POSTURE,
+            {
+                "name": "Calibrated",
+                "state_topic": state_topic,
+                "value_template": "{{ 'ON' if value_json.calibrated else 'OFF' }}",
+                "payload_on": "ON",
+                "payload_off": "OFF",
+                "entity_category": "diagnostic",
+                "icon": "mdi:tune-vertical",
+            },
+        ),
+        (
+            "sensor",
+            "goal_progress",
+            _APP,
+            {
+                "name": "Goal progress",
+                "state_topic": f"{base_topic}/goals",
+                # Share of goal-days met so far in the goals' period, over every goal.
+                "value_template": (
+                    "{% set met = value_json.goals | map(attribute='days_met') | sum %}"
+                    "{% set counted = value_json.goals | map(attribute='days_counted') | sum %}"
+                    "{{ (100 * met / counted) | round(0) if counted else None }}"
+                ),
+                "json_attributes_topic": f"{base_topic}/goals",
+                "unit_of_measurement": "%",
+                "state_class": "measurement",
+                "icon": "mdi:flag-checkered",
+            },
+        ),
+        (
+            "sensor",
+            "last_alert",
+            _APP,
+            {
+                "name": "Last alert",
+                "state_topic": f"{base_topic}/alert/last",
+                "value_template": "{{ value_json.message[:255] }}",
+                "json_attributes_topic": f"{base_topic}/alert/last",
+                "icon": "mdi:bell-ring",
+            },
+        ),
+        (
             "event",
             "alerts",
+            _APP,
             {
                 "name": "Alerts",
                 "state_topic": f"{base_topic}/alert",
@@ -173,7 +316,7 @@ def discovery_messages(
     return [
         DiscoveryMessage(
             topic=f"{prefix}/{component}/{node}/{key}/config",
-            payload={**fields, "unique_id": f"{node}_{key}", **common},
+            payload={**fields, "unique_id": f"{node}_{key}", **availability[group], **common},
         )
-        for component, key, fields in entities
+        for component, key, group, fields in entities
     ]
