@@ -62,6 +62,27 @@ def state_payload(epochs: Epochs, i: int, *, time_iso: str, seq: int, battery_pc
     }
 
 
+def link_document(connected: bool, when: datetime, *, device: str = "", detail: str = "") -> dict[str, Any]:
+    """The retained ``<base>/link`` JSON (docs/contracts.md): ``state`` (``connected`` / ``disconnected``),
+    ``time`` of the change (ISO 8601 with offset), ``device``, ``detail``."""
+    return {
+        "state": "connected" if connected else "disconnected",
+        "time": when.isoformat(timespec="seconds"),
+        "device": device,
+        "detail": detail[:200],
+    }
+
+
+def last_alert_document(alert: Alert, alert_id: str | None = None) -> dict[str, Any]:
+    """The retained ``<base>/alert/last`` JSON: ``id``, ``kind`` (the event type), ``time``, ``message``."""
+    return {
+        "id": alert_id or alert.id,
+        "kind": alert.event_type,
+        "time": alert.time.isoformat(timespec="seconds"),
+        "message": alert.message,
+    }
+
+
 class Sink(Protocol):
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None: ...
 
@@ -174,28 +195,12 @@ class MqttSink:
             self._publish_link(link_connected, datetime.now(UTC).astimezone(clock.tz), "start")
 
     def _publish_link(self, connected: bool, when: datetime, detail: str) -> None:
-        self.publisher.publish_kept(
-            "link",
-            {
-                "state": "connected" if connected else "disconnected",
-                "time": when.isoformat(timespec="seconds"),
-                "device": self.device,
-                "detail": detail[:200],
-            },
-        )
+        self.publisher.publish_kept("link", link_document(connected, when, device=self.device, detail=detail))
 
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
         for alert in output.alerts:
             alert_id = self.publisher.publish_alert(alert.to_payload())
-            self.publisher.publish_kept(
-                "alert/last",
-                {
-                    "id": alert_id,
-                    "kind": alert.event_type,
-                    "time": alert.time.isoformat(timespec="seconds"),
-                    "message": alert.message,
-                },
-            )
+            self.publisher.publish_kept("alert/last", last_alert_document(alert, alert_id))
         if states:
             if self.stored_through is None:
                 self._pending = states[-1]
