@@ -87,7 +87,7 @@ def test_a_day_killed_and_restarted_looks_like_an_uninterrupted_day(
     sub: Collector = collect(broker.port, ["hipsense/#"])
     # The uninterrupted day.
     ref = _live(subprocess_env, _home(tmp_path, "ref"), f"stand 20, walk 30, sit {SIT_S}, stand 10", broker.url)
-    out, err = ref.communicate(timeout=180)
+    _out, err = ref.communicate(timeout=180)
     assert ref.returncode == 0, err
 
     # The same day, killed (SIGKILL: no clean-up at all) in the middle of the sitting bout, then restarted.
