@@ -2,30 +2,38 @@
 
 Each entity gets its own retained config message on
 ``<prefix>/<component>/hipsense_<wearer>/<key>/config``, all sharing one ``device`` block (so Home Assistant
-shows one device per wearer), one ``origin`` block and the wearer's availability topic. The state entities read
-fields of the retained JSON on ``<base>/state`` with a ``value_template``; the event entity reads
-``<base>/alert``, whose JSON carries ``event_type`` (the remaining fields become event attributes).
+shows one device per wearer) and one ``origin`` block. Availability: every entity follows hipsense's own
+``<base>/availability`` (``online`` / ``offline``, the Last Will); the *posture* entities also follow the sensor
+link ``<base>/link`` (``availability_mode: all``), so they are unavailable while the sensor is away instead of
+showing the last activity and tilt for hours. The state entities read fields of the retained JSON on
+``<base>/state`` with a ``value_template``; the event entity reads ``<base>/alert``.
 
-Entities:
-
-===================  =============  ================================================================
-key                  component      what
-===================  =============  ================================================================
-pelvic_tilt          sensor         ``tilt_deg``, unit °, anterior positive (no device class exists)
-activity             sensor         ``activity``, ``device_class: enum`` with the activity vocabulary
-sitting_today        sensor         ``sitting_today_s``, ``device_class: duration``, unit s
-sitting_too_long     binary_sensor  on while ``sitting_bout_s`` >= the prolonged-sitting limit
-alerts               event          one event per alert, ``event_types`` = the alert vocabulary
-===================  =============  ================================================================
+===================  =============  =========  =================================================================
+key                  component      follows    what
+===================  =============  =========  =================================================================
+pelvic_tilt          sensor         posture    ``tilt_deg``, unit °, anterior positive (no device class exists)
+activity             sensor         posture    ``device_class: enum``; ``unknown`` renders None (HA's unknown)
+sitting_today        sensor         app        ``sitting_today_s``, ``device_class: duration``, unit s
+sitting_bout         sensor         posture    ``sitting_bout_s``, the current sitting bout, duration, s
+sitting_too_long     binary_sensor  posture    on while ``sitting_bout_s`` >= the prolonged-sitting limit
+obliquity            sensor         posture    ``obliquity_deg``, unit °, left crest up positive
+battery              sensor         posture    ``battery_pct``, ``device_class: battery``, %, diagnostic
+sensor_connected     binary_sensor  app        ``<base>/link`` state, ``device_class: connectivity``, diagnostic
+calibrated           binary_sensor  posture    ``calibrated``, diagnostic
+goal_progress        sensor         app        ``<base>/goals``: % of goal-days met so far, goals as attributes
+last_alert           sensor         app        ``<base>/alert/last``: its message; id, kind, time as attributes
+alerts               event          app        one event per alert, ``event_types`` = the alert vocabulary
+===================  =============  =========  =================================================================
 
 A template that renders ``None`` (a null field, e.g. tilt while uncalibrated) makes Home Assistant's MQTT
-sensor show "unknown".
+sensor show "unknown". ``integrations/homeassistant/check.py`` runs Home Assistant's own schemas and template
+engine on all of it.
 
 >>> msgs = discovery_messages(wearer="anna", base_topic="hipsense/anna")
 >>> [m.topic for m in msgs][:2]
 ['homeassistant/sensor/hipsense_anna/pelvic_tilt/config', 'homeassistant/sensor/hipsense_anna/activity/config']
->>> msgs[0].payload["unit_of_measurement"], msgs[0].payload["unique_id"]
-('°', 'hipsense_anna_pelvic_tilt')
+>>> msgs[0].payload["unit_of_measurement"], msgs[0].payload["unique_id"], msgs[0].payload["availability_mode"]
+('°', 'hipsense_anna_pelvic_tilt', 'all')
 """
 
 from __future__ import annotations
