@@ -240,6 +240,8 @@ class StoreSink:
     on_flush: called with the store after each write (e.g. to publish goal progress).
     rules, rules_key: the alert rules whose whole state is kept in the store (key ``rules_key``) with every
         write, so that a restart restores them consistently with the stored epochs (:func:`restore_day`).
+    refresh_s: wall-clock seconds between recounts of the day summaries (and at close); the epochs themselves
+        are written every ``flush_s``. ``on_flush`` follows each recount.
 
     A batch that fired alerts is written with the next batch (or at close), after the MQTT sink has put its
     alerts in the durable outbox: a kill in between may send such an alert again, but never loses one.
@@ -256,6 +258,7 @@ class StoreSink:
         on_flush: Callable[[HistoryStore], None] | None = None,
         rules: AlertRules | None = None,
         rules_key: str | None = None,
+        refresh_s: float = 60.0,
     ) -> None:
         self.store = store
         self.rules = rules
@@ -275,6 +278,9 @@ class StoreSink:
         self._alerts: list[Alert] = []
         self._exercise: list[ExerciseBout] = []
         self._last_flush = time.monotonic()
+        self.refresh_s = refresh_s
+        self._stale_days: set[date] = set()
+        self._last_refresh = time.monotonic()
 
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
         if self._alerts_waiting:
@@ -297,12 +303,13 @@ class StoreSink:
         self._alerts_waiting = False
         if not (self._epochs or self._bouts or self._alerts or self._exercise):
             return
-        self.store.add_run(
+        self._stale_days |= self.store.add_run(
             epochs=Epochs.concat(self._epochs),
             clock=self.clock,
             bouts=self._bouts,
             alerts=self._alerts,
             anterior_tilt_deg=self.anterior_tilt_deg,
+            refresh=False,
         )
         self.store.add_detected_exercise(self._exercise, self.clock)
         if self.rules_key is not None and self._rules_state is not None:
@@ -310,6 +317,16 @@ class StoreSink:
             self.store.save_state(self.rules_key, self._rules_state, ts=as_of)
         self.stored_through_t = self._handled_through_t
         self._epochs, self._bouts, self._alerts, self._exercise = [], [], [], []
+        if time.monotonic() - self._last_refresh >= self.refresh_s:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Recount the summaries of the days written since the last recount, then call ``on_flush``."""
+        self._last_refresh = time.monotonic()
+        if not self._stale_days:
+            return
+        self.store.refresh_days(self._stale_days, anterior_tilt_deg=self.anterior_tilt_deg)
+        self._stale_days = set()
         if self.on_flush is not None:
             self.on_flush(self.store)
 
@@ -319,6 +336,7 @@ class StoreSink:
     def close(self) -> None:
         try:
             self.flush()
+            self.refresh()
             if self.retention_days is not None:
                 today = self.clock.local(time.time() - self.clock.start.timestamp()).date()
                 self.store.prune(keep_days=round(self.retention_days), today=today)

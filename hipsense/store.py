@@ -257,11 +257,14 @@ class HistoryStore:
         bouts: Sequence[Bout] = (),
         alerts: Sequence[Alert] = (),
         anterior_tilt_deg: float = 10.0,
+        refresh: bool = True,
     ) -> set[date]:
         """Store one run's epochs, bouts and alerts and refresh the summaries of the days they touch.
 
         Rows already there for the same times (a re-analysis) are replaced. Returns the days touched.
         ``anterior_tilt_deg``: the tilt from which standing counts as anterior (the alert threshold).
+        ``refresh=False`` leaves the day summaries for a later :meth:`refresh_days` (a live run writes every
+        second; recounting a whole day each time would cost far more than the write).
         """
         start = clock.start.timestamp()
         touched: set[date] = set()
@@ -325,9 +328,16 @@ class HistoryStore:
             self.conn.executemany(f"INSERT OR REPLACE INTO epochs VALUES ({','.join('?' * 8)})", rows)
             self.conn.executemany(f"INSERT OR REPLACE INTO bouts VALUES ({','.join('?' * 8)})", bout_rows)
             self.conn.executemany(f"INSERT OR REPLACE INTO alerts VALUES ({','.join('?' * 7)})", alert_rows)
-            for day in touched:
+            for day in touched if refresh else ():
                 self._refresh_day(day, anterior_tilt_deg)
         return touched
+
+    def refresh_days(self, days: Iterable[date], *, anterior_tilt_deg: float = 10.0) -> None:
+        """Recompute the summaries of ``days`` from their stored epochs (after ``add_run(refresh=False)``)."""
+        with self.conn:
+            self.conn.execute("BEGIN")
+            for day in sorted(set(days)):
+                self._refresh_day(day, anterior_tilt_deg)
 
     def _refresh_day(self, day: date, anterior_tilt_deg: float) -> None:
         d = day.isoformat()

@@ -233,7 +233,8 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
                 clock = pipeline.tracker.clock
 
                 def on_flush(store: HistoryStore) -> None:
-                    # Goal progress per day and toward the end date, retained on <base>/goals.
+                    # Goal progress per day and toward the end date, retained on <base>/goals (after each
+                    # recount of the day summaries: about once a minute).
                     today = clock.local(time.time() - clock.start.timestamp()).date()
                     publisher.publish_retained("goals", progress_payload(progress(goals, store.days(), today)))
 
