@@ -31,7 +31,7 @@ RETAINED = ("state", "availability", "link", "goals", "alert/last")
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("ha", help="Home Assistant: remove a wearer's entities (retained discovery and state)")
-    actions = p.add_subparsers(dest="ha_action", metavar="ACTION", required=True)
+    actions = p.add_subparsers(dest="ha_action", metavar="ACTION", required=True, help="what to do")
     rm = actions.add_parser(
         "remove",
         help="clear a wearer's retained discovery configs and state from the broker",
