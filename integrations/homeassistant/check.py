@@ -13,6 +13,11 @@ Makes (once) a venv with the given Python (Home Assistant 2025.x needs 3.13) and
   ``hipsense_alert_notify.yaml``.
 
 Exit status 0 when Home Assistant accepts everything, 1 otherwise, 2 when the venv cannot be made.
+
+An older release can be checked in a venv made by hand and passed with ``--venv DIR --no-install``; 2024.x
+(Python 3.12) also needs ``josepy<2`` and ``numpy`` in it, and cannot import the companion app's action schema
+without more of its integrations' requirements (the check then says so). 2024.8.3 drops the enum's
+``options``; 2024.9.0 accepts everything.
 """
 
 from __future__ import annotations
