@@ -31,6 +31,7 @@ COMMANDS = (
     "simulate",
     "config",
     "alerts",
+    "ha",
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import secrets
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -247,3 +248,54 @@ def load_config(path: Path | None = None) -> Config:
             raise ConfigError(f"{path}: unknown section [{key}]", hint=f"known sections: {', '.join(_SECTIONS)}")
         cfg = replace(cfg, **{key: _build(key, _SECTIONS[key], value, path)})
     return cfg
+
+
+# -- the default wearer id (unique per install) ------------------------------------------------------------
+
+_WEARER_HEADER = re.compile(r"^\s*\[wearer\]\s*(#.*)?$")
+
+#: What an install that ran before unique ids existed left in the data folder under the old default "me".
+_LEGACY_TRACES = ("calibrations/me", "rules/me.json", "history.sqlite3", "mqtt-outbox.sqlite3")
+
+
+def ensure_wearer_id(config: Config, path: Path | None = None) -> str:
+    """The config's wearer id; if the file sets none, make one unique to this install and write it there.
+
+    Two installs on one broker then never share topics. An install that already ran with the old default
+    ``me`` (its calibration, history or outbox is in the data folder) keeps ``me``, written down likewise, so
+    its topics, calibrations and history stay as they were. ``path``: the config file (default: the one the
+    config came from, else :func:`config_path`).
+    """
+    path = path or config.source or config_path()
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        raw = tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc})") from exc
+    section = raw.get("wearer")
+    if isinstance(section, dict) and section.get("id"):
+        return config.wearer.id
+    legacy = any((data_dir() / trace).exists() for trace in _LEGACY_TRACES)
+    wearer = "me" if legacy else f"wearer-{secrets.token_hex(3)}"
+    line = f'id = "{wearer}"  # made on first run: names MQTT topics; change it before pairing Home Assistant'
+    lines = text.splitlines()
+    at = next((i for i, x in enumerate(lines) if _WEARER_HEADER.match(x)), None)
+    if at is None:
+        lines += ([""] if lines else []) + ["[wearer]", line]
+    else:
+        lines.insert(at + 1, line)
+    new_text = "\n".join(lines) + "\n"
+    tomllib.loads(new_text)  # still valid TOML
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(new_text, encoding="utf-8")
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot write the new wearer id ({exc.strerror})",
+            hint='set one yourself: [wearer] id = "anna"',
+        ) from exc
+    return WearerConfig(id=wearer, timezone=config.wearer.timezone).id

@@ -94,6 +94,8 @@ STATE_FIELDS: tuple[str, ...] = (
     "calibrated",
     "battery_pct",
     "seq",
+    "sitting_bout_min",
+    "sitting_today_min",
 )
 
 ENV_USER = "HIPSENSE_MQTT_USER"
@@ -497,6 +499,7 @@ class Publisher:
         self._state_props.MessageExpiryInterval = state_expiry_s
         self._started = False
         self._closed = False
+        self._kept: dict[str, str] = {}  # retained documents re-sent on every connect (publish_kept)
 
     # -- public API --------------------------------------------------------------------------------------
 
@@ -628,6 +631,24 @@ class Publisher:
         if not self._client.is_connected():
             return False
         info = self._client.publish(f"{self.base_topic}/{name}", to_json(document), qos=1, retain=True)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    #: Sub-topics of :meth:`publish_kept`: the sensor link and the last alert.
+    KEPT_TOPICS = ("link", "alert/last")
+
+    def publish_kept(self, name: str, document: Mapping[str, Any]) -> bool:
+        """Publish ``document`` retained (QoS 1) on ``<base>/<name>`` and keep it: it is published again on
+        every (re)connect, so the broker holds the latest one even after an outage. ``name`` is one of
+        :data:`KEPT_TOPICS`. Returns True if handed to the broker now."""
+        self._check_running()
+        if name not in self.KEPT_TOPICS:
+            raise ValueError(f"{name!r} is not one of {self.KEPT_TOPICS}")
+        payload = to_json(document)
+        with self._state_lock:
+            self._kept[name] = payload
+        if not self._client.is_connected():
+            return False
+        info = self._client.publish(f"{self.base_topic}/{name}", payload, qos=1, retain=True)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def publish_alert(self, alert: Mapping[str, Any]) -> str:
@@ -800,6 +821,10 @@ class Publisher:
             self._last_state_key = None  # let the next publish_state through whatever it holds
         if latest is not None:
             client.publish(self.state_topic, latest, qos=0, retain=True, properties=self._state_props)
+        with self._state_lock:
+            kept = list(self._kept.items())
+        for name, payload in kept:
+            client.publish(f"{self.base_topic}/{name}", payload, qos=1, retain=True)
         self._events.put(_Link(connected=True))
         self._first_outcome.set()
 

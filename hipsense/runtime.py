@@ -16,9 +16,10 @@ import signal
 import sys
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -27,7 +28,7 @@ from hipsense.mqtt import Publisher
 from hipsense.private import StorageError, write_private_text
 from hipsense.store import HistoryStore
 from processing.activity import ACTIVITIES
-from processing.alerts import Alert
+from processing.alerts import Alert, AlertRules
 from processing.bouts import Bout
 from processing.clock import LocalClock
 from processing.errors import HipsenseWarning
@@ -46,16 +47,42 @@ def state_payload(epochs: Epochs, i: int, *, time_iso: str, seq: int, battery_pc
     """The MQTT ``state`` JSON of epoch ``i`` (fields fixed by the MQTT contract in docs/contracts.md)."""
     tilt = float(epochs.tilt_deg[i])
     obl = float(epochs.obliquity_deg[i])
+    bout_s = round(float(epochs.sitting_bout_s[i]))
+    today_s = round(float(epochs.sitting_today_s[i]))
     return {
         "time": time_iso,
         "activity": ACTIVITIES[int(epochs.activity[i])],
         "tilt_deg": None if math.isnan(tilt) else round(tilt, 1),
         "obliquity_deg": None if math.isnan(obl) else round(obl, 1),
-        "sitting_bout_s": round(float(epochs.sitting_bout_s[i])),
-        "sitting_today_s": round(float(epochs.sitting_today_s[i])),
+        "sitting_bout_s": bout_s,
+        "sitting_today_s": today_s,
         "calibrated": bool(epochs.calibrated[i]),
         "battery_pct": battery_pct,
         "seq": seq,
+        # Whole minutes, for phone MQTT panels that show a JSON field as it is.
+        "sitting_bout_min": bout_s // 60,
+        "sitting_today_min": today_s // 60,
+    }
+
+
+def link_document(connected: bool, when: datetime, *, device: str = "", detail: str = "") -> dict[str, Any]:
+    """The retained ``<base>/link`` JSON (docs/contracts.md): ``state`` (``connected`` / ``disconnected``),
+    ``time`` of the change (ISO 8601 with offset), ``device``, ``detail``."""
+    return {
+        "state": "connected" if connected else "disconnected",
+        "time": when.isoformat(timespec="seconds"),
+        "device": device,
+        "detail": detail[:200],
+    }
+
+
+def last_alert_document(alert: Alert, alert_id: str | None = None) -> dict[str, Any]:
+    """The retained ``<base>/alert/last`` JSON: ``id``, ``kind`` (the event type), ``time``, ``message``."""
+    return {
+        "id": alert_id or alert.id,
+        "kind": alert.event_type,
+        "time": alert.time.isoformat(timespec="seconds"),
+        "message": alert.message,
     }
 
 
@@ -141,24 +168,62 @@ class AlertsNotQueued(StorageError):
 
 
 class MqttSink:
-    """Live state (retained, about 1 Hz while it changes) and alerts (durable outbox, QoS 1) to a broker."""
+    """Live state (retained, about 1 Hz while it changes), alerts (durable outbox, QoS 1), the last alert
+    (retained ``<base>/alert/last``) and the sensor link (retained ``<base>/link``) to a broker.
 
-    def __init__(self, publisher: Publisher, *, min_interval_s: float = 1.0) -> None:
+    clock: maps stream times to local time for the link document (None: the link is not published).
+    link_connected: the link state to publish at start: False for a live sensor (until it connects), True for
+        a recording (it is always "connected"), None to publish nothing.
+    stored_through: a function giving the stream time up to which the history store holds the epochs (see
+        :attr:`StoreSink.stored_through_t`); a state is published only once its epoch is stored, so that a
+        restart (which restores the day from the store) never shows a subscriber smaller day totals.
+    """
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        min_interval_s: float = 1.0,
+        clock: LocalClock | None = None,
+        link_connected: bool | None = None,
+        device: str = "",
+        stored_through: Callable[[], float] | None = None,
+        max_held: int = 4096,
+    ) -> None:
         self.publisher = publisher
         self.min_interval_s = min_interval_s
+        self.clock = clock
+        self.device = device
+        self.stored_through = stored_through
         self._last_sent = -math.inf
         self._pending: dict[str, Any] | None = None
+        self._held: deque[tuple[float, dict[str, Any]]] = deque(maxlen=max_held)
+        if clock is not None and link_connected is not None:
+            self._publish_link(link_connected, datetime.now(UTC).astimezone(clock.tz), "start")
+
+    def _publish_link(self, connected: bool, when: datetime, detail: str) -> None:
+        self.publisher.publish_kept("link", link_document(connected, when, device=self.device, detail=detail))
 
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
         for i, alert in enumerate(output.alerts):
             try:
-                self.publisher.publish_alert(alert.to_payload())
+                alert_id = self.publisher.publish_alert(alert.to_payload())
             except StorageError as exc:  # disk full: say which alerts shown on the console are not queued
                 lost = ", ".join(f"{a.event_type} of {a.time.isoformat(timespec='seconds')}" for a in output.alerts[i:])
                 raise AlertsNotQueued(f"{exc.message}; shown but not queued for MQTT: {lost}", hint=exc.hint) from exc
+            self.publisher.publish_kept("alert/last", last_alert_document(alert, alert_id))
         if states:
+            if self.stored_through is None:
+                self._pending = states[-1]
+            else:
+                self._held.extend(zip(output.epochs.t.tolist(), states, strict=True))
+        if self.stored_through is not None and self._held:
+            # The latest state whose epoch is in the history store.
+            through = self.stored_through()
+            while self._held and self._held[0][0] + 1.0 <= through:
+                self._pending = self._held.popleft()[1]
+        if self._pending is not None:
             # At most one state per wall-clock second (replays run faster than real time); the latest wins.
-            self._pending = states[-1]
             now = time.monotonic()
             if now - self._last_sent >= self.min_interval_s:
                 self._last_sent = now
@@ -166,9 +231,13 @@ class MqttSink:
                 self._pending = None
 
     def event(self, event: SourceEvent) -> None:
-        pass  # battery and link changes reach MQTT through the next state and the alert rules
+        # Battery readings reach MQTT through the next state, and the alert rules.
+        if event.kind in ("connected", "disconnected") and self.clock is not None:
+            self._publish_link(event.kind == "connected", self.clock.local(event.t), event.detail)
 
     def close(self) -> None:
+        if self._held:  # the store sink has been closed (everything is stored) or there is none
+            self._pending = self._held[-1][1]
         if self._pending is not None:
             self.publisher.publish_state(self._pending)
         self.publisher.close()
@@ -180,6 +249,13 @@ class StoreSink:
     flush_s: wall-clock seconds between writes (and at close), so the store sees a live day as it goes.
     retention_days: 1 s epochs older than this are pruned at close (day summaries stay).
     on_flush: called with the store after each write (e.g. to publish goal progress).
+    rules, rules_key: the alert rules whose whole state is kept in the store (key ``rules_key``) with every
+        write, so that a restart restores them consistently with the stored epochs (:func:`restore_day`).
+    refresh_s: wall-clock seconds between recounts of the day summaries (and at close); the epochs themselves
+        are written every ``flush_s``. ``on_flush`` follows each recount.
+
+    A batch that fired alerts is written with the next batch (or at close), after the MQTT sink has put its
+    alerts in the durable outbox: a kill in between may send such an alert again, but never loses one.
     """
 
     def __init__(
@@ -191,8 +267,18 @@ class StoreSink:
         flush_s: float = 60.0,
         retention_days: float | None = None,
         on_flush: Callable[[HistoryStore], None] | None = None,
+        rules: AlertRules | None = None,
+        rules_key: str | None = None,
+        refresh_s: float = 60.0,
     ) -> None:
         self.store = store
+        self.rules = rules
+        self.rules_key = rules_key
+        self._rules_state: dict[str, Any] | None = None
+        self._alerts_waiting = False
+        #: Stream time (s) up to which the epochs handed to this sink are written.
+        self.stored_through_t = -math.inf
+        self._handled_through_t = -math.inf
         self.on_flush = on_flush
         self.clock = clock
         self.anterior_tilt_deg = anterior_tilt_deg
@@ -204,29 +290,57 @@ class StoreSink:
         self._exercise: list[ExerciseBout] = []
         self._days: set[date] = set()  # local days this run wrote
         self._last_flush = time.monotonic()
+        self.refresh_s = refresh_s
+        self._stale_days: set[date] = set()
+        self._last_refresh = time.monotonic()
 
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
+        if self._alerts_waiting:
+            self.flush()  # the earlier batch's alerts are in the outbox by now
         if len(output.epochs):
             self._epochs.append(output.epochs)
+            self._handled_through_t = float(output.epochs.t[-1]) + 1.0
         self._bouts += output.bouts
         self._alerts += output.alerts
         self._exercise += output.exercise
-        if time.monotonic() - self._last_flush >= self.flush_s:
+        if self.rules is not None and (len(output.epochs) or output.alerts):
+            self._rules_state = self.rules.state(origin_s=self.clock.start.timestamp())
+        if output.alerts:
+            self._alerts_waiting = True
+        elif time.monotonic() - self._last_flush >= self.flush_s:
             self.flush()
 
     def flush(self) -> None:
         self._last_flush = time.monotonic()
+        self._alerts_waiting = False
         if not (self._epochs or self._bouts or self._alerts or self._exercise):
             return
-        self._days |= self.store.add_run(
+        written = self.store.add_run(
             epochs=Epochs.concat(self._epochs),
             clock=self.clock,
             bouts=self._bouts,
             alerts=self._alerts,
             anterior_tilt_deg=self.anterior_tilt_deg,
+            refresh=False,
         )
+        self._days |= written
+        self._stale_days |= written
         self.store.add_detected_exercise(self._exercise, self.clock)
+        if self.rules_key is not None and self._rules_state is not None:
+            as_of = self.clock.start.timestamp() + max(self._handled_through_t, 0.0)
+            self.store.save_state(self.rules_key, self._rules_state, ts=as_of)
+        self.stored_through_t = self._handled_through_t
         self._epochs, self._bouts, self._alerts, self._exercise = [], [], [], []
+        if time.monotonic() - self._last_refresh >= self.refresh_s:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Recount the summaries of the days written since the last recount, then call ``on_flush``."""
+        self._last_refresh = time.monotonic()
+        if not self._stale_days:
+            return
+        self.store.refresh_days(self._stale_days, anterior_tilt_deg=self.anterior_tilt_deg)
+        self._stale_days = set()
         if self.on_flush is not None:
             self.on_flush(self.store)
 
@@ -236,6 +350,7 @@ class StoreSink:
     def close(self) -> None:
         try:
             self.flush()
+            self.refresh()
             if self.retention_days is not None:
                 today = self.clock.local(time.time() - self.clock.start.timestamp()).date()
                 keep = round(self.retention_days)
@@ -322,6 +437,63 @@ class ExerciseLogSink:
     def close(self) -> None:
         for message in self.publisher.take_exercise_logs():
             self._log(message.payload, retained=message.retained)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What :func:`restore_day` took over from the history store. day: the local day; sitting_s: its sitting
+    so far, s; bout_s: the sitting bout in progress, s; rules_as_of: when the restored rule state was saved
+    (None: no saved state fitted)."""
+
+    day: date
+    sitting_s: float
+    bout_s: float
+    rules_as_of: datetime | None
+
+    def describe(self) -> str:
+        text = f"continuing {self.day}: {self.sitting_s / 60:.0f} min of sitting so far" + (
+            f", a sitting bout of {self.bout_s / 60:.0f} min in progress" if self.bout_s > 0 else ""
+        )
+        if self.rules_as_of is not None:
+            text += f", alert rules as of {self.rules_as_of.isoformat(timespec='seconds')}"
+        return text
+
+
+def rules_key(wearer: str) -> str:
+    """The history store's key for a wearer's alert-rule state."""
+    return f"rules/{wearer}"
+
+
+def restore_day(
+    pipeline: Pipeline,
+    store: HistoryStore,
+    *,
+    wearer: str,
+    anterior_tilt_deg: float,
+    lookback_s: float = 12 * 3600.0,
+) -> Restored:
+    """Continue the local day from the history store before the first sample: the day's totals (sitting,
+    standing, walking, lying, exercise, anterior tilt) from the epochs stored before this stream's start,
+    the sitting bout in progress (rebuilt from the last ``lookback_s`` of stored epochs) and the alert rules'
+    whole state (saved with the epochs; used only if saved no later than this stream's start). So a restart of
+    ``live`` changes nothing a subscriber sees, and ``replay --store`` of a later part of a day continues it.
+    """
+    tracker = pipeline.tracker
+    origin = tracker.clock.start.timestamp()
+    day = tracker.clock.day(0.0)
+    totals = store.day_totals_before(day, origin, anterior_tilt_deg=anterior_tilt_deg)
+    ts, activity = store.epoch_activity(origin - lookback_s, origin)
+    tracker.restore(day, totals, recent_t=ts - origin, recent_activity=activity)
+    as_of = None
+    saved = store.load_state(rules_key(wearer))
+    if saved is not None and saved[1] <= origin + 1.0:
+        try:
+            tracker.rules.restore(saved[0], origin_s=origin)
+            as_of = tracker.clock.local(saved[1] - origin)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("%s: the saved alert rule state is unreadable (%s); starting it afresh", store.path, exc)
+            tracker.rules.restore({}, origin_s=origin)
+    return Restored(day, totals.seconds["sitting"], tracker.bouts.current_s, as_of)
 
 
 def _load_rule_state(pipeline: Pipeline, path: Path | None) -> None:

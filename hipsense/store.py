@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from processing.bouts import Bout
 from processing.clock import LocalClock
 from processing.errors import ConfigError, HipsenseError
 from processing.exercise import ExerciseBout
-from processing.pipeline import Epochs
+from processing.pipeline import DayTotals, Epochs
 from processing.samples import FloatArray
 
 #: Schema steps; step i brings the schema from version i to i + 1.
@@ -279,11 +279,14 @@ class HistoryStore:
         bouts: Sequence[Bout] = (),
         alerts: Sequence[Alert] = (),
         anterior_tilt_deg: float = 10.0,
+        refresh: bool = True,
     ) -> set[date]:
         """Store one run's epochs, bouts and alerts and refresh the summaries of the days they touch.
 
         Rows already there for the same times (a re-analysis) are replaced. Returns the days touched.
         ``anterior_tilt_deg``: the tilt from which standing counts as anterior (the alert threshold).
+        ``refresh=False`` leaves the day summaries for a later :meth:`refresh_days` (a live run writes every
+        second; recounting a whole day each time would cost far more than the write).
         """
         start = clock.start.timestamp()
         touched: set[date] = set()
@@ -347,9 +350,16 @@ class HistoryStore:
             self.conn.executemany(f"INSERT OR REPLACE INTO epochs VALUES ({','.join('?' * 8)})", rows)
             self.conn.executemany(f"INSERT OR REPLACE INTO bouts VALUES ({','.join('?' * 8)})", bout_rows)
             self.conn.executemany(f"INSERT OR REPLACE INTO alerts VALUES ({','.join('?' * 7)})", alert_rows)
-            for day in touched:
+            for day in touched if refresh else ():
                 self._refresh_day(day, anterior_tilt_deg)
         return touched
+
+    def refresh_days(self, days: Iterable[date], *, anterior_tilt_deg: float = 10.0) -> None:
+        """Recompute the summaries of ``days`` from their stored epochs (after ``add_run(refresh=False)``)."""
+        with self.conn:
+            self.conn.execute("BEGIN")
+            for day in sorted(set(days)):
+                self._refresh_day(day, anterior_tilt_deg)
 
     def _refresh_day(self, day: date, anterior_tilt_deg: float) -> None:
         d = day.isoformat()
@@ -518,6 +528,85 @@ class HistoryStore:
                 "SELECT time, event_type, message FROM alerts WHERE day = ? ORDER BY ts", (day.isoformat(),)
             )
         ]
+
+    # -- restoring a day after a restart (live, replay --store) ---------------------------------------------
+
+    def day_totals_before(self, day: date, before_ts: float, *, anterior_tilt_deg: float = 10.0) -> DayTotals:
+        """The local ``day``'s totals from the epochs stored before ``before_ts`` (Unix s): seconds per
+        activity, anterior tilt while standing (tilt >= ``anterior_tilt_deg``), and exercise (logged by hand,
+        or detected in a bout that started before ``before_ts``). Only earlier epochs count, so replaying a
+        stored recording again does not count it twice."""
+        d = day.isoformat()
+        totals = DayTotals()
+        for name, n in self.conn.execute(
+            "SELECT activity, COUNT(*) FROM epochs WHERE day = ? AND ts < ? GROUP BY 1", (d, before_ts)
+        ):
+            if name in totals.seconds:
+                totals.seconds[name] = float(n)
+        (anterior,) = self.conn.execute(
+            "SELECT COUNT(*) FROM epochs WHERE day = ? AND ts < ? AND activity = 'standing' AND tilt_deg >= ?",
+            (d, before_ts, anterior_tilt_deg),
+        ).fetchone()
+        totals.anterior_tilt_standing_s = float(anterior)
+        (exercise,) = self.conn.execute(
+            "SELECT COALESCE(SUM(duration_s), 0) FROM exercise WHERE day = ? AND (start_ts IS NULL OR start_ts < ?)",
+            (d, before_ts),
+        ).fetchone()
+        totals.exercise_s = float(exercise)
+        return totals
+
+    def epoch_activity(
+        self, first_ts: float, before_ts: float
+    ) -> tuple[FloatArray, np.ndarray[tuple[int], np.dtype[np.int8]]]:
+        """(ts, activity) of the stored epochs with ``first_ts <= ts < before_ts`` (Unix s; activity codes into
+        ACTIVITIES), in time order; for rebuilding the sitting bout in progress."""
+        rows = self.conn.execute(
+            "SELECT ts, activity FROM epochs WHERE ts >= ? AND ts < ? ORDER BY ts", (first_ts, before_ts)
+        ).fetchall()
+        code = {name: i for i, name in enumerate(ACTIVITIES)}
+        ts = np.array([r[0] for r in rows], dtype=float)
+        activity = np.array([code.get(r[1], 0) for r in rows], dtype=np.int8)
+        return ts, activity
+
+    def last_epoch_ts(self) -> float | None:
+        """The start (Unix s) of the latest stored epoch, or None."""
+        (last,) = self.conn.execute("SELECT MAX(ts) FROM epochs").fetchone()
+        return None if last is None else float(last)
+
+    def _state_table(self) -> None:
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS runtime_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts REAL NOT NULL)"
+        )
+
+    def save_state(self, key: str, document: dict[str, Any], *, ts: float) -> None:
+        """Keep a small JSON document (e.g. the alert rules' state of a wearer) under ``key``, as of ``ts``."""
+        self._state_table()
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.execute(
+                "INSERT OR REPLACE INTO runtime_state VALUES (?, ?, ?)", (key, json.dumps(document), float(ts))
+            )
+
+    def load_state(self, key: str) -> tuple[dict[str, Any], float] | None:
+        """The document kept under ``key`` and its ``ts``, or None. A document that is not a JSON object
+        raises HipsenseError."""
+        self._state_table()
+        row = self.conn.execute("SELECT value, ts FROM runtime_state WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            doc = json.loads(row[0])
+        except ValueError as exc:
+            raise HipsenseError(f"{self.path}: runtime state {key!r} is not JSON ({exc})") from exc
+        if not isinstance(doc, dict):
+            raise HipsenseError(f"{self.path}: runtime state {key!r} is not a JSON object")
+        return doc, float(row[1])
+
+    def delete_state(self, key: str) -> None:
+        self._state_table()
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.execute("DELETE FROM runtime_state WHERE key = ?", (key,))
 
     def export_csv(self, fh: TextIO, table: str, *, first: date | None = None, last: date | None = None) -> int:
         """Write ``epochs``, ``bouts``, ``alerts``, ``days``, ``exercise`` or ``assessments`` rows (between two

@@ -22,7 +22,7 @@ so no alert fires twice.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time
 from typing import Any
 
@@ -170,28 +170,75 @@ class AlertRules:
 
     # -- state across restarts ---------------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
-        """JSON-able rule state; :meth:`restore` it after a restart so that no alert fires twice."""
-        return {
-            "next_sitting_alert_s": self._next_sitting_alert_s,
-            "tilt_fired": self._tilt_fired,
-            "budget_day": None if self._budget_day is None else self._budget_day.isoformat(),
-            "exercise_day": None if self._exercise_day is None else self._exercise_day.isoformat(),
-            "disconnect_fired": self._disconnect_fired,
-            "battery_fired": self._battery_fired,
-            "suppressed": self.suppressed,
-        }
+    #: Rule-state fields holding stream times (s); :meth:`state` stores them as ``origin_s + t``.
+    _TIME_FIELDS = frozenset({"_tilt_since", "_tilt_last", "_exercise_due_t", "_disconnected_since", "_last_t"})
+    #: Fields holding local dates (stored as ISO 8601).
+    _DATE_FIELDS = frozenset({"_budget_day", "_exercise_day"})
+    #: Plain JSON values (bout-relative seconds, flags, counts).
+    _PLAIN_FIELDS = frozenset(
+        {"suppressed", "_next_sitting_alert_s", "_tilt_fired", "_disconnect_fired", "_battery_fired"}
+    )
+    #: Configuration, not state.
+    _NOT_STATE = frozenset({"params", "wearer"})
 
-    def restore(self, state: dict[str, Any]) -> None:
-        self._next_sitting_alert_s = state.get("next_sitting_alert_s")
-        self._tilt_fired = bool(state.get("tilt_fired", False))
-        budget = state.get("budget_day")
-        self._budget_day = date.fromisoformat(budget) if budget else None
-        exercise = state.get("exercise_day")
-        self._exercise_day = date.fromisoformat(exercise) if exercise else None
-        self._disconnect_fired = bool(state.get("disconnect_fired", False))
-        self._battery_fired = bool(state.get("battery_fired", False))
-        self.suppressed = int(state.get("suppressed", 0))
+    def _state_fields(self) -> list[str]:
+        names = [f.name for f in fields(self) if f.name not in self._NOT_STATE]
+        known = self._TIME_FIELDS | self._DATE_FIELDS | self._PLAIN_FIELDS | {"_last_fired"}
+        unknown = [n for n in names if n not in known]
+        if unknown:  # a new field must be classified here, so that a restart cannot lose it
+            raise AssertionError(f"AlertRules.state(): classify the field(s) {unknown}")
+        return names
+
+    def state(self, origin_s: float = 0.0) -> dict[str, Any]:
+        """The whole rule state as JSON-able data; :meth:`restore` it after a restart so that no alert fires
+        twice and none is forgotten.
+
+        origin_s: an absolute time of stream t = 0 (Unix s, e.g. ``clock.start.timestamp()``). Stream times
+        are stored as ``origin_s + t``, so a restarted stream (whose t = 0 is elsewhere) reads them back right;
+        0 keeps them on the stream's own clock. Every dataclass field is included (an unclassified new field
+        is an error), infinities become None.
+        """
+        out: dict[str, Any] = {}
+        for name in self._state_fields():
+            value = getattr(self, name)
+            key = name.lstrip("_")
+            if name in self._TIME_FIELDS:
+                out[key] = None if value is None or not math.isfinite(value) else origin_s + value
+            elif name in self._DATE_FIELDS:
+                out[key] = None if value is None else value.isoformat()
+            elif name == "_last_fired":
+                out[key] = {kind: origin_s + t for kind, t in value.items()}
+            else:
+                out[key] = value
+        return out
+
+    def restore(self, state: dict[str, Any], origin_s: float = 0.0) -> None:
+        """Load :meth:`state` (made with the same meaning of ``origin_s``: the absolute time of this stream's
+        t = 0). Missing keys (a state file of an older version) keep their defaults; a malformed value raises
+        ValueError or TypeError."""
+        defaults = AlertRules(self.params, self.wearer)
+        for name in self._state_fields():
+            key = name.lstrip("_")
+            if key not in state:
+                setattr(self, name, getattr(defaults, name))
+                continue
+            value = state[key]
+            if name in self._TIME_FIELDS:
+                none = math.inf if name == "_exercise_due_t" else None
+                value = none if value is None else float(value) - origin_s
+            elif name in self._DATE_FIELDS:
+                value = None if value is None else date.fromisoformat(str(value))
+            elif name == "_last_fired":
+                if not isinstance(value, dict):
+                    raise TypeError("last_fired must be an object")
+                value = {str(k): float(v) - origin_s for k, v in value.items() if k in EVENT_TYPES}
+            elif name == "suppressed":
+                value = int(value)
+            elif name == "_next_sitting_alert_s":
+                value = None if value is None else float(value)
+            else:
+                value = bool(value)
+            setattr(self, name, value)
 
     # -- firing ------------------------------------------------------------------------------------------
 

@@ -200,6 +200,17 @@ class PostureTracker:
         epochs = Epochs(features.t, activity, tilt, obliquity, calibrated, bout_s, today_s)
         return PipelineOutput(epochs, alerts, bouts, exercise)
 
+    def restore(self, day: date, totals: DayTotals, *, recent_t: FloatArray, recent_activity: Int8Array) -> None:
+        """Continue a day after a restart: ``totals`` are the local ``day``'s totals so far, and the epochs
+        before this stream's start (``recent_t``: (n,) their starts on this stream's clock, s, negative;
+        ``recent_activity``: (n,) codes into ACTIVITIES, in time order) rebuild the sitting bout in progress.
+        Bouts they complete are not reported again (they are stored already). Call before the first update.
+        """
+        self.days[day] = totals
+        for t, a in zip(recent_t.tolist(), recent_activity.tolist(), strict=True):
+            self.bouts.step(float(t), int(a))
+        self.bouts.completed.clear()
+
     def link(self, *, t: float, connected: bool, device: str = "") -> list[Alert]:
         """The sensor link went down or came back at stream time ``t``."""
         return self.rules.on_link(t=t, clock=self.clock, connected=connected, device=device)

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable
 
 from hipsense.calstore import load_calibration
-from hipsense.config import Config, WearerConfig
+from hipsense.config import Config, WearerConfig, ensure_wearer_id
 from hipsense.mqtt import BrokerSettings, Publisher, publisher_from_config
-from hipsense.runtime import StoreSink
+from hipsense.runtime import StoreSink, restore_day, rules_key
 from hipsense.store import HistoryStore
 from processing.calibration import Calibration
 from processing.pipeline import Pipeline
@@ -26,8 +26,9 @@ def add_session_flags(p: argparse.ArgumentParser) -> None:
 
 
 def wearer_id(args: argparse.Namespace, config: Config) -> str:
-    """``--wearer`` (checked), else the config's."""
-    return WearerConfig(id=args.wearer).id if args.wearer else config.wearer.id
+    """``--wearer`` (checked), else the config's; without one there, a new id unique to this install is made
+    and written to the config file (see :func:`hipsense.config.ensure_wearer_id`)."""
+    return WearerConfig(id=args.wearer).id if args.wearer else ensure_wearer_id(config)
 
 
 def stored_calibration(args: argparse.Namespace, wearer: str, device: str) -> Calibration | None:
@@ -58,6 +59,18 @@ def store_sink(
         store,
         pipeline.tracker.clock,
         anterior_tilt_deg=config.alerts.anterior_tilt_deg,
+        flush_s=1.0,
         retention_days=config.store.retention_days,
         on_flush=on_flush,
+        rules=pipeline.tracker.rules,
+        rules_key=rules_key(pipeline.params.wearer),
     )
+
+
+def restore_from_store(store: HistoryStore, pipeline: Pipeline, config: Config) -> None:
+    """Continue the local day from the history store (totals, sitting bout, alert rules) and say so."""
+    restored = restore_day(
+        pipeline, store, wearer=pipeline.params.wearer, anterior_tilt_deg=config.alerts.anterior_tilt_deg
+    )
+    if restored.sitting_s > 0 or restored.bout_s > 0 or restored.rules_as_of is not None:
+        print(restored.describe(), file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -18,10 +19,17 @@ from typing import TYPE_CHECKING
 
 from hipsense.commands._common import parse_tz
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
-from hipsense.commands._session import add_session_flags, started_publisher, store_sink, stored_calibration, wearer_id
+from hipsense.commands._session import (
+    add_session_flags,
+    restore_from_store,
+    started_publisher,
+    store_sink,
+    stored_calibration,
+    wearer_id,
+)
 from hipsense.config import data_dir, load_config
 from hipsense.goals import find_goals, progress, progress_payload
-from hipsense.runtime import ConsoleSink, ExerciseLogSink, MqttSink, RunStats, Sink, run
+from hipsense.runtime import ConsoleSink, ExerciseLogSink, MqttSink, RunStats, Sink, StoreSink, run
 from hipsense.store import HistoryStore
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
@@ -188,8 +196,15 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
     tz = parse_tz(args.tz or config.wearer.timezone or None)
     broker = broker_settings(args, config.mqtt)
     async with contextlib.AsyncExitStack() as stack:
+        history = None if args.no_store else stack.enter_context(contextlib.closing(HistoryStore()))
         source, profile, rate = await open_source(args, stack)
         source.start = datetime.now(UTC).astimezone()
+        if args.virtual and history is not None:
+            # A fast-forwarded virtual sensor's clock runs ahead of the wall clock: its day goes on where the
+            # stored history ends, so that a restarted run continues it (a real sensor is always behind now).
+            last = history.last_epoch_ts()
+            if last is not None and last + 1.0 > source.start.timestamp():
+                source.start = datetime.fromtimestamp(math.ceil(last) + 1.0, UTC).astimezone()
         device_key = args.device or profile.name
         calibration = stored_calibration(args, wearer, device_key)
         params = PipelineParams(
@@ -205,29 +220,41 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
                 "wearer": wearer,
             }
             feed = RecordingTee(source, RecordingWriter(args.record, metadata=meta, flush_s=1.0))
+        pipeline = Pipeline(params)
         sinks: list[Sink] = [ConsoleSink(status_every_s=600.0), *extra_sinks]
         publisher = started_publisher(config, broker, wearer)
-        if publisher is not None:
-            sinks.append(MqttSink(publisher))
-        pipeline = Pipeline(params)
-        if not args.no_store:
+        store: StoreSink | None = None
+        if history is not None:
+            # The day so far (totals, sitting bout, alert rules): a restart changes nothing a subscriber sees.
+            restore_from_store(history, pipeline, config)
             goals = find_goals(None, config.goals.file)
             on_flush = None
             if goals is not None and publisher is not None:
                 clock = pipeline.tracker.clock
 
                 def on_flush(store: HistoryStore) -> None:
-                    # Goal progress per day and toward the end date, retained on <base>/goals.
+                    # Goal progress per day and toward the end date, retained on <base>/goals (after each
+                    # recount of the day summaries: about once a minute).
                     today = clock.local(time.time() - clock.start.timestamp()).date()
                     publisher.publish_retained("goals", progress_payload(progress(goals, store.days(), today)))
 
-            history = HistoryStore()
             # First in the list, so it is closed (and its last write published) before the MQTT sink.
-            sinks.insert(0, store_sink(history, pipeline, config, on_flush=on_flush))
+            store = store_sink(history, pipeline, config, on_flush=on_flush)
+            sinks.insert(0, store)
             if publisher is not None:
                 # Exercise logged from a phone or dashboard over MQTT (before the store is closed).
                 sinks.insert(0, ExerciseLogSink(publisher, history, pipeline.tracker))
-        # The alert rules' state survives a restart, so that no alert is sent twice.
-        rule_state = data_dir() / "rules" / f"{wearer}.json"
+        if publisher is not None:
+            sinks.append(
+                MqttSink(
+                    publisher,
+                    clock=pipeline.tracker.clock,
+                    link_connected=False,
+                    device=source.name,
+                    stored_through=None if store is None else (lambda: store.stored_through_t),
+                )
+            )
+        # Without the history store, the alert rules' state is kept in a file, so that no alert is sent twice.
+        rule_state = data_dir() / "rules" / f"{wearer}.json" if history is None else None
         return await run(feed, pipeline, sinks, rule_state=rule_state)
     raise AssertionError("unreachable")

@@ -142,7 +142,7 @@ def test_replay_on_a_full_disk_stops_with_one_line(
 ) -> None:
     sub: Collector = collect(broker.port, ["hipsense/#"])
     env = {**subprocess_env, "HIPSENSE_HOME": str(tiny_disk)}
-    (tiny_disk / "config.toml").write_text("[alerts]\nprolonged_sitting_s = 60\n")
+    (tiny_disk / "config.toml").write_text('[wearer]\nid = "me"\n[alerts]\nprolonged_sitting_s = 60\n')
     cmd = [sys.executable, "-m", "hipsense", "replay", str(recording), "--speed", "40", "--store", "--mqtt", broker.url]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     outbox = tiny_disk / "data" / "mqtt-outbox.sqlite3"

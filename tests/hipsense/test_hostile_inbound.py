@@ -84,6 +84,8 @@ def test_live_survives_a_retained_exercise_message_at_every_restart_and_logs_it_
 ) -> None:
     pytest.importorskip("bumble")
     monkeypatch.setenv("HIPSENSE_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "config.toml").write_text('[wearer]\nid = "me"\n')
     _publish(broker, "hipsense/me/exercise/log", [payload], retain=True)
     for _ in range(2):  # a restart receives the retained message again
         _run_live(broker)

@@ -58,7 +58,7 @@ def test_virtual_witmotion_to_mqtt_alerts_through_a_link_drop(
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text("[alerts]\nprolonged_sitting_s = 60\n")
+    (home / "config.toml").write_text('[wearer]\nid = "me"\n[alerts]\nprolonged_sitting_s = 60\n')
     (home / "goals.toml").write_text("max_sitting_min = 420\nexercise_min = 5\nend = 2099-12-31\n")
     monkeypatch.setenv("HIPSENSE_HOME", str(home))
     sub: Collector = collect(broker.port, ["hipsense/#"])
@@ -95,9 +95,10 @@ def test_virtual_witmotion_to_mqtt_alerts_through_a_link_drop(
     goals = sub.on("hipsense/me/goals")[-1].json()
     assert [g["name"] for g in goals["goals"]] == ["max_sitting_min", "exercise_min"]
     assert goals["days_left"] > 0 and goals["goals"][0]["days_counted"] == 1
-    # The alert rules' state is kept for the next start (no alert twice after a restart).
-    saved = json.loads((home / "data" / "rules" / "me.json").read_text())
-    assert saved["next_sitting_alert_s"] == 660.0  # 60 s threshold + the 600 s reminder interval
+    # The alert rules' state is kept in the history store for the next start (no alert twice after a restart).
+    with sqlite3.connect(home / "data" / "history.sqlite3") as db:
+        (saved_text,) = db.execute("SELECT value FROM runtime_state WHERE key = 'rules/me'").fetchone()
+    assert json.loads(saved_text)["next_sitting_alert_s"] == 660.0  # 60 s threshold + the 600 s reminder interval
 
     # The raw stream was recorded, with the outage as a gap (the virtual WitMotion has no counter).
     with open_recording(record) as rec, pytest.warns(Warning, match="gap of"):

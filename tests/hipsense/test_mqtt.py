@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from hipsense.config import Config, MqttConfig, WearerConfig
+from hipsense.discovery import entity_keys
 from hipsense.mqtt import BrokerError, BrokerSettings, Publisher, publisher_from_config, to_json
 from processing.errors import ConfigError
 from tests.hipsense.conftest import BROKER_PASSWORD, BROKER_USER, REPO, Broker, Collector, Received, TlsFiles
@@ -182,7 +183,7 @@ def test_retained_state_and_discovery_reach_a_late_subscriber(
         pub.publish_alert(alert(1))
         assert pub.flush(10)  # its PUBACK comes after the broker took the states (one ordered connection)
         late = collect(broker.port, [f"{BASE}/#", "homeassistant/#"])
-        assert late.wait_for(lambda ms: len([m for m in ms if m.topic.startswith("homeassistant/")]) >= 5)
+        assert late.wait_for(lambda ms: len([m for m in ms if m.topic.startswith("homeassistant/")]) >= 12)
         assert late.wait_for(lambda ms: any(m.topic == f"{BASE}/state" for m in ms))
     (avail,) = late.on(f"{BASE}/availability")[:1]
     assert (avail.payload, avail.retain) == (b"online", True)
@@ -198,13 +199,15 @@ def test_retained_state_and_discovery_reach_a_late_subscriber(
     alerts = configs["homeassistant/event/hipsense_anna/alerts/config"]
     assert tilt["unit_of_measurement"] == "°" and tilt["state_topic"] == f"{BASE}/state"
     assert activity["device_class"] == "enum"
-    assert sorted(activity["options"]) == ["lying", "sitting", "standing", "unknown", "walking"]
+    # "unknown" is not an option: the template gives None, Home Assistant's own unknown state.
+    assert sorted(activity["options"]) == ["lying", "sitting", "standing", "walking"]
+    assert "None" in activity["value_template"]
     assert (today["device_class"], today["unit_of_measurement"]) == ("duration", "s")
     assert too_long["device_class"] == "problem" and "1800" in too_long["value_template"]
     assert alerts["state_topic"] == f"{BASE}/alert" and "prolonged_sitting" in alerts["event_types"]
     assert len(alerts["event_types"]) == 7
-    assert len({c["unique_id"] for c in configs.values()}) == 5
-    assert all(c["availability_topic"] == f"{BASE}/availability" for c in configs.values())
+    assert len({c["unique_id"] for c in configs.values()}) == len(entity_keys()) == 12
+    assert all(c["availability"][0]["topic"] == f"{BASE}/availability" for c in configs.values())
     assert all(c["device"] == tilt["device"] for c in configs.values())
     assert tilt["device"]["identifiers"] == ["hipsense_anna"]
 
@@ -217,11 +220,12 @@ def test_home_assistant_birth_message_resends_discovery(
 
     with running(broker.url, tmp_path / "o.sqlite3"):
         ha = collect(broker.port, ["homeassistant/#"])
-        assert ha.wait_for(lambda ms: n_configs(ms) >= 5)
+        n = len(entity_keys())
+        assert ha.wait_for(lambda ms: n_configs(ms) >= n)
         time.sleep(0.2)
-        assert n_configs(ha.messages) == 5
+        assert n_configs(ha.messages) == n
         ha.client.publish("homeassistant/status", "online", qos=1)
-        assert ha.wait_for(lambda ms: n_configs(ms) >= 10)
+        assert ha.wait_for(lambda ms: n_configs(ms) >= 2 * n)
 
 
 def test_last_will_marks_the_wearer_offline_when_the_publisher_is_killed(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hipsense.cli import main
+from hipsense.discovery import entity_keys
 from hipsense.mqtt import STATE_FIELDS
 
 from .conftest import Broker, Collector
@@ -56,8 +57,12 @@ def test_replay_delivers_the_prolonged_sitting_alert_state_and_discovery(
     availability = [m.payload.decode() for m in sub.on("hipsense/me/availability")]
     assert availability[0] == "online" and availability[-1] == "offline"
     configs = [m for m in sub.messages if m.topic.startswith("homeassistant/") and m.topic.endswith("/config")]
-    assert len(configs) == 5
-    assert all(json.loads(m.payload)["availability_topic"] == "hipsense/me/availability" for m in configs)
+    assert len(configs) == len(entity_keys())
+    for m in configs:
+        topics = [a["topic"] for a in json.loads(m.payload)["availability"]]
+        assert "hipsense/me/availability" in topics
+    # A recording has no link to lose: the posture entities are available.
+    assert sub.on("hipsense/me/link")[-1].json()["state"] == "connected"
 
 
 def _traced_memory_mb(argv: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:

@@ -1,3 +1,5 @@
+import dataclasses
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -125,3 +127,32 @@ def test_sensor_notices():
 def test_bad_parameters_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AlertParams(**kwargs)
+
+
+def test_whole_rule_state_round_trips_across_a_restart_with_another_stream_origin():
+    # Every field of the rule state, with stream times, dates, a cool-down map and an infinity.
+    clock = LocalClock(datetime(2026, 5, 4, 9, 0, tzinfo=BERLIN))
+    rules = AlertRules(AlertParams(anterior_tilt_s=30.0, quiet_hours="22:00-07:00"))
+    for i in range(40):
+        rules.step(t=float(i), clock=clock, activity=STANDING, tilt_deg=15.0, bout_s=0.0, sitting_today_s=0.0)
+    rules.on_link(t=50.0, clock=clock, connected=False)
+    rules.tick(t=200.0, clock=clock)
+    state = rules.state(origin_s=1_000_000.0)
+    assert state["last_fired"] == {"anterior_tilt": 1_000_029.0, "sensor_disconnected": 1_000_200.0}
+    assert state["disconnected_since"] == 1_000_050.0 and state["tilt_fired"] is True
+    # The restarted stream's t = 0 is 500 s later: its stream times are 500 s smaller.
+    again = AlertRules(rules.params)
+    again.restore(json.loads(json.dumps(state)), origin_s=1_000_500.0)
+    assert again.state(origin_s=1_000_500.0) == state
+    assert again._last_fired == {"anterior_tilt": -471.0, "sensor_disconnected": -300.0}
+    # The held tilt already alerted (and its 600 s cool-down holds): no second alert after the restart.
+    for i in range(100, 140):
+        assert (
+            again.step(t=float(i), clock=clock, activity=STANDING, tilt_deg=15.0, bout_s=0.0, sitting_today_s=0.0) == []
+        )
+
+
+def test_every_rule_field_is_part_of_the_saved_state():
+    # A new field that state() does not know is an error, so that no restart can silently lose it.
+    names = {f.name.lstrip("_") for f in dataclasses.fields(AlertRules)} - {"params", "wearer"}
+    assert set(AlertRules().state()) == names
