@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from processing.orientation import OrientationEstimator, OrientationParams, OrientationResult
+from processing.orientation import OrientationEstimator, OrientationParams, OrientationResult, estimate_up
 from processing.samples import STANDARD_GRAVITY, Samples
 
 G = STANDARD_GRAVITY
@@ -218,3 +218,73 @@ def test_small_chunk_rejects_bad_input() -> None:
     est.update(Samples(np.array([0.0, 0.01]), np.tile([0, 0, G], (2, 1)), np.zeros((2, 3))))
     with pytest.raises(ValueError, match="increasing"):
         est.update(Samples(np.array([0.02, 0.02]), np.tile([0, 0, G], (2, 1)), np.zeros((2, 3))))
+
+
+@pytest.mark.parametrize("where", ["first", "after_gap"])
+def test_all_zero_sample_first_or_after_a_gap_does_not_crash(where: str) -> None:
+    # issue #11 row 2: an all-zero sample (a sensor glitch, a reconnect) where the attitude initialises from
+    # the accelerometer used to raise ZeroDivisionError in replay and analyze
+    rate = 100.0
+    t = np.arange(1000) / rate
+    t[500:] += 1.0  # a 1 s gap: sample 500 re-initialises
+    acc = np.tile(G * np.array([0.0, math.sin(0.2), math.cos(0.2)]), (1000, 1))
+    gyro = np.zeros((1000, 3))
+    k = 0 if where == "first" else 500
+    acc[k] = 0.0
+    for chunks in ([1000], [1] * 1000):
+        est = OrientationEstimator()
+        res = OrientationResult.concat(
+            [
+                est.update(Samples(t[s : s + c], acc[s : s + c], gyro[s : s + c]))
+                for s, c in zip(np.cumsum([0, *chunks[:-1]]), chunks, strict=True)
+            ]
+        )
+        assert np.isfinite(res.up).all()
+        np.testing.assert_allclose(np.linalg.norm(res.up, axis=1), 1.0, atol=1e-12)
+        assert res.reinit[k]
+        # within a few samples the zero is outvoted by the running mean of the start
+        assert angle_deg(res.up[k + 5 :], acc[k + 5 :]).max() < 0.05
+
+
+def test_per_sample_live_path_equals_batch() -> None:
+    # the live path feeds one sample per call; it must give what one call over the recording gives
+    samples, _ = wobble(100.0, 40.0, seed=7)
+    biased = Samples(samples.t, samples.acc, samples.gyro + np.array([0.02, -0.01, 0.03]))
+    batch = run(biased)
+    est = OrientationEstimator()
+    one = [Samples(biased.t[k : k + 1], biased.acc[k : k + 1], biased.gyro[k : k + 1]) for k in range(len(biased))]
+    live = OrientationResult.concat([est.update(s) for s in one])
+    np.testing.assert_allclose(live.up, batch.up, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(live.bias, batch.bias, atol=1e-12, rtol=0)
+    np.testing.assert_array_equal(live.rest, batch.rest)
+
+
+def test_power_on_bias_of_3_deg_per_s_is_learnt_at_rest_and_tilt_converges_within_30_s() -> None:
+    rate = 100.0
+    n = int(90 * rate)
+    t = np.arange(n) / rate
+    up_true = np.array([0.3, -0.2, 0.93])
+    up_true /= np.linalg.norm(up_true)
+    rng = np.random.default_rng(5)
+    bias = np.radians([3.0, -3.0, 2.5])
+    acc = G * up_true + rng.normal(0, 0.02, (n, 3))
+    res = run(Samples(t, acc, bias + rng.normal(0, 0.005, (n, 3))))
+    after = t >= 30.0
+    assert angle_deg(res.up[after], np.tile(up_true, (int(after.sum()), 1))).max() < 1.0
+    np.testing.assert_allclose(res.bias[-1], bias, atol=np.radians(0.05))
+
+
+def test_offline_path_uses_hindsight_and_beats_live_on_a_biased_wobble() -> None:
+    samples, up = wobble(100.0, 120.0, seed=4)
+    still = int(20 * 100)
+    # 20 s of rest at the start and the end show the bias; the motion between is a wobble
+    acc = np.concatenate((np.tile(samples.acc[0], (still, 1)), samples.acc, np.tile(samples.acc[-1], (still, 1))))
+    gyro = np.concatenate((np.zeros((still, 3)), samples.gyro, np.zeros((still, 3)))) + np.radians([1.0, -0.5, 0.8])
+    truth = np.concatenate((np.tile(up[0], (still, 1)), up, np.tile(up[-1], (still, 1))))
+    t = np.arange(acc.shape[0]) / 100.0
+    live = estimate_up(t, gyro, acc)
+    offline = estimate_up(t, gyro, acc, offline=True)
+    np.testing.assert_allclose(live, run(Samples(t, acc, gyro)).up, atol=0, rtol=0)
+    e_live, e_off = angle_deg(live, truth), angle_deg(offline, truth)
+    assert np.sqrt(np.mean(e_off**2)) < np.sqrt(np.mean(e_live**2))
+    np.testing.assert_allclose(np.linalg.norm(offline, axis=1), 1.0, atol=1e-12)
