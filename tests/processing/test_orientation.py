@@ -276,7 +276,7 @@ def test_power_on_bias_of_3_deg_per_s_is_learnt_at_rest_and_tilt_converges_withi
 
 def test_offline_path_uses_hindsight_and_beats_live_on_a_biased_wobble() -> None:
     samples, up = wobble(100.0, 120.0, seed=4)
-    still = int(20 * 100)
+    still = 20 * 100
     # 20 s of rest at the start and the end show the bias; the motion between is a wobble
     acc = np.concatenate((np.tile(samples.acc[0], (still, 1)), samples.acc, np.tile(samples.acc[-1], (still, 1))))
     gyro = np.concatenate((np.zeros((still, 3)), samples.gyro, np.zeros((still, 3)))) + np.radians([1.0, -0.5, 0.8])
