@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from processing.orientation import estimate_up
+from processing.orientation import OrientationParams, estimate_up
 
 DEFAULT = Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "broad-dev"
 
@@ -54,7 +54,7 @@ def load(path: Path, reduce: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return gyr, acc, true_up(quat), movement, rate
 
 
-def run(files: list[Path], reduce: bool) -> np.ndarray:
+def run(files: list[Path], reduce: bool, params: OrientationParams) -> np.ndarray:
     from vqf import VQF, offlineVQF
 
     def vqf_up(q: np.ndarray) -> np.ndarray:
@@ -68,8 +68,8 @@ def run(files: list[Path], reduce: bool) -> np.ndarray:
     for path in files:
         gyr, acc, truth, movement, rate = load(path, reduce)
         t = np.arange(gyr.shape[0]) / rate
-        live = rmse_deg(estimate_up(t, gyr, acc), truth, movement)
-        analyze = rmse_deg(estimate_up(t, gyr, acc, offline=True), truth, movement)
+        live = rmse_deg(estimate_up(t, gyr, acc, params=params), truth, movement)
+        analyze = rmse_deg(estimate_up(t, gyr, acc, offline=True, params=params), truth, movement)
         g, a = np.ascontiguousarray(gyr), np.ascontiguousarray(acc)
         on = rmse_deg(vqf_up(VQF(1.0 / rate).updateBatch(g, a)["quat6D"]), truth, movement)
         off = rmse_deg(vqf_up(offlineVQF(g, a, None, 1.0 / rate)["quat6D"]), truth, movement)
@@ -85,14 +85,24 @@ def run(files: list[Path], reduce: bool) -> np.ndarray:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT, help="folder of BROAD .npz trials (default: %(default)s)")
+    ap.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="OrientationParams.latency_s in ms (default 0: the product's default; a diagnostic of the "
+        "IMU-to-truth timing offset, not a tuned default)",
+    )
     args = ap.parse_args()
+    params = OrientationParams(latency_s=args.latency_ms / 1000.0)
     files = sorted(args.data.glob("*.npz")) if args.data.is_dir() else []
     if not files:
         print(f"bench_broad: no BROAD trials (*.npz) in {args.data}; give the folder with --data", file=sys.stderr)
         return 2
     print(f"BROAD trials read from {args.data.resolve()} ({len(files)} trials); data CC BY 4.0, Laidig et al. 2021")
-    native = run(files, reduce=False)
-    reduced = run(files, reduce=True)
+    if args.latency_ms:
+        print(f"ours with latency_s = {args.latency_ms:g} ms (not the default)")
+    native = run(files, reduce=False, params=params)
+    reduced = run(files, reduce=True, params=params)
     for name, r in (("native", native), ("~95 Hz", reduced)):
         live, analyze, on, off = r.mean(axis=0)
         worst = (r[:, 0] / r[:, 2]).max()

@@ -93,10 +93,15 @@ class OrientationParams:
     rest_acc_mps2: at rest, the accelerometer stays within this of its low-pass, m/s².
     rest_filter_tau_s: time constant of the rest-detection low-passes, s.
     rest_min_s: stillness must last this long to count as rest, s.
+    rest_step_sigmas: a block's rest mean this many standard deviations from the estimate is a step of the
+        bias (temperature, a knock): the estimate forgets its past.
     motion_bias_tau_s: forgetting time of the bias equations from motion, s.
     motion_drift_sd_rad: standard deviation of one block's measured gravity drift, rad (smaller trusts motion
         more).
     initial_bias_rps: bias at start and after :meth:`OrientationEstimator.reset`, rad/s, sensor frame.
+    latency_s: the sensor's output delay, s (its internal filters' group delay, or a known offset to a
+        reference clock): ``up`` is predicted that far ahead with the bias-corrected gyro,
+        ``up - latency_s (ω × up)``. 0 (the default) reports the vertical at the sample's own time.
     """
 
     tau_acc_s: float = 3.0
@@ -114,9 +119,11 @@ class OrientationParams:
     rest_acc_mps2: float = 0.5
     rest_filter_tau_s: float = 0.5
     rest_min_s: float = 1.5
+    rest_step_sigmas: float = 3.0
     motion_bias_tau_s: float = 20.0
     motion_drift_sd_rad: float = 0.0015
     initial_bias_rps: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    latency_s: float = 0.0
 
     def __post_init__(self) -> None:
         positive = (
@@ -134,6 +141,7 @@ class OrientationParams:
             "rest_filter_tau_s",
             "motion_bias_tau_s",
             "motion_drift_sd_rad",
+            "rest_step_sigmas",
         )
         for name in positive:
             value = getattr(self, name)
@@ -145,6 +153,8 @@ class OrientationParams:
             raise ValueError(f"OrientationParams.rest_min_s must be >= 0, got {self.rest_min_s!r}")
         if self.rate_hz is not None and not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
             raise ValueError(f"OrientationParams.rate_hz must be None or > 0, got {self.rate_hz!r}")
+        if not (math.isfinite(self.latency_s) and 0.0 <= self.latency_s <= 0.1):
+            raise ValueError(f"OrientationParams.latency_s must be in [0, 0.1] s, got {self.latency_s!r}")
         if len(self.initial_bias_rps) != 3 or not all(math.isfinite(v) for v in self.initial_bias_rps):
             raise ValueError("OrientationParams.initial_bias_rps must be three finite numbers (rad/s)")
 
@@ -294,6 +304,21 @@ def _strapdown(
     qe, pe = complex(pa[-1]), complex(pb[-1])
     norm = math.sqrt(abs(qe) ** 2 + abs(pe) ** 2)
     return _quat.to_matrix(pa, pb), qe / norm, pe / norm
+
+
+def _ahead(up: FloatArray, omega: FloatArray, latency_s: float) -> FloatArray:
+    """Unit up vectors (3, n) predicted ``latency_s`` ahead with the rates ``omega`` (3, n), rad/s: in the
+    sensor frame a fixed vertical turns as ``d up / dt = -ω × up``."""
+    if latency_s == 0.0:
+        return up
+    out = up - latency_s * _cross(omega, up)
+    out /= np.sqrt(out[0] * out[0] + out[1] * out[1] + out[2] * out[2])
+    return out
+
+
+def _cross(x: FloatArray, y: FloatArray) -> FloatArray:
+    """``x × y`` for (3, n) arrays."""
+    return np.stack((x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]))
 
 
 def _solve3(m: Sequence[float], rhs: Sequence[float]) -> tuple[float, float, float]:
@@ -584,7 +609,7 @@ class OrientationEstimator:
                         noise = p.rest_gyro_noise_rps**2 / rb.rest_t
                         innov = rb.rest_sum / rb.rest_t - rb.b
                         worst = float(np.abs(innov).max())
-                        if worst * worst > 9.0 * (rb.var + noise):  # a step (temperature, knock): forget
+                        if worst * worst > p.rest_step_sigmas**2 * (rb.var + noise):  # a step (temperature, knock): forget
                             rb.var = max(rb.var, worst * worst)
                         gain = rb.var / (rb.var + noise)
                         rb.b = rb.b + gain * innov
@@ -673,8 +698,8 @@ class OrientationEstimator:
             r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], bias[:, lo:hi], f.q, f.p)
             g = _lowpass(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter)
             u = _unit_or(_quat.rotate_inverse(r, g), f.up)
-            up[:, lo:hi] = u
             f.up = u[:, -1].copy()
+            up[:, lo:hi] = _ahead(u, gyro[:, lo:hi] - bias[:, lo:hi], self.params.latency_s)
         return up
 
 
@@ -751,7 +776,7 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
         for (a, b), (q0, p0) in zip([(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)], quats, strict=True):
             r, _, _ = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q0, p0)
             u = _unit_or(_quat.rotate_inverse(r, g[:, a - lo : b - lo]), fallback)
-            up[:, a:b] = u
+            up[:, a:b] = _ahead(u, gyro[:, a:b] - bias[:, a:b], p.latency_s)
             fallback = u[:, -1].copy()
     return up.T.copy()
 
