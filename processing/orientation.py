@@ -321,51 +321,41 @@ def _cross(x: FloatArray, y: FloatArray) -> FloatArray:
     return np.stack((x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]))
 
 
-def _solve3(m: Sequence[float], rhs: Sequence[float]) -> tuple[float, float, float]:
-    """Solve a 3x3 system (row-major ``m``) by Cramer's rule (plain floats: called once per block)."""
-    a, b, c, d, e, f, g, h, i = m
-    co0, co1, co2 = e * i - f * h, f * g - d * i, d * h - e * g
-    det = a * co0 + b * co1 + c * co2
-    inv = (
-        co0, c * h - b * i, b * f - c * e,
-        co1, a * i - c * g, c * d - a * f,
-        co2, b * g - a * h, a * e - b * d,
-    )  # fmt: skip
-    r0, r1, r2 = rhs
-    return (
-        (inv[0] * r0 + inv[1] * r1 + inv[2] * r2) / det,
-        (inv[3] * r0 + inv[4] * r1 + inv[5] * r2) / det,
-        (inv[6] * r0 + inv[7] * r1 + inv[8] * r2) / det,
-    )
-
-
-def _drift_equation(
-    u0: FloatArray, u1: FloatArray, d_atil: FloatArray, b_rest: FloatArray
+def _drift_equations(
+    g0: FloatArray, g1: FloatArray, d_atil: FloatArray, b_rest: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """One block's bias equation ``H b = drift + H b_rest`` as its normal-equation terms ``(HᵀH, Hᵀ(...))``.
+    """Blocks' bias equations ``H b = drift + H b_rest`` as normal-equation terms, (9, m) ``HᵀH`` (row-major)
+    and (3, m) ``Hᵀ(...)``.
 
-    ``u0``, ``u1``: gravity direction of the rest-bias pass at the block's start and end; ``d_atil``: the
-    change of the low-passed ``Σ R dt`` (3x3) over the block. ``H = (I - u1 u1ᵀ) ΔÃ``.
+    ``g0``, ``g1``: (3, m) low-passed gravity of the rest-bias pass at the blocks' starts and ends; ``d_atil``:
+    (9, m) the change of the low-passed ``Σ R dt`` over each block. With ``u`` the gravity directions,
+    ``H = (I - u1 u1ᵀ) ΔÃ`` and ``drift = u0 × u1``. Blocks whose gravity has no direction give zeros.
     """
-    drift = np.cross(u0, u1)
-    h = d_atil - np.outer(u1, u1 @ d_atil)
-    m = h.T @ h
-    return m, h.T @ drift + m @ b_rest
+    up0 = np.array([0.0, 0.0, 1.0])
+    u0, u1 = _unit_or(g0, up0), _unit_or(g1, up0)
+    drift = _cross(u0, u1)
+    da = d_atil.reshape(3, 3, -1)
+    h = da - u1[:, None, :] * np.einsum("km,kjm->jm", u1, da)[None, :, :]
+    m = np.einsum("ijm,ilm->jlm", h, h)
+    r = np.einsum("ijm,im->jm", h, drift) + np.einsum("jlm,lm->jm", m, b_rest)
+    return m.reshape(9, -1), r
 
 
-def _fuse(
-    b_rest: FloatArray, var_rest: float, info_m: FloatArray, info_r: FloatArray, p: OrientationParams
+def _fuse_many(
+    b_rest: FloatArray, var_rest: FloatArray, info_m: FloatArray, info_r: FloatArray, p: OrientationParams
 ) -> FloatArray:
-    """Bias from the rest estimate (variance ``var_rest``) and the motion equations' information."""
+    """Biases (3, m) from the rest estimates (3, m) with variances (m,) and the motion equations' information
+    (9, m) and (3, m): ``(I / var + k M)⁻¹ (b_rest / var + k r)``, ``k = 1 / motion_drift_sd_rad²``; the norm
+    is bounded by ``bias_max_rps``."""
     k = 1.0 / (p.motion_drift_sd_rad * p.motion_drift_sd_rad)
     w = 1.0 / var_rest
-    m = (k * info_m).ravel().tolist()
-    m[0] += w
-    m[4] += w
-    m[8] += w
-    b = np.array(_solve3(m, (w * b_rest + k * info_r).tolist()))
-    norm = float(np.sqrt(b @ b))
-    return b * (p.bias_max_rps / norm) if norm > p.bias_max_rps else b
+    a = (k * info_m).T.reshape(-1, 3, 3)
+    a[:, [0, 1, 2], [0, 1, 2]] += w[:, None]
+    rhs = (w * b_rest + k * info_r).T[:, :, None]
+    b = np.asarray(np.linalg.solve(a, rhs)[:, :, 0].T, dtype=np.float64)
+    norm = np.sqrt(b[0] * b[0] + b[1] * b[1] + b[2] * b[2])
+    b *= np.minimum(1.0, p.bias_max_rps / np.maximum(norm, 1e-300))
+    return b
 
 
 # -- the streaming estimator ----------------------------------------------------------------------------------
@@ -609,7 +599,9 @@ class OrientationEstimator:
                         noise = p.rest_gyro_noise_rps**2 / rb.rest_t
                         innov = rb.rest_sum / rb.rest_t - rb.b
                         worst = float(np.abs(innov).max())
-                        if worst * worst > p.rest_step_sigmas**2 * (rb.var + noise):  # a step (temperature, knock): forget
+                        if worst * worst > p.rest_step_sigmas**2 * (
+                            rb.var + noise
+                        ):  # a step (temperature, knock): forget
                             rb.var = max(rb.var, worst * worst)
                         gain = rb.var / (rb.var + noise)
                         rb.b = rb.b + gain * innov
@@ -653,36 +645,69 @@ class OrientationEstimator:
         atil: FloatArray,
     ) -> FloatArray:
         """Bias in force during each block piece (3, pieces): the rest estimate fused with the motion equations
-        of the blocks finished before it (blocks with rest or a re-initialisation give no equation)."""
+        of the blocks finished before it (blocks with rest or a re-initialisation give no equation).
+
+        Vectorised over the pieces: each piece but the first starts a block and closes the one before; the
+        equations of the closed blocks, the exponentially forgotten information (a linear recursion) and the
+        3x3 solves are array operations."""
         p, mb = self.params, self.state.motion_bias
+        idx = np.array(blocks.index, dtype=np.int64)
+        npc = idx.shape[0]
+        ends = blocks.starts + blocks.lengths - 1
+        g_end, a_end = g1[:, ends], atil[:, ends]
+        new = np.ones(npc, dtype=bool)
+        new[0] = idx[0] != mb.block
+        reinit = np.array(blocks.reinit, dtype=bool)
+        rested = np.array(rest_t) > 0.0
+        # the value at the start of each piece's block (None: unknown, the first block after a reset)
+        start0 = mb.g_start if not new[0] else mb.g_now
+        start_a0 = mb.atil_start if not new[0] else mb.atil_now
+        if not new[0]:
+            reinit[0] |= mb.reinit
+            rested[0] |= mb.rest_t > 0.0
+        known = np.ones(npc, dtype=bool)
+        known[0] = start0 is not None
+        start_g = np.concatenate(((start0 if start0 is not None else np.zeros(3))[:, None], g_end[:, :-1]), axis=1)
+        start_a = np.concatenate((start_a0[:, None], a_end[:, :-1]), axis=1)
+        # the block each piece closes: the previous piece's, or for the first piece the carried block
+        closes = new.copy()
+        closes[0] &= mb.block >= 0
+        c_start_g = np.concatenate(
+            ((mb.g_start if mb.g_start is not None else np.zeros(3))[:, None], start_g[:, :-1]), axis=1
+        )
+        c_start_a = np.concatenate((mb.atil_start[:, None], start_a[:, :-1]), axis=1)
+        c_end_g = np.concatenate(((mb.g_now if mb.g_now is not None else np.zeros(3))[:, None], g_end[:, :-1]), axis=1)
+        c_end_a = np.concatenate((mb.atil_now[:, None], a_end[:, :-1]), axis=1)
+        c_b_rest = np.concatenate((mb.b_rest[:, None], b_rest[:, :-1]), axis=1)
+        c_ok = np.concatenate(
+            ([mb.g_start is not None and mb.g_now is not None and not mb.reinit and mb.rest_t == 0.0],
+             known[:-1] & ~reinit[:-1] & ~rested[:-1])
+        )  # fmt: skip
+        valid = closes & c_ok
+        m, r = _drift_equations(c_start_g, c_end_g, c_end_a - c_start_a, c_b_rest)
+        m[:, ~valid] = 0.0
+        r[:, ~valid] = 0.0
+        # information: decays over the blocks that passed, gains each closed block's equation
+        prev = np.concatenate(([mb.block], idx[:-1]))
         forget = math.exp(-p.bias_block_s / p.motion_bias_tau_s)
-        up0 = np.array([0.0, 0.0, 1.0])
-        out = np.empty((3, len(blocks.index)))
-        ends = (blocks.starts + blocks.lengths - 1).tolist()
-        for i, blk in enumerate(blocks.index):
-            if blk != mb.block:
-                if mb.block >= 0:
-                    decay = forget ** (blk - mb.block)
-                    mb.info_m *= decay
-                    mb.info_r *= decay
-                    if mb.g_start is not None and mb.g_now is not None and not mb.reinit and mb.rest_t == 0.0:
-                        u0 = _unit_or(mb.g_start[:, None], up0)[:, 0]
-                        u1 = _unit_or(mb.g_now[:, None], up0)[:, 0]
-                        m, r = _drift_equation(u0, u1, (mb.atil_now - mb.atil_start).reshape(3, 3), mb.b_rest)
-                        mb.info_m += m
-                        mb.info_r += r
-                mb.block = blk
-                mb.reinit = False
-                mb.rest_t = 0.0
-                mb.g_start = mb.g_now
-                mb.atil_start = mb.atil_now
-                mb.b_rest = b_rest[:, i].copy()
-                mb.b = _fuse(mb.b_rest, var_rest[i], mb.info_m, mb.info_r, p)
-            out[:, i] = mb.b
-            mb.reinit |= blocks.reinit[i]
-            mb.rest_t += rest_t[i]
-            mb.g_now = g1[:, ends[i]].copy()
-            mb.atil_now = atil[:, ends[i]].copy()
+        decay = np.where(closes, forget ** (idx - prev).astype(np.float64), 1.0)
+        info = _linrec(decay, np.concatenate((m, r)), np.concatenate((mb.info_m.ravel(), mb.info_r)))
+        out = _fuse_many(b_rest, np.array(var_rest), info[:9], info[9:], p)
+        if not new[0]:
+            out[:, 0] = mb.b
+        # carry the block in progress
+        mb.info_m = info[:9, -1].reshape(3, 3).copy()
+        mb.info_r = info[9:, -1].copy()
+        last = npc - 1
+        mb.g_start = start_g[:, last].copy() if known[last] else None
+        mb.atil_start = start_a[:, last].copy()
+        mb.block = int(idx[-1])
+        mb.reinit = bool(reinit[last])
+        mb.rest_t = 1.0 if rested[last] else 0.0
+        mb.b_rest = b_rest[:, last].copy()
+        mb.g_now = g_end[:, last].copy()
+        mb.atil_now = a_end[:, last].copy()
+        mb.b = out[:, last].copy()
         return out
 
     def _output_pass(
@@ -814,26 +839,23 @@ def _two_sided_bias(
     atil_end: FloatArray,
 ) -> FloatArray:
     """Bias per block (3, blocks): rest estimate fused with the motion equations of all blocks, weighted by
-    ``exp(-|Δt| / motion_bias_tau_s)`` both ways in time."""
+    ``exp(-|Δt| / motion_bias_tau_s)`` both ways in time (a forward and a backward linear recursion)."""
     nb = len(blocks.index)
-    ms = np.zeros((nb, 3, 3))
-    rs = np.zeros((nb, 3))
-    up0 = np.array([0.0, 0.0, 1.0])
-    for j in range(1, nb):
-        if blocks.reinit[j] or rest_t[j] > 0.0 or blocks.index[j] != blocks.index[j - 1] + 1:
-            continue
-        u0 = _unit_or(g_end[:, j - 1 : j], up0)[:, 0]
-        u1 = _unit_or(g_end[:, j : j + 1], up0)[:, 0]
-        ms[j], rs[j] = _drift_equation(u0, u1, (atil_end[:, j] - atil_end[:, j - 1]).reshape(3, 3), b_rest[:, j])
+    idx = np.array(blocks.index, dtype=np.float64)
+    valid = np.zeros(nb, dtype=bool)
+    valid[1:] = ~np.array(blocks.reinit[1:]) & (np.array(rest_t[1:]) == 0.0) & (np.diff(idx) == 1)
+    m = np.zeros((9, nb))
+    r = np.zeros((3, nb))
+    if nb > 1:
+        m[:, 1:], r[:, 1:] = _drift_equations(
+            g_end[:, :-1], g_end[:, 1:], atil_end[:, 1:] - atil_end[:, :-1], b_rest[:, 1:]
+        )
+    m[:, ~valid] = 0.0
+    r[:, ~valid] = 0.0
     forget = math.exp(-p.bias_block_s / p.motion_bias_tau_s)
-    fm, fr = np.zeros((nb, 3, 3)), np.zeros((nb, 3))
-    m, r = np.zeros((3, 3)), np.zeros(3)
-    for j in range(nb):
-        m, r = forget * m + ms[j], forget * r + rs[j]
-        fm[j], fr[j] = m, r
-    out = np.empty((3, nb))
-    m, r = np.zeros((3, 3)), np.zeros(3)
-    for j in range(nb - 1, -1, -1):
-        m, r = forget * m + ms[j], forget * r + rs[j]
-        out[:, j] = _fuse(b_rest[:, j], var_rest[j], fm[j] + m - ms[j], fr[j] + r - rs[j], p)
-    return out
+    eq = np.concatenate((m, r))
+    decay = np.concatenate(([1.0], forget ** np.diff(idx)))
+    fwd = _linrec(decay, eq, np.zeros(12))
+    bwd = _linrec(decay[::-1].copy(), eq[:, ::-1].copy(), np.zeros(12))[:, ::-1]
+    both = fwd + bwd - eq
+    return _fuse_many(b_rest, np.array(var_rest), both[:9], both[9:], p)
