@@ -55,7 +55,6 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import butter, lfilter, lfilter_zi, sosfiltfilt
 
 from processing import _quat
 from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
@@ -240,7 +239,7 @@ class _Lowpass:
     ch: int
     count: int = 0
     total: FloatArray = field(default_factory=lambda: np.zeros(0))
-    zi: FloatArray = field(default_factory=lambda: np.zeros(0))
+    zi: NDArray[np.complex128] = field(default_factory=lambda: np.zeros(0, dtype=np.complex128))
 
     def __post_init__(self) -> None:
         self.init()
@@ -248,24 +247,80 @@ class _Lowpass:
     def init(self) -> None:
         self.count = 0
         self.total = np.zeros(self.ch)
-        self.zi = np.zeros((self.ch, 2))
+        self.zi = np.zeros(self.ch, dtype=np.complex128)
 
 
 @dataclass(frozen=True, slots=True)
 class _Butter:
-    """Coefficients of the second-order Butterworth low-pass at one sample period."""
+    """The second-order Butterworth low-pass (bilinear transform, pre-warped; cut-off ``√2 / (2π tau)``) at one
+    sample period, as its partial fractions: ``y_k = c x_k + 2 Re(s_k)``, ``s_k = p s_{k-1} + r x_k`` with the
+    complex pole ``p``. A complex first-order recursion is a cumulative sum (vectorised, any chunk size), which
+    is why it is written this way (and why no scipy.signal: importing it costs a second per start).
 
-    b: FloatArray
-    a: FloatArray
-    zi_unit: FloatArray  # steady-state filter state for a unit input
+    >>> bw = _Butter.design(3.0, 0.01)
+    >>> y, s = _iir(np.ones((1, 5)), bw.steady(np.ones(1)), bw)
+    >>> np.round(y, 12) + 0.0
+    array([[1., 1., 1., 1., 1.]])
+    """
+
+    c: float
+    p: complex
+    r: complex
     n_start: int  # samples of running mean after an initialisation
+    span: int  # samples per block of the cumulative sums (|p|^span >= e^-20, so nothing loses precision)
+    powers: NDArray[np.complex128]  # p^1 .. p^span
+    powers_re: FloatArray
+    powers_im: FloatArray
+    r_over_powers: NDArray[np.complex128]  # r p^-1 .. r p^-span
 
     @staticmethod
     def design(tau_s: float, dt_s: float) -> _Butter:
         fc_hz = math.sqrt(2.0) / (2.0 * math.pi * tau_s)
-        wn = min(0.99, 2.0 * fc_hz * dt_s)
-        b, a = butter(2, wn)
-        return _Butter(np.asarray(b), np.asarray(a), np.asarray(lfilter_zi(b, a)), max(1, round(tau_s / dt_s)))
+        k = math.tan(math.pi * min(0.99, 2.0 * fc_hz * dt_s) / 2.0)
+        norm = 1.0 / (1.0 + math.sqrt(2.0) * k + k * k)
+        b0 = k * k * norm
+        b1, b2 = 2.0 * b0, b0
+        a1 = 2.0 * (k * k - 1.0) * norm
+        a2 = (1.0 - math.sqrt(2.0) * k + k * k) * norm
+        pole = (-a1 + complex(a1 * a1 - 4.0 * a2) ** 0.5) / 2.0
+        residue = (b0 + b1 / pole + b2 / pole**2) / (1.0 - pole.conjugate() / pole)
+        span = max(1, min(1 << 20, int(20.0 / max(1e-12, -math.log(abs(pole))))))
+        powers = np.asarray(pole ** np.arange(1, span + 1, dtype=np.float64), dtype=np.complex128)
+        return _Butter(
+            b2 / a2,
+            pole,
+            residue,
+            max(1, round(tau_s / dt_s)),
+            span,
+            powers,
+            np.ascontiguousarray(powers.real),
+            np.ascontiguousarray(powers.imag),
+            residue / powers,
+        )
+
+    def steady(self, level: FloatArray) -> NDArray[np.complex128]:
+        """State for a constant input ``level`` (ch,) held forever."""
+        return np.asarray(level * (self.r / (1.0 - self.p)), dtype=np.complex128)
+
+
+def _iir(x: FloatArray, s0: NDArray[np.complex128], bw: _Butter) -> tuple[FloatArray, NDArray[np.complex128]]:
+    """Filter (ch, n) ``x`` from the state ``s0`` (ch,); returns the output and the final state."""
+    ch, n = x.shape
+    y = np.empty((ch, n))
+    s = s0.copy()
+    for lo in range(0, n, bw.span):
+        hi = min(n, lo + bw.span)
+        m = hi - lo
+        z = x[:, lo:hi] * bw.r_over_powers[:m]  # r x_i p^-i
+        np.cumsum(z, axis=1, out=z)
+        z += s[:, None]  # s_k = p^k (s_0 + Σ_{i<=k} r x_i p^-i)
+        s = z[:, -1] * bw.powers[m - 1]
+        # y = c x + 2 Re(p^k z)
+        np.multiply(z.real, bw.powers_re[:m], out=y[:, lo:hi])
+        y[:, lo:hi] -= z.imag * bw.powers_im[:m]
+        y[:, lo:hi] *= 2.0
+        y[:, lo:hi] += bw.c * x[:, lo:hi]
+    return y, s
 
 
 def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
@@ -283,11 +338,19 @@ def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
         st.total = csum[:, -1].copy()
         st.count += k
         if bw is not None and st.count == bw.n_start:
-            st.zi = bw.zi_unit[None, :] * y[:, k - 1, None]
+            st.zi = bw.steady(y[:, k - 1])
     if k < n and bw is not None:
-        y[:, k:], st.zi = lfilter(bw.b, bw.a, x[:, k:], axis=1, zi=st.zi)
+        y[:, k:], st.zi = _iir(x[:, k:], st.zi, bw)
         st.count += n - k
     return y
+
+
+def _zero_phase(x: FloatArray, bw: _Butter) -> FloatArray:
+    """Forward-backward (zero-phase) low-pass of (ch, n) ``x``, each way started in steady state."""
+    fwd, _ = _iir(x, bw.steady(x[:, 0]), bw)
+    back = np.ascontiguousarray(fwd[:, ::-1])
+    out, _ = _iir(back, bw.steady(back[:, 0]), bw)
+    return np.ascontiguousarray(out[:, ::-1])
 
 
 def _strapdown(
@@ -784,7 +847,7 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     # output pass: gravity in the reference frame of each segment, zero-phase low-passed, rotated back
     up = np.empty((3, n))
     dt_nom = float(np.median(dt[~init])) if (~init).any() else 1.0
-    sos = butter(2, min(0.99, 2.0 * math.sqrt(2.0) / (2.0 * math.pi * p.tau_acc_offline_s) * dt_nom), output="sos")
+    bw = _Butter.design(p.tau_acc_offline_s, dt_nom)
     fallback = np.array([0.0, 0.0, 1.0])
     for lo, hi in _segments(init):
         aref = np.empty((3, hi - lo))
@@ -794,10 +857,7 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
             quats.append((q, qp))
             r, q, qp = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q, qp)
             aref[:, a - lo : b - lo] = _quat.rotate(r, acc[:, a:b])
-        if hi - lo > 15:
-            g = sosfiltfilt(sos, aref, axis=1)
-        else:
-            g = np.repeat(aref.mean(axis=1, keepdims=True), hi - lo, axis=1)
+        g = _zero_phase(aref, bw)
         for (a, b), (q0, p0) in zip([(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)], quats, strict=True):
             r, _, _ = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q0, p0)
             u = _unit_or(_quat.rotate_inverse(r, g[:, a - lo : b - lo]), fallback)
