@@ -714,6 +714,14 @@ class OrientationEstimator:
         equations of the closed blocks, the exponentially forgotten information (a linear recursion) and the
         3x3 solves are array operations."""
         p, mb = self.params, self.state.motion_bias
+        if len(blocks.index) == 1 and blocks.index[0] == mb.block:
+            # the chunk lies inside the block in progress (the live case): nothing closes
+            end = int(blocks.starts[0] + blocks.lengths[0] - 1)
+            mb.reinit |= blocks.reinit[0]
+            mb.rest_t += 1.0 if rest_t[0] > 0.0 else 0.0
+            mb.g_now = g1[:, end].copy()
+            mb.atil_now = atil[:, end].copy()
+            return mb.b[:, None].copy()
         idx = np.array(blocks.index, dtype=np.int64)
         npc = idx.shape[0]
         ends = blocks.starts + blocks.lengths - 1
