@@ -345,6 +345,17 @@ def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
     return y
 
 
+def _snap(st: _Lowpass, bw: _Butter | None, level: FloatArray) -> None:
+    """Restart the low-pass ``st`` in steady state at ``level`` (ch,): its output is ``level`` until the input
+    moves away."""
+    if bw is None:
+        st.count, st.total = 1, level.copy()
+        return
+    st.count = bw.n_start
+    st.total = level * bw.n_start
+    st.zi = bw.steady(level)
+
+
 def _zero_phase(x: FloatArray, bw: _Butter) -> FloatArray:
     """Forward-backward (zero-phase) low-pass of (ch, n) ``x``, each way started in steady state."""
     fwd, _ = _iir(x, bw.steady(x[:, 0]), bw)
@@ -496,6 +507,7 @@ class FilterState:
     gyro_lp: FloatArray = field(default_factory=lambda: np.zeros(3))
     acc_lp: FloatArray = field(default_factory=lambda: np.zeros(3))
     t_moving: float = -math.inf
+    was_rest: bool = False  # the last sample was at rest
     motion_bias: _MotionBias = field(default_factory=_MotionBias)
     drift_pass: _DriftPass = field(default_factory=_DriftPass)
     output_pass: _Pass = field(default_factory=_Pass)
@@ -509,6 +521,11 @@ class _Blocks:
     starts: IntArray
     lengths: IntArray
     reinit: list[bool]
+
+    def with_reinit(self, flags: BoolArray) -> _Blocks:
+        """The same pieces, also marked where any sample has ``flags`` set."""
+        extra = np.logical_or.reduceat(flags, self.starts).tolist()
+        return _Blocks(self.index, self.starts, self.lengths, [a or b for a, b in zip(self.reinit, extra, strict=True)])
 
 
 def _segments(init: BoolArray) -> list[tuple[int, int]]:
@@ -564,13 +581,17 @@ class OrientationEstimator:
 
     def _process(self, t: FloatArray, acc: FloatArray, gyro: FloatArray) -> OrientationResult:
         dt, init = self._timing(t)
-        rest = self._rest(t, acc, gyro, dt, init)
+        rest, acc_rest = self._rest(t, acc, gyro, dt, init)
+        snap = self._rest_onsets(rest)
         blocks = self._blocks(t, init)
         b_rest, var_rest, rest_t = self._rest_bias(blocks, gyro, dt, rest)
-        g1, atil = self._drift_pass(acc, gyro, dt, init, np.repeat(b_rest, blocks.lengths, axis=1))
+        g1, atil, cold = self._drift_pass(
+            acc, gyro, dt, init, np.repeat(b_rest, blocks.lengths, axis=1), snap, acc_rest
+        )
+        blocks = blocks.with_reinit(cold)
         bias = self._fused_bias(blocks, b_rest, var_rest, rest_t, g1, atil)
         bias = np.repeat(bias, blocks.lengths, axis=1)
-        up = self._output_pass(acc, gyro, dt, init, bias)
+        up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
         return OrientationResult(t.copy(), up.T.copy(), bias.T.copy(), rest, init)
 
     def _timing(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
@@ -614,8 +635,11 @@ class OrientationEstimator:
         s.dt_buf = buf[full * _DT_BLOCK :].copy()
         return np.repeat(per_block, counts)
 
-    def _rest(self, t: FloatArray, acc: FloatArray, gyro: FloatArray, dt: FloatArray, init: BoolArray) -> BoolArray:
-        """Rest flags: gyro and accelerometer near their low-passes for at least ``rest_min_s``."""
+    def _rest(
+        self, t: FloatArray, acc: FloatArray, gyro: FloatArray, dt: FloatArray, init: BoolArray
+    ) -> tuple[BoolArray, FloatArray]:
+        """Rest flags (gyro and accelerometer near their low-passes for at least ``rest_min_s``) and the
+        accelerometer's low-pass (3, n), the vertical at rest."""
         p, s = self.params, self.state
         gain = -np.expm1(dt * (-1.0 / p.rest_filter_tau_s))
         gain[init] = 1.0  # a re-initialisation restarts the low-passes at the sample
@@ -633,7 +657,19 @@ class OrientationEstimator:
         np.maximum.accumulate(moving, out=moving)
         s.t_moving = float(moving[-1])
         rest: BoolArray = (t - moving) >= p.rest_min_s
-        return rest
+        return rest, lp[3:]
+
+    def _rest_onsets(self, rest: BoolArray) -> BoolArray:
+        """Samples where a rest begins: there the gravity low-passes restart from the accelerometer's own
+        low-pass (at rest the vertical is known from the accelerometer alone), dropping whatever motion, an
+        unknown bias or the start-up left in them."""
+        s = self.state
+        prev = np.empty_like(rest)
+        prev[0] = s.was_rest
+        prev[1:] = rest[:-1]
+        s.was_rest = bool(rest[-1])
+        onset: BoolArray = rest & ~prev
+        return onset
 
     def _blocks(self, t: FloatArray, init: BoolArray) -> _Blocks:
         """Bias blocks touched by the chunk: their indices, first samples and lengths."""
@@ -679,24 +715,41 @@ class OrientationEstimator:
         return out, var, rest_t
 
     def _drift_pass(
-        self, acc: FloatArray, gyro: FloatArray, dt: FloatArray, init: BoolArray, b_rest: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """First pass, with the rest bias only: the low-passed gravity (3, n) and ``Ã`` (9, n)."""
+        self,
+        acc: FloatArray,
+        gyro: FloatArray,
+        dt: FloatArray,
+        init: BoolArray,
+        b_rest: FloatArray,
+        snap: BoolArray,
+        acc_rest: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, BoolArray]:
+        """First pass, with the rest bias only: the low-passed gravity (3, n), ``Ã`` (9, n), and the samples
+        whose low-passes are still warming up after an initialisation (two start windows: the motion equations
+        assume a settled filter, and the start of a recording is often the sensor being put on)."""
         s = self.state
         f = s.drift_pass
         n = dt.shape[0]
         g = np.empty((3, n))
         atil = np.empty((9, n))
-        for lo, hi in _segments(init):
+        cold = np.zeros(n, dtype=bool)
+        warm_after = 2 * s.butter.n_start if s.butter is not None else 1 << 62
+        for lo, hi in _segments(init | snap):
             if init[lo]:
                 f.init()
+            if f.a_lp.count + (hi - lo) <= warm_after:
+                cold[lo:hi] = True
+            elif f.a_lp.count < warm_after:
+                cold[lo : lo + warm_after - f.a_lp.count] = True
             r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], b_rest[:, lo:hi], f.q, f.p)
+            if snap[lo] and not init[lo]:
+                _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
             g[:, lo:hi] = _lowpass(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter)
             a = np.cumsum(r * dt[lo:hi], axis=1)
             a += f.a_cum[:, None]
             f.a_cum = a[:, -1].copy()
             atil[:, lo:hi] = _lowpass(a, f.a_lp, s.butter)
-        return g, atil
+        return g, atil, cold
 
     def _fused_bias(
         self,
@@ -782,16 +835,25 @@ class OrientationEstimator:
         return out
 
     def _output_pass(
-        self, acc: FloatArray, gyro: FloatArray, dt: FloatArray, init: BoolArray, bias: FloatArray
+        self,
+        acc: FloatArray,
+        gyro: FloatArray,
+        dt: FloatArray,
+        init: BoolArray,
+        bias: FloatArray,
+        snap: BoolArray,
+        acc_rest: FloatArray,
     ) -> FloatArray:
         """Second pass, with the fused bias: the up vector (3, n)."""
         s = self.state
         f = s.output_pass
         up = np.empty((3, dt.shape[0]))
-        for lo, hi in _segments(init):
+        for lo, hi in _segments(init | snap):
             if init[lo]:
                 f.init()
             r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], bias[:, lo:hi], f.q, f.p)
+            if snap[lo] and not init[lo]:
+                _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
             g = _lowpass(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter)
             u = _unit_or(_quat.rotate_inverse(r, g), f.up)
             f.up = u[:, -1].copy()
@@ -836,9 +898,13 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     dt = np.empty(n)
     init = np.empty(n, dtype=bool)
     rest = np.empty(n, dtype=bool)
+    snap = np.empty(n, dtype=bool)
+    cold = np.empty(n, dtype=bool)
+    acc_rest = np.empty((3, n))
     for lo, hi in pieces:
         dt[lo:hi], init[lo:hi] = est._timing(t[lo:hi])
-        rest[lo:hi] = est._rest(t[lo:hi], acc[:, lo:hi], gyro[:, lo:hi], dt[lo:hi], init[lo:hi])
+        rest[lo:hi], acc_rest[:, lo:hi] = est._rest(t[lo:hi], acc[:, lo:hi], gyro[:, lo:hi], dt[lo:hi], init[lo:hi])
+        snap[lo:hi] = est._rest_onsets(rest[lo:hi])
     blocks = est._blocks(t, init)
     b_rest, var_rest, rest_t = _hindsight_rest_bias(p, blocks, t, gyro, dt, rest)
     b_rest_s = np.repeat(b_rest, blocks.lengths, axis=1)
@@ -846,10 +912,13 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     g_end = np.empty((3, len(blocks.index)))
     atil_end = np.empty((9, len(blocks.index)))
     for lo, hi in pieces:
-        g1, atil = est._drift_pass(acc[:, lo:hi], gyro[:, lo:hi], dt[lo:hi], init[lo:hi], b_rest_s[:, lo:hi])
+        g1, atil, cold[lo:hi] = est._drift_pass(
+            acc[:, lo:hi], gyro[:, lo:hi], dt[lo:hi], init[lo:hi], b_rest_s[:, lo:hi], snap[lo:hi], acc_rest[:, lo:hi]
+        )
         sel = (ends >= lo) & (ends < hi)
         g_end[:, sel] = g1[:, ends[sel] - lo]
         atil_end[:, sel] = atil[:, ends[sel] - lo]
+    blocks = blocks.with_reinit(cold)
     bias = _two_sided_bias(p, blocks, b_rest, var_rest, rest_t, g_end, atil_end)
     bias = np.repeat(bias, blocks.lengths, axis=1)
     # output pass: gravity in the reference frame of each segment, zero-phase low-passed, rotated back
