@@ -288,3 +288,33 @@ def test_offline_path_uses_hindsight_and_beats_live_on_a_biased_wobble() -> None
     e_live, e_off = angle_deg(live, truth), angle_deg(offline, truth)
     assert np.sqrt(np.mean(e_off**2)) < np.sqrt(np.mean(e_live**2))
     np.testing.assert_allclose(np.linalg.norm(offline, axis=1), 1.0, atol=1e-12)
+
+
+def test_sensor_put_on_with_fast_rotations_does_not_spoil_the_start_up_bias() -> None:
+    # the first seconds of a recording are often the sensor being clipped on: fast rotations while the gravity
+    # low-pass is still a running mean. The bias must not be "learnt" from them (HAPT showed 8 °/s jumps).
+    rate = 50.0
+    t = np.arange(int(60 * rate)) / rate
+    fade = np.clip(1.0 - t / 3.0, 0.0, 1.0) ** 2  # motion for 3 s, then still
+
+    def rot(tt: np.ndarray) -> Rotation:
+        f = np.clip(1.0 - tt / 3.0, 0.0, 1.0) ** 2
+        return Rotation.from_euler(
+            "zyx", np.stack([2.0 * f * np.sin(3 * tt), f * np.sin(4 * tt + 1), 0.3 + 0.8 * f * np.sin(5 * tt)], 1)
+        )
+
+    r0 = rot(t)
+    prev = np.concatenate(([t[0] - 1.0 / rate], t[:-1]))
+    omega = (rot(prev).inv() * r0).as_rotvec() / (t - prev)[:, None]
+    up = r0.inv().apply([0.0, 0.0, 1.0])
+    bias = np.radians([1.5, -2.0, 1.0])
+    rng = np.random.default_rng(11)
+    # and the hand that clips it on accelerates it (up to ~3 m/s², as on HAPT's first seconds)
+    shake = 3.0 * fade[:, None] * np.stack([np.sin(7 * t), np.cos(9 * t + 1), np.sin(11 * t + 2)], 1)
+    acc = G * up + shake + rng.normal(0, 0.03, up.shape)
+    res = run(Samples(t, acc, omega + bias + rng.normal(0, 0.004, omega.shape)))
+    assert np.degrees(np.abs(omega[t < 2.5]).max()) > 100.0 and fade[-1] == 0.0
+    assert np.degrees(np.abs(res.bias - bias).max(axis=1)).max() < 2.5  # never a wild jump
+    later = t >= 20.0
+    assert np.degrees(np.abs(res.bias[later] - bias).max()) < 0.2
+    assert angle_deg(res.up[t >= 15.0], up[t >= 15.0]).max() < 0.5
