@@ -165,12 +165,16 @@ def _window(features: EpochFeatures, window: tuple[float, float]) -> BoolArray:
 def neutral_vertical(features: EpochFeatures, start_s: float, end_s: float) -> FloatArray | None:
     """Mean gravity direction over the still epochs wholly inside ``[start_s, end_s)`` (recording seconds).
 
-    None when fewer than :data:`MIN_NEUTRAL_EPOCHS` still epochs are inside.
+    At rest the vertical is the accelerometer's direction alone: the mean accelerometer of those epochs, not
+    the orientation filter's output, which in the first seconds after power-on still carries the unknown gyro
+    bias (a neutral taken then would offset the whole recording). None when fewer than
+    :data:`MIN_NEUTRAL_EPOCHS` still epochs are inside.
     """
     inside = _window(features, (start_s, end_s)) & still_mask(features) & (features.count > 0)
     if int(inside.sum()) < MIN_NEUTRAL_EPOCHS:
         return None
-    return _weighted_mean_up(features, inside)
+    weights = features.count[inside].astype(np.float64)
+    return _unit((features.acc_mean[inside] * weights[:, None]).sum(axis=0))
 
 
 def sitting_like(features: EpochFeatures, vertical: FloatArray) -> BoolArray:

@@ -5,47 +5,44 @@ from the Earth (the direction of the accelerometer's specific force when the sen
 follow from it; heading is not estimated. Downstream code (mounting calibration, tilt) rotates it into the
 pelvis frame.
 
-How it works (a complementary filter in an almost-inertial frame, vectorised):
+How it works (the scheme of Laidig & Seel, "VQF", Information Fusion 2023, written here in vectorised numpy):
 
-1. The bias-corrected gyro is integrated into the orientation ``R_k`` of the sensor relative to a reference
-   frame fixed at the last (re-)initialisation (quaternion prefix products; see :mod:`processing._quat`).
-2. The accelerometer is rotated into that frame, ``R_k a_k``, where gravity is nearly constant, and low-passed
-   there with time constant ``tau_acc_s`` (a first-order filter using the real ``dt`` of every sample; the
-   first ``tau_acc_s`` after an initialisation are a running mean). Walking accelerations average out over
-   strides; samples whose ``|a|`` departs far from g are down-weighted.
-3. The filtered gravity is rotated back: ``up_k = R_kᵀ ĝ_k / |ĝ_k|``.
+1. **Strapdown.** The bias-corrected gyro is integrated sample by sample into the orientation ``R_k`` of the
+   sensor relative to a reference frame fixed at the last (re-)initialisation: one unit quaternion per sample,
+   chained by a prefix product (:func:`processing._quat.scan`). In that frame gravity is nearly constant.
+2. **Gravity low-pass in the almost-inertial frame.** The accelerometer is rotated into the reference frame,
+   ``R_k a_k``, and low-passed there by a second-order Butterworth filter (cut-off ``√2 / (2π tau_acc_s)``);
+   the first ``tau_acc_s`` after an initialisation are a running mean. Linear accelerations integrate to a
+   bounded velocity, so in this frame they average out whatever their magnitude; no sample is weighted by
+   ``|a|`` (which let fast motion through in one phase and not the other).
+3. ``up_k = R_kᵀ ĝ_k / |ĝ_k|``.
 
-Both passes below run at a group rate (:class:`_GroupFilter`) on the same groups: a power-of-two number of
-samples (4 at 100 Hz, so about 25 groups/s), aligned to the sample index since the stream start. Each sample is
-touched once per chunk, to add it to its group's bias-free sums (``θ_i = ω_i dt_i``: ``Σ θ_i``,
-``½ Σ_{i<j} θ_i × θ_j``, ``½ Σ_{i<j} dt_i dt_j (ω_i - ω_j)``, ...); since the bias ``b`` is constant within a
-group, the bias-corrected group rotation then follows at group level, ``Θ(b) = S - b Σ dt + C - D × b``,
-exactly to second order. The accelerometer is averaged in the group's starting frame and the low-pass updated
-once per group; each sample's ``up`` is its group's starting ``up`` carried by the intra-group rotation. The
-output is the same as per-sample integration to ~0.01° RMS (simulated walking).
+**Gyro bias** is constant over bias blocks of ``bias_block_s`` (aligned to the time since the first sample, so
+independent of the caller's chunking) and set at each block's start from what earlier blocks showed:
 
-Gyro bias is piecewise constant over bias blocks of about ``bias_block_s`` seconds (the block of a group is
-that of its first sample's time since the first sample, so independent of the caller's chunking) and updated
-at each block boundary:
-
-* **at rest** (gyro and accelerometer steady for ``rest_min_s``): towards the mean gyro over the rest samples;
-* **in motion**: from the drift of the low-passed gravity in the gyro-integrated frame of a first pass that uses
-  only the rest estimate. The drift over a block equals ``P A e`` (``A = Σ R_k dt``, ``P`` projects
-  perpendicular to gravity, ``e`` the residual bias), which reveals the bias components perpendicular to
-  gravity; a second pass then integrates with the full estimate. Only the second pass produces ``up``.
+* **at rest** (gyro and accelerometer steady for ``rest_min_s``): a scalar Kalman filter on the mean gyro of
+  the rest samples (variance ``bias_initial_sd_rps²`` at power-on, growing by ``bias_walk_rps_per_sqrt_s²``
+  per second), so the first second of rest after power-on already gives the bias;
+* **in motion**: a first pass integrates with the rest estimate only; over each block the low-passed gravity
+  of that pass drifts by ``(ΔÃ e) × g`` (``e`` the residual bias, ``Ã`` the same low-pass applied to
+  ``Σ R dt``), which reveals the components of ``e`` perpendicular to gravity. These block equations are
+  accumulated with a forgetting time ``motion_bias_tau_s`` and fused with the rest estimate by their
+  information (inverse variances). The second pass integrates with the fused bias; only it produces ``up``.
 
 Gaps (a step in ``t`` longer than ``gap_periods`` nominal periods or ``gap_s``) re-initialise the attitude from
 the accelerometer and keep the bias. Results do not depend on chunking (to ~1e-12): one call over a
-recording equals any sequence of calls over its pieces.
+recording equals any sequence of calls over its pieces, down to one sample at a time (the live path).
+
+:func:`estimate_up` is the stable entry point for whole recordings; with ``offline=True`` it uses hindsight:
+the rest bias is interpolated between rests, the motion equations are weighted both ways in time, and the
+gravity low-pass runs forwards and backwards (zero phase, no lag).
 
 >>> import numpy as np
->>> from processing.samples import Samples
 >>> n = 200
 >>> t = np.arange(n) / 100.0
 >>> acc = np.tile([0.0, 9.80665 * np.sin(0.3), 9.80665 * np.cos(0.3)], (n, 1))
->>> est = OrientationEstimator()
->>> res = est.update(Samples(t, acc, np.zeros((n, 3))))
->>> np.round(res.up[-1], 6) + 0.0
+>>> up = estimate_up(t, np.zeros((n, 3)), acc)
+>>> np.round(up[-1], 6) + 0.0
 array([0.      , 0.29552 , 0.955336])
 """
 
@@ -54,7 +51,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,91 +62,98 @@ from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 
-#: Internal processing block, samples: large enough that numpy's per-call overhead on the group-rate arrays
-#: (a quarter of this) is small (16384 was 10 % slower, 65536 no faster), small enough for cheap temporaries.
+#: Internal processing block, samples (bounds the temporaries; results do not depend on it).
 _CHUNK = 32768
-#: Chunks up to this many samples are processed sample by sample in plain Python (live streams).
-_SMALL_N = 16
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
 _MIN_PROD = math.exp(-500.0)
-#: Both passes run on groups of a power-of-two number of samples, at about this rate, Hz.
-_GROUP_RATE_HZ = 25.0
-#: Largest group, samples.
-_MAX_GROUP = 16
+#: Below this norm (m/s²) an accelerometer vector carries no direction (an all-zero sample).
+_TINY_ACC = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
 class OrientationParams:
     """Parameters of :class:`OrientationEstimator` (all SI; validated on construction).
 
-    tau_acc_s: time constant of the gravity low-pass in the gyro-integrated frame, s. Longer averages walking
-        accelerations better but lets gyro errors act longer.
-    acc_weight_lo_mps2, acc_weight_hi_mps2: a sample's weight in the gravity low-pass falls linearly from 1
-        to 0 as ``||a| - gravity_mps2|`` goes from lo to hi, m/s² (impacts, saturation).
+    tau_acc_s: time constant of the gravity low-pass in the gyro-integrated frame, s (Butterworth cut-off
+        ``√2 / (2π tau)``). Longer averages motion better but lets gyro errors act longer.
+    tau_acc_offline_s: the same for the zero-phase (forward-backward) low-pass of the offline path, s.
     gravity_mps2: magnitude of gravity, m/s².
     gap_s: a step in ``t`` longer than this is a gap, s.
     gap_periods: a step longer than this many nominal periods is a gap.
     rate_hz: nominal sample rate, Hz; None estimates the period from the previous 1024 intervals (median).
     bias_block_s: the bias is constant over blocks of this length and updated at their boundaries, s.
-    bias_max_rps: bound on each bias estimate's norm, rad/s.
-    rest_gyro_rps: at rest, the gyro stays within this of its 0.5 s low-pass, rad/s.
+    bias_max_rps: bound on the bias estimate's norm, rad/s.
+    bias_initial_sd_rps: standard deviation of the power-on bias per axis, rad/s.
+    bias_walk_rps_per_sqrt_s: random walk of the bias, rad/s/√s (how fast old rest estimates lose weight).
+    rest_gyro_noise_rps: standard deviation of one second's mean gyro at rest, rad/s.
+    rest_gyro_rps: at rest, the gyro stays within this of its low-pass, rad/s.
     rest_acc_mps2: at rest, the accelerometer stays within this of its low-pass, m/s².
     rest_filter_tau_s: time constant of the rest-detection low-passes, s.
     rest_min_s: stillness must last this long to count as rest, s.
-    rest_bias_tau_s: time constant of the bias update from rest samples (in seconds of rest), s.
-    motion_bias_tau_s: time constant of the bias update in motion, s.
-    motion_bias_reg: regularisation of the motion-bias least squares (fraction of a fully observable block);
-        components seen less than this are barely updated.
+    rest_step_sigmas: a block's rest mean this many standard deviations from the estimate is a step of the
+        bias (temperature, a knock): the estimate forgets its past.
+    motion_bias_tau_s: forgetting time of the bias equations from motion, s.
+    motion_drift_sd_rad: standard deviation of one block's measured gravity drift, rad (smaller trusts motion
+        more).
     initial_bias_rps: bias at start and after :meth:`OrientationEstimator.reset`, rad/s, sensor frame.
+    latency_s: the sensor's output delay, s (its internal filters' group delay, or a known offset to a
+        reference clock): ``up`` is predicted that far ahead with the bias-corrected gyro,
+        ``up - latency_s (ω × up)``. 0 (the default) reports the vertical at the sample's own time.
     """
 
-    tau_acc_s: float = 4.0
-    acc_weight_lo_mps2: float = 6.0
-    acc_weight_hi_mps2: float = 12.0
+    tau_acc_s: float = 3.0
+    tau_acc_offline_s: float = 3.0
     gravity_mps2: float = STANDARD_GRAVITY
     gap_s: float = 0.5
     gap_periods: float = 3.0
     rate_hz: float | None = None
-    bias_block_s: float = 5.0
-    bias_max_rps: float = math.radians(5.0)
+    bias_block_s: float = 1.0
+    bias_max_rps: float = math.radians(10.0)
+    bias_initial_sd_rps: float = math.radians(2.0)
+    bias_walk_rps_per_sqrt_s: float = math.radians(0.01)
+    rest_gyro_noise_rps: float = math.radians(0.1)
     rest_gyro_rps: float = math.radians(2.0)
     rest_acc_mps2: float = 0.5
     rest_filter_tau_s: float = 0.5
     rest_min_s: float = 1.5
-    rest_bias_tau_s: float = 3.0
-    motion_bias_tau_s: float = 100.0
-    motion_bias_reg: float = 0.1
+    rest_step_sigmas: float = 3.0
+    motion_bias_tau_s: float = 20.0
+    motion_drift_sd_rad: float = 0.0015
     initial_bias_rps: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    latency_s: float = 0.0
 
     def __post_init__(self) -> None:
         positive = (
             "tau_acc_s",
-            "acc_weight_hi_mps2",
+            "tau_acc_offline_s",
             "gravity_mps2",
             "gap_s",
             "bias_block_s",
             "bias_max_rps",
+            "bias_initial_sd_rps",
+            "bias_walk_rps_per_sqrt_s",
+            "rest_gyro_noise_rps",
             "rest_gyro_rps",
             "rest_acc_mps2",
             "rest_filter_tau_s",
-            "rest_bias_tau_s",
             "motion_bias_tau_s",
-            "motion_bias_reg",
+            "motion_drift_sd_rad",
+            "rest_step_sigmas",
         )
         for name in positive:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"OrientationParams.{name} must be a finite number > 0, got {value!r}")
-        if not 0 <= self.acc_weight_lo_mps2 < self.acc_weight_hi_mps2:
-            raise ValueError("OrientationParams needs 0 <= acc_weight_lo_mps2 < acc_weight_hi_mps2")
         if not (math.isfinite(self.gap_periods) and self.gap_periods > 1):
             raise ValueError(f"OrientationParams.gap_periods must be > 1, got {self.gap_periods!r}")
-        if self.rest_min_s < 0:
+        if not (math.isfinite(self.rest_min_s) and self.rest_min_s >= 0):
             raise ValueError(f"OrientationParams.rest_min_s must be >= 0, got {self.rest_min_s!r}")
         if self.rate_hz is not None and not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
             raise ValueError(f"OrientationParams.rate_hz must be None or > 0, got {self.rate_hz!r}")
+        if not (math.isfinite(self.latency_s) and 0.0 <= self.latency_s <= 0.1):
+            raise ValueError(f"OrientationParams.latency_s must be in [0, 0.1] s, got {self.latency_s!r}")
         if len(self.initial_bias_rps) != 3 or not all(math.isfinite(v) for v in self.initial_bias_rps):
             raise ValueError("OrientationParams.initial_bias_rps must be three finite numbers (rad/s)")
 
@@ -188,306 +192,347 @@ class OrientationResult:
         )
 
 
-def _linrec(c: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
-    """Solve ``y_k = c_k y_{k-1} + u_k`` for (m,) ``c`` in (0, 1], (ch, m) ``u`` and (ch,) ``y0``.
+# -- building blocks ------------------------------------------------------------------------------------------
 
-    Closed form ``y_k = P_k (y0 + Σ_{i<=k} u_i / P_i)`` with ``P = cumprod(c)``, re-based whenever ``P`` falls
-    below ``e^-500`` so that nothing underflows. Channels are summed in complex pairs: numpy's cumsum is
-    sequential, and a complex one costs the same as a real one.
+
+def _linrec(c: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
+    """Solve ``y_k = c_k y_{k-1} + u_k`` for (m,) ``c`` in [0, 1], (ch, m) ``u`` and (ch,) ``y0``.
+
+    Closed form ``y_k = P_k (y0 + Σ_{i<=k} u_i / P_i)`` with ``P = cumprod(c)``, re-based (iteratively)
+    whenever ``P`` falls below ``e^-500`` so that nothing underflows.
     """
-    prod = np.cumprod(c)
-    if prod[-1] < _MIN_PROD:
-        if c.min() < _MIN_PROD:
-            return _linrec(np.maximum(c, _MIN_PROD), u, y0)
-        cut = max(1, int(np.searchsorted(-prod, -_MIN_PROD, side="right")))
-        head = _linrec(c[:cut], u[:, :cut], y0)
-        tail = _linrec(c[cut:], u[:, cut:], head[:, -1])
-        return np.concatenate((head, tail), axis=1)
+    c = np.maximum(c, _MIN_PROD)
     ch, m = u.shape
     out = np.empty((ch, m))
-    pair = np.empty(m, dtype=np.complex128)
-    for i in range(0, ch - 1, 2):
-        np.divide(u[i], prod, out=pair.real)
-        np.divide(u[i + 1], prod, out=pair.imag)
-        np.cumsum(pair, out=pair)
-        out[i] = pair.real
-        out[i + 1] = pair.imag
-    if ch % 2:
-        np.divide(u[ch - 1], prod, out=out[ch - 1])
-        np.cumsum(out[ch - 1], out=out[ch - 1])
-    out += y0[:, None]
-    out *= prod
+    start, y = 0, y0
+    while start < m:
+        prod = np.cumprod(c[start:])
+        stop = m
+        if prod[-1] < _MIN_PROD:
+            stop = start + max(1, int(np.searchsorted(-prod, -_MIN_PROD, side="right")))
+            prod = prod[: stop - start]
+        seg = out[:, start:stop]
+        np.divide(u[:, start:stop], prod, out=seg)
+        np.cumsum(seg, axis=1, out=seg)
+        seg += y[:, None]
+        seg *= prod
+        y = seg[:, -1]
+        start = stop
     return out
 
 
-def _solve3(m: list[float], rhs: list[float]) -> list[float]:
-    """Solve a 3x3 system (row-major ``m``) by Cramer's rule."""
-    a, b, c, d, e, f, g, h, i = m
-    co0, co1, co2 = e * i - f * h, f * g - d * i, d * h - e * g
-    det = a * co0 + b * co1 + c * co2
-    inv = (
-        co0, c * h - b * i, b * f - c * e,
-        co1, a * i - c * g, c * d - a * f,
-        co2, b * g - a * h, a * e - b * d,
-    )  # fmt: skip
-    return [(inv[3 * r] * rhs[0] + inv[3 * r + 1] * rhs[1] + inv[3 * r + 2] * rhs[2]) / det for r in range(3)]
+def _unit_or(v: FloatArray, fallback: FloatArray) -> FloatArray:
+    """Columns of (3, n) ``v`` normalised; a column of (almost) zero norm becomes ``fallback`` (3,)."""
+    norm = np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    ok = norm > _TINY_ACC
+    out = v / np.where(ok, norm, 1.0)
+    if not ok.all():
+        out[:, ~ok] = fallback[:, None]
+    return out
+
+
+@dataclass(slots=True)
+class _Lowpass:
+    """State of the gravity low-pass of a ``ch``-channel signal: a running mean over the first ``n_start``
+    samples after an initialisation, then a second-order Butterworth filter started in steady state."""
+
+    ch: int
+    count: int = 0
+    total: FloatArray = field(default_factory=lambda: np.zeros(0))
+    zi: NDArray[np.complex128] = field(default_factory=lambda: np.zeros(0, dtype=np.complex128))
+
+    def __post_init__(self) -> None:
+        self.init()
+
+    def init(self) -> None:
+        self.count = 0
+        self.total = np.zeros(self.ch)
+        self.zi = np.zeros(self.ch, dtype=np.complex128)
 
 
 @dataclass(frozen=True, slots=True)
-class _BlockStats:
-    """Pass-1 statistics of one complete bias block."""
+class _Butter:
+    """The second-order Butterworth low-pass (bilinear transform, pre-warped; cut-off ``√2 / (2π tau)``) at one
+    sample period, as its partial fractions: ``y_k = c x_k + 2 Re(s_k)``, ``s_k = p s_{k-1} + r x_k`` with the
+    complex pole ``p``. A complex first-order recursion is a cumulative sum (vectorised, any chunk size), which
+    is why it is written this way (and why no scipy.signal: importing it costs a second per start).
 
-    a_sum: list[float]  # Σ R dt, row-major 3x3, s
-    t_sum: float  # Σ dt, s
-    g_end: list[float]  # low-passed gravity at the block's end, pass-1 frame
-    has_init: bool  # a re-initialisation happened in the block
+    >>> bw = _Butter.design(3.0, 0.01)
+    >>> y, s = _iir(np.ones((1, 5)), bw.steady(np.ones(1)), bw)
+    >>> np.round(y, 12) + 0.0
+    array([[1., 1., 1., 1., 1.]])
+    """
 
+    c: float
+    p: complex
+    r: complex
+    n_start: int  # samples of running mean after an initialisation
+    span: int  # samples per block of the cumulative sums (|p|^span >= e^-20, so nothing loses precision)
+    powers: NDArray[np.complex128]  # p^1 .. p^span
+    powers_re: FloatArray
+    powers_im: FloatArray
+    r_over_powers: NDArray[np.complex128]  # r p^-1 .. r p^-span
 
-def _group_size(dt_s: float) -> int:
-    """Samples per group for a sample period: a power of two giving a group rate near
-    ``_GROUP_RATE_HZ`` (1 at 25 Hz and below, 4 at 100 Hz, at most ``_MAX_GROUP``)."""
-    ratio = 1.0 / (dt_s * _GROUP_RATE_HZ)
-    if not math.isfinite(ratio) or ratio < 1.5:
-        return 1
-    return min(_MAX_GROUP, 1 << round(math.log2(ratio)))
+    @staticmethod
+    def design(tau_s: float, dt_s: float) -> _Butter:
+        fc_hz = math.sqrt(2.0) / (2.0 * math.pi * tau_s)
+        k = math.tan(math.pi * min(0.99, 2.0 * fc_hz * dt_s) / 2.0)
+        norm = 1.0 / (1.0 + math.sqrt(2.0) * k + k * k)
+        b0 = k * k * norm
+        b1, b2 = 2.0 * b0, b0
+        a1 = 2.0 * (k * k - 1.0) * norm
+        a2 = (1.0 - math.sqrt(2.0) * k + k * k) * norm
+        pole = (-a1 + complex(a1 * a1 - 4.0 * a2) ** 0.5) / 2.0
+        residue = (b0 + b1 / pole + b2 / pole**2) / (1.0 - pole.conjugate() / pole)
+        span = max(1, min(1 << 20, int(20.0 / max(1e-12, -math.log(abs(pole))))))
+        powers = np.asarray(pole ** np.arange(1, span + 1, dtype=np.float64), dtype=np.complex128)
+        return _Butter(
+            b2 / a2,
+            pole,
+            residue,
+            max(1, round(tau_s / dt_s)),
+            span,
+            powers,
+            np.ascontiguousarray(powers.real),
+            np.ascontiguousarray(powers.imag),
+            residue / powers,
+        )
 
-
-# Rows of a group's raw (bias-free) sums, for groups of samples i = 1..c with θ_i = ω_i dt_i,
-# φ_i = Σ_{j<=i} θ_j, τ_i = Σ_{j<=i} dt_j: S = φ_c; C = ½ Σ_{i<j} θ_i × θ_j; D = ½ Σ_{i<j} dt_i dt_j (ω_i - ω_j);
-# P = Σ φ_i; A = Σ w_i a_i; Q = Σ τ_i; T = τ_c; W = Σ w_i; N = c.
-_S, _C, _D, _P, _A = slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 12), slice(12, 15)
-_Q, _T, _W, _N = 15, 16, 17, 18
-_ROWS = 19
-
-
-def _cross(x: FloatArray, y: FloatArray) -> FloatArray:
-    """``x × y`` for (3, ...) arrays."""
-    return np.stack((x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]))
-
-
-def _combine(o: list[float], x: FloatArray) -> None:
-    """Prepend the open group's sums ``o`` to the group sums ``x`` (19,) in place."""
-    s0, s1, s2 = o[0:3]
-    h0, h1, h2 = x[_S].tolist()
-    to, th, nh = o[_T], float(x[_T]), float(x[_N])
-    x[_C] += np.add(o[3:6], 0.5 * np.array((s1 * h2 - s2 * h1, s2 * h0 - s0 * h2, s0 * h1 - s1 * h0)))
-    x[_D] += np.add(o[6:9], 0.5 * (th * np.array(o[0:3]) - to * np.array((h0, h1, h2))))
-    x[_P] += np.add(o[9:12], nh * np.array(o[0:3]))
-    x[_Q] += o[_Q] + nh * to
-    x[_S] += o[0:3]
-    x[_A] += o[12:15]
-    x[_T] += to
-    x[_W] += o[_W]
-    x[_N] += o[_N]
-
-
-def _add_sample(o: list[float], g: Sequence[float], a: Sequence[float], dt: float, w: float) -> None:
-    """Add one sample (raw gyro ``g``, accelerometer ``a``) to the open group's sums ``o``."""
-    t0, t1, t2 = g[0] * dt, g[1] * dt, g[2] * dt
-    p0, p1, p2, tau = o[0], o[1], o[2], o[_T]
-    o[3] += 0.5 * (p1 * t2 - p2 * t1)
-    o[4] += 0.5 * (p2 * t0 - p0 * t2)
-    o[5] += 0.5 * (p0 * t1 - p1 * t0)
-    o[6] += 0.5 * (dt * p0 - tau * t0)
-    o[7] += 0.5 * (dt * p1 - tau * t1)
-    o[8] += 0.5 * (dt * p2 - tau * t2)
-    p0, p1, p2, tau = p0 + t0, p1 + t1, p2 + t2, tau + dt
-    o[0], o[1], o[2], o[_T] = p0, p1, p2, tau
-    o[9] += p0
-    o[10] += p1
-    o[11] += p2
-    o[12] += w * a[0]
-    o[13] += w * a[1]
-    o[14] += w * a[2]
-    o[_Q] += tau
-    o[_W] += w
-    o[_N] += 1.0
+    def steady(self, level: FloatArray) -> NDArray[np.complex128]:
+        """State for a constant input ``level`` (ch,) held forever."""
+        return np.asarray(level * (self.r / (1.0 - self.p)), dtype=np.complex128)
 
 
-def _slots(x: FloatArray, front: int, gs: int, ng: int) -> FloatArray:
-    """(ch, L) consecutive samples -> (ch, gs, ng) slot-major groups, the first sample in slot ``front`` of
-    group 0; padding slots are zero."""
+def _iir(x: FloatArray, s0: NDArray[np.complex128], bw: _Butter) -> tuple[FloatArray, NDArray[np.complex128]]:
+    """Filter (ch, n) ``x`` from the state ``s0`` (ch,); returns the output and the final state."""
     ch, n = x.shape
-    out = np.empty((ch, gs, ng))
-    k = g0 = 0
-    if front:
-        k = min(n, gs - front)
-        out[:, :, 0] = 0.0
-        out[:, front : front + k, 0] = x[:, :k]
-        g0 = 1
-    mid = (n - k) // gs
-    if mid:
-        out[:, :, g0 : g0 + mid] = x[:, k : k + mid * gs].reshape(ch, mid, gs).transpose(0, 2, 1)
-    r = n - k - mid * gs
-    if r:
-        out[:, :, -1] = 0.0
-        out[:, :r, -1] = x[:, n - r :]
+    y = np.empty((ch, n))
+    s = s0.copy()
+    for lo in range(0, n, bw.span):
+        hi = min(n, lo + bw.span)
+        m = hi - lo
+        z = x[:, lo:hi] * bw.r_over_powers[:m]  # r x_i p^-i
+        np.cumsum(z, axis=1, out=z)
+        z += s[:, None]  # s_k = p^k (s_0 + Σ_{i<=k} r x_i p^-i)
+        s = z[:, -1] * bw.powers[m - 1]
+        # y = c x + 2 Re(p^k z)
+        np.multiply(z.real, bw.powers_re[:m], out=y[:, lo:hi])
+        y[:, lo:hi] -= z.imag * bw.powers_im[:m]
+        y[:, lo:hi] *= 2.0
+        y[:, lo:hi] += bw.c * x[:, lo:hi]
+    return y, s
+
+
+def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
+    """Low-pass (ch, n) ``x`` continuing the state ``st`` (updated); a running mean while ``bw`` is unknown (no
+    sample period seen yet)."""
+    n = x.shape[1]
+    y = np.empty_like(x)
+    k = 0
+    n_start = bw.n_start if bw is not None else st.count + n + 1
+    if st.count < n_start:
+        k = min(n, n_start - st.count)
+        csum = np.cumsum(x[:, :k], axis=1)
+        csum += st.total[:, None]
+        y[:, :k] = csum / np.arange(st.count + 1, st.count + k + 1)
+        st.total = csum[:, -1].copy()
+        st.count += k
+        if bw is not None and st.count == bw.n_start:
+            st.zi = bw.steady(y[:, k - 1])
+    if k < n and bw is not None:
+        y[:, k:], st.zi = _iir(x[:, k:], st.zi, bw)
+        st.count += n - k
+    return y
+
+
+def _snap(st: _Lowpass, bw: _Butter | None, level: FloatArray) -> None:
+    """Restart the low-pass ``st`` in steady state at ``level`` (ch,): its output is ``level`` until the input
+    moves away."""
+    if bw is None:
+        st.count, st.total = 1, level.copy()
+        return
+    st.count = bw.n_start
+    st.total = level * bw.n_start
+    st.zi = bw.steady(level)
+
+
+def _zero_phase(x: FloatArray, bw: _Butter) -> FloatArray:
+    """Forward-backward (zero-phase) low-pass of (ch, n) ``x``, each way started in steady state."""
+    fwd, _ = _iir(x, bw.steady(x[:, 0]), bw)
+    back = np.ascontiguousarray(fwd[:, ::-1])
+    out, _ = _iir(back, bw.steady(back[:, 0]), bw)
+    return np.ascontiguousarray(out[:, ::-1])
+
+
+def _strapdown(
+    gyro: FloatArray, dt: FloatArray, bias: FloatArray, q: complex, p: complex
+) -> tuple[FloatArray, complex, complex]:
+    """Rotation matrices (9, n) of the sensor in the reference frame after each sample, starting from the unit
+    quaternion ``(q, p)`` (Cayley–Dickson pair) and integrating ``(gyro - bias) dt`` sample by sample; and the
+    last quaternion, renormalised."""
+    qa, qb = _quat.from_rotvec((gyro - bias) * dt)
+    a0, b0 = complex(qa[0]), complex(qb[0])
+    qa[0] = q * a0 - p * b0.conjugate()
+    qb[0] = q * b0 + p * a0.conjugate()
+    pa, pb = _quat.scan(qa, qb)
+    qe, pe = complex(pa[-1]), complex(pb[-1])
+    norm = math.sqrt(abs(qe) ** 2 + abs(pe) ** 2)
+    return _quat.to_matrix(pa, pb), qe / norm, pe / norm
+
+
+def _ahead(up: FloatArray, omega: FloatArray, latency_s: float) -> FloatArray:
+    """Unit up vectors (3, n) predicted ``latency_s`` ahead with the rates ``omega`` (3, n), rad/s: in the
+    sensor frame a fixed vertical turns as ``d up / dt = -ω × up``."""
+    if latency_s == 0.0:
+        return up
+    out = up - latency_s * _cross(omega, up)
+    out /= np.sqrt(out[0] * out[0] + out[1] * out[1] + out[2] * out[2])
     return out
 
 
-def _unslot(v: FloatArray, out: FloatArray, front: int) -> None:
-    """Inverse of :func:`_slots`: (ch, gs, ng) groups -> ``out`` (L, ch), sample-major."""
-    ch, gs, _ = v.shape
-    n = out.shape[0]
-    k = g0 = 0
-    if front:
-        k = min(n, gs - front)
-        out[:k] = v[:, front : front + k, 0].T
-        g0 = 1
-    mid = (n - k) // gs
-    if mid:
-        out[k : k + mid * gs].reshape(mid, gs, ch)[...] = v[:, :, g0 : g0 + mid].transpose(2, 1, 0)
-    r = n - k - mid * gs
-    if r:
-        out[n - r :] = v[:, :r, -1].T
+def _cross(x: FloatArray, y: FloatArray) -> FloatArray:
+    """``x × y`` for (3, n) arrays."""
+    return np.stack((x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]))
 
 
-def _group_sums(th: FloatArray, tau: FloatArray, wa: FloatArray, ws: FloatArray) -> FloatArray:
-    """Raw sums (19, ng) of slot-major groups from θ (3, gs, ng) and dt (gs, ng), which become φ and τ in
-    place, and the weighted accelerometer (3, gs, ng) with its weights (gs, ng). Padding counts as samples."""
-    gs, ng = tau.shape
-    for j in range(1, gs):  # prefix sums over slots (numpy's cumsum along a middle axis is slow)
-        th[:, j] += th[:, j - 1]
-        tau[j] += tau[j - 1]
-    x = np.empty((_ROWS, ng))
-    x[_S] = th[:, -1]
-    if gs > 1:
-        p, q = th[:, :-1], th[:, 1:]  # Σ_{i<j} θ_i × θ_j = Σ_j φ_{j-1} × φ_j
-        x[3] = (p[1] * q[2] - p[2] * q[1]).sum(axis=0)
-        x[4] = (p[2] * q[0] - p[0] * q[2]).sum(axis=0)
-        x[5] = (p[0] * q[1] - p[1] * q[0]).sum(axis=0)
-        x[_C] *= 0.5
-        # Σ_{i<j} (dt_j θ_i - dt_i θ_j) = Σ_j (τ_j φ_{j-1} - τ_{j-1} φ_j)
-        x[_D] = (tau[1:] * p - tau[:-1] * q).sum(axis=1)
-        x[_D] *= 0.5
-    else:
-        x[3:9] = 0.0
-    x[_P] = th.sum(axis=1)
-    x[_A] = wa.sum(axis=1)
-    x[_Q] = tau.sum(axis=0)
-    x[_T] = tau[-1]
-    x[_W] = ws.sum(axis=0)
-    x[_N] = gs
-    return x
+def _drift_equations(
+    g0: FloatArray, g1: FloatArray, d_atil: FloatArray, b_rest: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Blocks' bias equations ``H b = drift + H b_rest`` as normal-equation terms, (9, m) ``HᵀH`` (row-major)
+    and (3, m) ``Hᵀ(...)``.
 
-
-class _GroupFilter:
-    """The complementary filter updated once per group, from the group's raw sums and a bias ``b``.
-
-    The bias-corrected group rotation is ``Θ = S - b T + C - D × b`` (second order, exact for the sums: the
-    bias is constant within a group); the accelerometer is the weighted mean rotated into the group's starting
-    frame to first order by the mean intra-group rotation ``(P - b Q) / N``; the gravity low-pass then runs once
-    per group in the frame of the last (re-)initialisation. :meth:`close` (plain Python, one group) and
-    :meth:`run` (numpy, many) are the same arithmetic. ``u`` is the up vector at the end of the last group.
+    ``g0``, ``g1``: (3, m) low-passed gravity of the rest-bias pass at the blocks' starts and ends; ``d_atil``:
+    (9, m) the change of the low-passed ``Σ R dt`` over each block. With ``u`` the gravity directions,
+    ``H = (I - u1 u1ᵀ) ΔÃ`` and ``drift = u0 × u1``. Blocks whose gravity has no direction give zeros.
     """
-
-    def __init__(self) -> None:
-        self.qa = 1.0 + 0.0j
-        self.qb = 0.0j
-        self.g = [0.0, 0.0, 0.0]
-        self.u = [0.0, 0.0, 1.0]
-        self.count = 0
-
-    def init(self, a: Sequence[float]) -> None:
-        """Re-initialise from one accelerometer sample."""
-        a0, a1, a2 = a
-        self.qa, self.qb = 1.0 + 0.0j, 0.0j
-        self.g = [a0, a1, a2]
-        self.count = 1
-        n = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
-        self.u = [a0 / n, a1 / n, a2 / n]
-
-    def close(self, o: list[float], b: Sequence[float], k_acc: float, with_u: bool) -> tuple[float, ...]:
-        """Update with one group's sums ``o``; returns the rotation matrix at its start (row-major)."""
-        b0, b1, b2 = b
-        s0, s1, s2, c0, c1, c2, d0, d1, d2, p0, p1, p2, a0, a1, a2, q, t, w, n = o
-        v0 = s0 - b0 * t + c0 - (d1 * b2 - d2 * b1)
-        v1 = s1 - b1 * t + c1 - (d2 * b0 - d0 * b2)
-        v2 = s2 - b2 * t + c2 - (d0 * b1 - d1 * b0)
-        m0, m1, m2 = (p0 - b0 * q) / n, (p1 - b1 * q) / n, (p2 - b2 * q) / n
-        inv = 1.0 / max(w, 1e-300)
-        a0, a1, a2 = a0 * inv, a1 * inv, a2 * inv
-        a0, a1, a2 = a0 + (m1 * a2 - m2 * a1), a1 + (m2 * a0 - m0 * a2), a2 + (m0 * a1 - m1 * a0)
-        r = _matrix(self.qa, self.qb)
-        self.count += int(n)
-        beta = max(-math.expm1(t * k_acc), n / self.count) * (w / n)
-        keep = 1.0 - beta
-        g = self.g
-        s0 = keep * g[0] + beta * (r[0] * a0 + r[1] * a1 + r[2] * a2)
-        s1 = keep * g[1] + beta * (r[3] * a0 + r[4] * a1 + r[5] * a2)
-        s2 = keep * g[2] + beta * (r[6] * a0 + r[7] * a1 + r[8] * a2)
-        self.g = [s0, s1, s2]
-        h2 = 0.25 * (v0 * v0 + v1 * v1 + v2 * v2)
-        if h2 < 0.01:
-            cw = ((((h2 * (1.0 / 40320.0) - 1.0 / 720.0) * h2 + 1.0 / 24.0) * h2 - 0.5) * h2) + 1.0
-            sc = ((h2 * (-1.0 / 10080.0) + 1.0 / 240.0) * h2 - 1.0 / 12.0) * h2 + 0.5
-        else:
-            half = math.sqrt(h2)
-            cw = math.cos(half)
-            sc = math.sin(half) / (2.0 * half)
-        da, db = complex(cw, sc * v0), complex(sc * v1, sc * v2)
-        qa, qb = self.qa, self.qb
-        qa, qb = qa * da - qb * db.conjugate(), qa * db + qb * da.conjugate()
-        norm = math.sqrt(abs(qa) ** 2 + abs(qb) ** 2)
-        self.qa, self.qb = qa / norm, qb / norm
-        if with_u:
-            e = _matrix(self.qa, self.qb)
-            u0 = e[0] * s0 + e[3] * s1 + e[6] * s2
-            u1 = e[1] * s0 + e[4] * s1 + e[7] * s2
-            u2 = e[2] * s0 + e[5] * s1 + e[8] * s2
-            un = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
-            self.u = [u0 / un, u1 / un, u2 / un]
-        return r
-
-    def run(
-        self, x: FloatArray, b: FloatArray, k_acc: float, with_u: bool
-    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
-        """Update with the sums ``x`` (19, m) of consecutive groups and their biases ``b`` (3, m); returns the
-        rotation matrices at the groups' starts (9, m), the low-passed gravity after each (3, m) and, if
-        ``with_u``, the up vector after each (3, m)."""
-        s, c, d = x[_S], x[_C], x[_D]
-        t, w, n = x[_T], x[_W], x[_N]
-        rot = s - b * t
-        rot += c
-        rot -= _cross(d, b)
-        mean = (x[_P] - b * x[_Q]) / n
-        ab = x[_A] / np.maximum(w, 1e-300)
-        ab += _cross(mean, ab)
-        qa, qb = _quat.from_rotvec(rot)
-        a0, b0 = complex(qa[0]), complex(qb[0])
-        qa[0] = self.qa * a0 - self.qb * b0.conjugate()
-        qb[0] = self.qa * b0 + self.qb * a0.conjugate()
-        pa, pb = _quat.scan(qa, qb)
-        r = _quat.to_matrix(np.concatenate(([self.qa], pa)), np.concatenate(([self.qb], pb)))
-        aref = _quat.rotate(r[:, :-1], ab)
-        ends = np.cumsum(n)
-        ends += self.count
-        beta = np.maximum(-np.expm1(t * k_acc), n / ends)
-        beta *= w / n
-        aref *= beta
-        gsm = _linrec(1.0 - beta, aref, np.array(self.g))
-        ue = None
-        if with_u:
-            ue = _quat.rotate_inverse(r[:, 1:], gsm)
-            ue /= np.sqrt(ue[0] * ue[0] + ue[1] * ue[1] + ue[2] * ue[2])
-            self.u = ue[:, -1].tolist()
-        norm = math.sqrt(abs(complex(pa[-1])) ** 2 + abs(complex(pb[-1])) ** 2)
-        self.qa, self.qb = complex(pa[-1]) / norm, complex(pb[-1]) / norm
-        self.g = gsm[:, -1].tolist()
-        self.count = int(ends[-1])
-        return r[:, :-1], gsm, ue
+    up0 = np.array([0.0, 0.0, 1.0])
+    u0, u1 = _unit_or(g0, up0), _unit_or(g1, up0)
+    drift = _cross(u0, u1)
+    da = d_atil.reshape(3, 3, -1)
+    h = da - u1[:, None, :] * np.einsum("km,kjm->jm", u1, da)[None, :, :]
+    m = np.einsum("ijm,ilm->jlm", h, h)
+    r = np.einsum("ijm,im->jm", h, drift) + np.einsum("jlm,lm->jm", m, b_rest)
+    return m.reshape(9, -1), r
 
 
-def _matrix(qa: complex, qb: complex) -> tuple[float, ...]:
-    """Row-major rotation matrix of one unit quaternion (as :func:`processing._quat.to_matrix`)."""
-    w_, x_, y_, z_ = qa.real, qa.imag, qb.real, qb.imag
-    ww, xx, yy, zz = w_ * w_, x_ * x_, y_ * y_, z_ * z_
-    xy, zw, xz, yw, yz, xw = x_ * y_, z_ * w_, x_ * z_, y_ * w_, y_ * z_, x_ * w_
-    return (
-        ww + xx - yy - zz, 2.0 * (xy - zw), 2.0 * (xz + yw),
-        2.0 * (xy + zw), ww - xx + yy - zz, 2.0 * (yz - xw),
-        2.0 * (xz - yw), 2.0 * (yz + xw), ww - xx - yy + zz,
-    )  # fmt: skip
+def _fuse_many(
+    b_rest: FloatArray, var_rest: FloatArray, info_m: FloatArray, info_r: FloatArray, p: OrientationParams
+) -> FloatArray:
+    """Biases (3, m) from the rest estimates (3, m) with variances (m,) and the motion equations' information
+    (9, m) and (3, m): ``(I / var + k M)⁻¹ (b_rest / var + k r)``, ``k = 1 / motion_drift_sd_rad²``; the norm
+    is bounded by ``bias_max_rps``."""
+    k = 1.0 / (p.motion_drift_sd_rad * p.motion_drift_sd_rad)
+    w = 1.0 / var_rest
+    a = (k * info_m).T.reshape(-1, 3, 3)
+    a[:, [0, 1, 2], [0, 1, 2]] += w[:, None]
+    rhs = (w * b_rest + k * info_r).T[:, :, None]
+    b = np.asarray(np.linalg.solve(a, rhs)[:, :, 0].T, dtype=np.float64)
+    norm = np.sqrt(b[0] * b[0] + b[1] * b[1] + b[2] * b[2])
+    b *= np.minimum(1.0, p.bias_max_rps / np.maximum(norm, 1e-300))
+    return b
+
+
+# -- the streaming estimator ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Pass:
+    """One strapdown + gravity low-pass pass: the quaternion of the sensor in the reference frame (Cayley–Dickson
+    pair), the low-pass of the accelerometer in that frame and the last up vector."""
+
+    q: complex = 1.0 + 0.0j
+    p: complex = 0.0j
+    grav: _Lowpass = field(default_factory=lambda: _Lowpass(3))
+    up: FloatArray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]))
+
+    def init(self) -> None:
+        self.q, self.p = 1.0 + 0.0j, 0.0j
+        self.grav.init()
+
+
+@dataclass(slots=True)
+class _DriftPass(_Pass):
+    """The first pass (rest bias only), which also low-passes ``Σ R dt`` (``Ã``) for the motion-bias equations."""
+
+    a_cum: FloatArray = field(default_factory=lambda: np.zeros(9))
+    a_lp: _Lowpass = field(default_factory=lambda: _Lowpass(9))
+
+    def init(self) -> None:
+        _Pass.init(self)
+        self.a_cum = np.zeros(9)
+        self.a_lp.init()
+
+
+@dataclass(slots=True)
+class _RestBias:
+    """Rest estimate of the gyro bias: a Kalman filter on the mean gyro of each block's rest samples."""
+
+    b: FloatArray
+    var: float  # per axis, (rad/s)²
+    block: int = -1  # the block in progress
+    rest_t: float = 0.0  # its rest time so far, s
+    rest_sum: FloatArray = field(default_factory=lambda: np.zeros(3))  # Σ gyro dt over its rest samples
+
+
+@dataclass(slots=True)
+class _MotionBias:
+    """Motion equations of the gyro bias (information matrix and vector, exponentially forgotten), the block in
+    progress (pass-1 gravity and ``Ã`` at its start, its rest bias, whether it saw a re-initialisation) and the
+    latest pass-1 values (the end of the block so far)."""
+
+    info_m: FloatArray = field(default_factory=lambda: np.zeros((3, 3)))
+    info_r: FloatArray = field(default_factory=lambda: np.zeros(3))
+    block: int = -1
+    g_start: FloatArray | None = None
+    atil_start: FloatArray = field(default_factory=lambda: np.zeros(9))
+    b_rest: FloatArray = field(default_factory=lambda: np.zeros(3))
+    reinit: bool = False
+    rest_t: float = 0.0
+    g_now: FloatArray | None = None
+    atil_now: FloatArray = field(default_factory=lambda: np.zeros(9))
+    b: FloatArray = field(default_factory=lambda: np.zeros(3))  # the fused bias in force
+
+
+@dataclass(slots=True)
+class FilterState:
+    """Everything :class:`OrientationEstimator` carries from one chunk to the next."""
+
+    rest_bias: _RestBias
+    t_last: float = math.nan
+    t_origin: float = math.nan
+    dt_nominal: float = math.inf
+    dt_buf: FloatArray = field(default_factory=lambda: np.empty(0))
+    butter: _Butter | None = None
+    # rest detection: low-passed gyro and accelerometer, time of the last non-still sample
+    gyro_lp: FloatArray = field(default_factory=lambda: np.zeros(3))
+    acc_lp: FloatArray = field(default_factory=lambda: np.zeros(3))
+    t_moving: float = -math.inf
+    was_rest: bool = False  # the last sample was at rest
+    motion_bias: _MotionBias = field(default_factory=_MotionBias)
+    drift_pass: _DriftPass = field(default_factory=_DriftPass)
+    output_pass: _Pass = field(default_factory=_Pass)
+
+
+@dataclass(frozen=True, slots=True)
+class _Blocks:
+    """The bias blocks a chunk touches, as pieces: block index, first sample, length, any re-initialisation."""
+
+    index: list[int]
+    starts: IntArray
+    lengths: IntArray
+    reinit: list[bool]
+
+    def with_reinit(self, flags: BoolArray) -> _Blocks:
+        """The same pieces, also marked where any sample has ``flags`` set."""
+        extra = np.logical_or.reduceat(flags, self.starts).tolist()
+        return _Blocks(self.index, self.starts, self.lengths, [a or b for a, b in zip(self.reinit, extra, strict=True)])
+
+
+def _segments(init: BoolArray) -> list[tuple[int, int]]:
+    """``[lo, hi)`` runs of a chunk, each starting at a re-initialisation (or at the chunk's start)."""
+    cuts = np.flatnonzero(init).tolist()
+    bounds = [0, *cuts] if not cuts or cuts[0] != 0 else cuts
+    return list(itertools.pairwise([*bounds, init.shape[0]]))
 
 
 class OrientationEstimator:
@@ -495,44 +540,25 @@ class OrientationEstimator:
 
     ``update(samples)`` accepts chunks of any size (1 sample to a whole recording) and returns one
     :class:`OrientationResult` row per input sample; ``reset()`` forgets everything except the parameters.
+    The carried state is :attr:`state` (a :class:`FilterState`).
     """
 
     def __init__(self, params: OrientationParams | None = None) -> None:
         self.params = params if params is not None else OrientationParams()
-        self.reset()
+        self.state = self._initial_state()
+
+    def _initial_state(self) -> FilterState:
+        p = self.params
+        st = FilterState(_RestBias(np.array(p.initial_bias_rps, dtype=np.float64), p.bias_initial_sd_rps**2))
+        st.motion_bias.b = st.rest_bias.b.copy()
+        if p.rate_hz is not None:
+            st.dt_nominal = 1.0 / p.rate_hz
+            st.butter = _Butter.design(p.tau_acc_s, st.dt_nominal)
+        return st
 
     def reset(self) -> None:
         """Forget all state (attitude, bias, rest, timing); the next sample initialises."""
-        p = self.params
-        self._t_last = math.nan
-        self._t_origin = math.nan
-        self._dt_buf = np.empty(0)
-        self._dt_nom = 1.0 / p.rate_hz if p.rate_hz is not None else math.inf
-        # rest detection
-        self._gy_lp = np.zeros(3)
-        self._ac_lp = np.zeros(3)
-        self._t_moving = -math.inf
-        # bias: rest part (absolute) and motion part (residual relative to the rest part); the current bias
-        # block for each, the rest samples of the current block, the end of the previous block in pass 1
-        self._b_rest = np.array(p.initial_bias_rps, dtype=np.float64)
-        self._b_mot = np.zeros(3)
-        self._blk = -1
-        self._rest_t = 0.0
-        self._rest_sum = np.zeros(3)
-        self._blk_m = -1
-        self._g1_last: list[float] | None = None
-        # pass-1 statistics of the current bias block so far: Σ R T (row-major 3x3), Σ T, a re-initialisation
-        self._st_a = [0.0] * 9
-        self._st_t = 0.0
-        self._st_init = False
-        # groups: size (0 until the first non-initialising sample), samples since the reset (groups are aligned
-        # to this index), raw sums of the open group and its bias block
-        self._gs = _group_size(1.0 / p.rate_hz) if p.rate_hz is not None else 0
-        self._n_seen = 0
-        self._open = [0.0] * _ROWS
-        self._open_blk = -1
-        self._f1 = _GroupFilter()  # pass 1: rest bias only
-        self._f2 = _GroupFilter()  # pass 2: full bias; the output
+        self.state = self._initial_state()
 
     def update(self, samples: Samples) -> OrientationResult:
         """Process a chunk; rows of the result correspond to ``samples``. Raises ValueError if ``t`` does not
@@ -543,11 +569,6 @@ class OrientationEstimator:
         t = np.asarray(samples.t, dtype=np.float64)
         acc = np.asarray(samples.acc, dtype=np.float64)
         gyro = np.asarray(samples.gyro, dtype=np.float64)
-        if n <= _SMALL_N:
-            tl, al, gl = t.tolist(), acc.tolist(), gyro.tolist()
-            if not all(math.isfinite(v) for v in itertools.chain(tl, *al, *gl)):
-                raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
-            return self._process_small(tl, al, gl)
         if not (np.isfinite(t).all() and np.isfinite(acc).all() and np.isfinite(gyro).all()):
             raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
         parts = []
@@ -556,459 +577,422 @@ class OrientationEstimator:
             parts.append(self._process(t[s:e], np.ascontiguousarray(acc[s:e].T), np.ascontiguousarray(gyro[s:e].T)))
         return parts[0] if len(parts) == 1 else OrientationResult.concat(parts)
 
-    # -- internals ---------------------------------------------------------------------------------------
-
-    def _process_small(self, tl: list[float], al: list[list[float]], gl: list[list[float]]) -> OrientationResult:
-        """The same computation as :meth:`_process`, sample by sample in plain Python floats (numpy's per-call
-        overhead dominates for a few samples: the live case)."""
-        p = self.params
-        n = len(tl)
-        first = math.isnan(self._t_last)
-        if first:
-            self._t_origin = tl[0]
-        dts = [tl[0] - self._t_last if not first else 0.0]
-        dts += [tl[k] - tl[k - 1] for k in range(1, n)]
-        if not all(d > 0 for d in dts[1 if first else 0 :]):
-            raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
-        nominal = [math.inf] if first else []
-        if n > len(nominal):
-            nominal += self._nominal_dt(np.array(dts[len(nominal) :])).tolist()
-        inits = []
-        for k in range(n):
-            gap = min(p.gap_s, p.gap_periods * nominal[k])
-            i0 = dts[k] > gap or (k == 0 and first)
-            inits.append(i0)
-            if i0:
-                dts[k] = 0.0
-        self._t_last = tl[-1]
-
-        # rest detection and weights
-        gx, gy, gz = self._gy_lp.tolist()
-        ax, ay, az = self._ac_lp.tolist()
-        kr = -1.0 / p.rest_filter_tau_s
-        g_thr, a_thr = p.rest_gyro_rps**2, p.rest_acc_mps2**2
-        t_moving = self._t_moving
-        w_scale = 1.0 / (p.acc_weight_hi_mps2 - p.acc_weight_lo_mps2)
-        rest_l, w_l = [], []
-        for k in range(n):
-            g0, g1, g2 = gl[k]
-            a0, a1, a2 = al[k]
-            t = tl[k]
-            if inits[k]:
-                gx, gy, gz, ax, ay, az = g0, g1, g2, a0, a1, a2
-                still = False
-            else:
-                logc = dts[k] * kr
-                c = math.exp(logc)
-                e = -math.expm1(logc)
-                gx, gy, gz = c * gx + g0 * e, c * gy + g1 * e, c * gz + g2 * e
-                ax, ay, az = c * ax + a0 * e, c * ay + a1 * e, c * az + a2 * e
-                still = (g0 - gx) ** 2 + (g1 - gy) ** 2 + (g2 - gz) ** 2 < g_thr and (a0 - ax) ** 2 + (a1 - ay) ** 2 + (
-                    a2 - az
-                ) ** 2 < a_thr
-            if not still:
-                t_moving = max(t_moving, t)
-            rest_l.append((t - t_moving) >= p.rest_min_s)
-            dev = abs(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2) - p.gravity_mps2)
-            w_l.append(min(1.0, max(0.0, (p.acc_weight_hi_mps2 - dev) * w_scale)))
-        self._gy_lp = np.array((gx, gy, gz))
-        self._ac_lp = np.array((ax, ay, az))
-        self._t_moving = t_moving
-
-        # groups: bias blocks, rest bias, both passes, per sample
-        o = self._open
-        f1, f2 = self._f1, self._f2
-        k_acc = -1.0 / p.tau_acc_s
-        inv_blk = 1.0 / p.bias_block_s
-        base = self._n_seen
-        self._n_seen += n
-        up_l, bias_l = [], []
-        br = self._b_rest.tolist()
-        bm = self._b_mot.tolist()
-        for k in range(n):
-            a, g, dt = al[k], gl[k], dts[k]
-            if inits[k] or o[_N] == 0.0:
-                blk = math.floor((tl[k] - self._t_origin) * inv_blk)
-                if blk != self._blk:
-                    self._enter_block(blk)
-                    br = self._b_rest.tolist()
-                    bm = self._b_mot.tolist()
-                self._open_blk = blk
-            b = (br[0] + bm[0], br[1] + bm[1], br[2] + bm[2])
-            bias_l.append(b)
-            if inits[k]:
-                o[:] = [0.0] * _ROWS
-                f1.init(a)
-                f2.init(a)
-                self._st_init = True
-                up_l.append(tuple(f2.u))
-                continue
-            if rest_l[k]:
-                self._rest_t += dt
-                self._rest_sum += (g[0] * dt, g[1] * dt, g[2] * dt)
-            if self._gs == 0:
-                self._gs = _group_size(dt)
-            _add_sample(o, g, a, dt, w_l[k])
-            if (base + k) % self._gs == self._gs - 1:
-                r = f1.close(o, br, k_acc, False)
-                tg = o[_T]
-                self._st_a = [s + v * tg for s, v in zip(self._st_a, r, strict=True)]
-                self._st_t += tg
-                f2.close(o, b, k_acc, True)
-                o[:] = [0.0] * _ROWS
-                up_l.append(tuple(f2.u))
-                continue
-            u0, u1, u2 = f2.u
-            tg = o[_T]
-            p0, p1, p2 = o[0] - b[0] * tg, o[1] - b[1] * tg, o[2] - b[2] * tg
-            v0 = u0 - (p1 * u2 - p2 * u1)
-            v1 = u1 - (p2 * u0 - p0 * u2)
-            v2 = u2 - (p0 * u1 - p1 * u0)
-            vn = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
-            up_l.append((v0 / vn, v1 / vn, v2 / vn))
-        return OrientationResult(
-            np.array(tl), np.array(up_l), np.array(bias_l), np.array(rest_l, dtype=bool), np.array(inits, dtype=bool)
-        )
-
-    def _enter_block(self, blk: int) -> None:
-        """A group starts bias block ``blk`` (live path): close the previous block for both bias estimates."""
-        updated = self._finish_rest_block()
-        self._blk = blk
-        if self._blk_m >= 0:
-            st = _BlockStats(self._st_a, self._st_t, list(self._f1.g), self._st_init)
-            self._finish_motion_block(updated, self._b_rest, st)
-        self._blk_m = blk
-        self._st_a, self._st_t, self._st_init = [0.0] * 9, 0.0, False
-
-    def _nominal_dt(self, dt: FloatArray) -> FloatArray:
-        """Nominal period for each interval: median of the previous index-aligned block of intervals."""
-        if self.params.rate_hz is not None:
-            return np.full(dt.shape[0], self._dt_nom)
-        buf = np.concatenate((self._dt_buf, dt))
-        full = buf.shape[0] // _DT_BLOCK
-        per_block = np.full(full + 1, self._dt_nom)
-        if full:
-            per_block[1:] = np.median(buf[: full * _DT_BLOCK].reshape(full, _DT_BLOCK)[:, ::8], axis=1)
-            self._dt_nom = float(per_block[-1])
-        counts = np.full(full + 1, _DT_BLOCK)
-        counts[-1] = buf.shape[0] - full * _DT_BLOCK
-        counts[0] -= self._dt_buf.shape[0]
-        nominal = np.repeat(per_block, counts)
-        self._dt_buf = buf[full * _DT_BLOCK :].copy()
-        return nominal
+    # -- the named steps of one chunk ----------------------------------------------------------------------
 
     def _process(self, t: FloatArray, acc: FloatArray, gyro: FloatArray) -> OrientationResult:
-        p = self.params
+        dt, init = self._timing(t)
+        rest, acc_rest = self._rest(t, acc, gyro, dt, init)
+        snap = self._rest_onsets(rest)
+        blocks = self._blocks(t, init)
+        b_rest, var_rest, rest_t = self._rest_bias(blocks, gyro, dt, rest)
+        g1, atil, cold = self._drift_pass(
+            acc, gyro, dt, init, np.repeat(b_rest, blocks.lengths, axis=1), snap, acc_rest
+        )
+        blocks = blocks.with_reinit(cold)
+        bias = self._fused_bias(blocks, b_rest, var_rest, rest_t, g1, atil)
+        bias = np.repeat(bias, blocks.lengths, axis=1)
+        up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
+        return OrientationResult(t.copy(), up.T.copy(), bias.T.copy(), rest, init)
+
+    def _timing(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
+        """Sample intervals (0 at re-initialisations) and the re-initialising samples (first, after a gap)."""
+        p, s = self.params, self.state
         n = t.shape[0]
-        first = math.isnan(self._t_last)
+        first = math.isnan(s.t_last)
         if first:
-            self._t_origin = float(t[0])
+            s.t_origin = float(t[0])
         dt = np.empty(n)
-        dt[0] = t[0] - self._t_last if not first else 0.0
+        dt[0] = t[0] - s.t_last if not first else 0.0
         np.subtract(t[1:], t[:-1], out=dt[1:])
-        if first:
-            if n > 1 and not (dt[1:] > 0).all():
-                raise ValueError("orientation: sample times must be strictly increasing")
-            nominal = np.full(n, math.inf)
-            nominal[1:] = self._nominal_dt(dt[1:])
-        else:
-            if not (dt > 0).all():
-                raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
-            nominal = self._nominal_dt(dt)
+        if not (dt[1 if first else 0 :] > 0).all():
+            raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
+        nominal = np.full(n, math.inf)
+        lo = 1 if first else 0
+        if n > lo:
+            nominal[lo:] = self._nominal_dt(dt[lo:])
         init = dt > np.minimum(p.gap_s, p.gap_periods * nominal)
         init[0] |= first
         dt[init] = 0.0
-        self._t_last = float(t[-1])
-        inits = np.flatnonzero(init).tolist()
+        s.t_last = float(t[-1])
+        if s.butter is None and not init.all():
+            s.butter = _Butter.design(p.tau_acc_s, float(dt[np.flatnonzero(~init)[0]]))
+        return dt, init
 
-        seg_bounds = [*inits, n] if inits and inits[0] == 0 else [0, *inits, n]
-        rest = self._rest(t, acc, gyro, dt, init, seg_bounds)
-
-        anorm = np.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
-        dev = np.abs(anorm - p.gravity_mps2)
-        w = np.clip((p.acc_weight_hi_mps2 - dev) * (1.0 / (p.acc_weight_hi_mps2 - p.acc_weight_lo_mps2)), 0, 1)
-
-        # groups: runs between re-initialisations, each in a slot-major layout aligned to the sample index since
-        # the reset; a re-initialising sample is a group of its own and drops the group it interrupts. Parts:
-        # (first group, groups, last group complete, run start, run stop, front, φ, τ) or (group, -1, ...) for
-        # a re-initialisation
-        base = self._n_seen
-        self._n_seen += n
-        if self._gs == 0 and len(inits) < n:
-            self._gs = _group_size(float(dt[np.flatnonzero(~init)[0]]))
-        gs = self._gs
-        xs: list[FloatArray] = []
-        firsts: list[IntArray] = []
-        parts: list[tuple[int, int, bool, int, int, int, FloatArray, FloatArray]] = []
-        none = np.empty(0)
-        ng_all = 0
-        carry = self._open[_N] > 0
-        pos = 0
-        for stop in [*inits, n]:
-            if stop > pos:
-                m = stop - pos
-                front = (base + pos) % gs
-                ng = (front + m + gs - 1) // gs
-                th = _slots(gyro[:, pos:stop], front, gs, ng)
-                tau = _slots(dt[None, pos:stop], front, gs, ng)[0]
-                th *= tau
-                ws = _slots(w[None, pos:stop], front, gs, ng)[0]
-                wa = _slots(acc[:, pos:stop], front, gs, ng)
-                wa *= ws
-                x = _group_sums(th, tau, wa, ws)
-                x[_N, 0] -= front
-                npad = gs - (front + m - (ng - 1) * gs)
-                if npad:
-                    x[_P, -1] -= npad * th[:, -1, -1]
-                    x[_Q, -1] -= npad * tau[-1, -1]
-                    x[_N, -1] -= npad
-                if pos == 0 and carry:
-                    _combine(self._open, x[:, 0])
-                    th[:, :, 0] += np.array(self._open[_S])[:, None]
-                    tau[:, 0] += self._open[_T]
-                gf = np.arange(ng, dtype=np.int64) * gs + (pos - front)
-                gf[0] = pos
-                xs.append(x)
-                firsts.append(gf)
-                parts.append((ng_all, ng, npad == 0, pos, stop, front, th, tau))
-                ng_all += ng
-            if stop < n:
-                x = np.zeros((_ROWS, 1))
-                x[_A, 0] = acc[:, stop]
-                x[_N, 0] = 1.0
-                xs.append(x)
-                firsts.append(np.array([stop], dtype=np.int64))
-                parts.append((ng_all, -1, True, stop, stop + 1, 0, none, none))
-                ng_all += 1
-            pos = stop + 1
-        xg = xs[0] if len(xs) == 1 else np.concatenate(xs, axis=1)
-        gfirst = firsts[0] if len(firsts) == 1 else np.concatenate(firsts)
-        ngr = ng_all
-        complete = np.ones(ngr, dtype=bool)
-        is_init = np.zeros(ngr, dtype=bool)
-        for g0, ng, full, *_ in parts:
-            if ng < 0:
-                is_init[g0] = True
-            elif not full:
-                complete[g0 + ng - 1] = False
-
-        # bias blocks start with groups: pieces of groups in one block
-        blk = np.floor((t[gfirst] - self._t_origin) * (1.0 / p.bias_block_s)).astype(np.int64)
-        if carry and parts[0][1] > 0 and parts[0][3] == 0:
-            blk[0] = self._open_blk
-        gcut = np.flatnonzero(blk[1:] != blk[:-1]) + 1
-        pstart = np.concatenate(([0], gcut))
-        pend = np.append(gcut, ngr)
-        sstart = gfirst[pstart]
-        blk_l = blk[pstart].tolist()
-        glen = np.diff(np.append(pstart, ngr))
-
-        # loop 1: bias from rest, per piece
-        rest_dt = np.where(rest, dt, 0.0)
-        rest_t = np.add.reduceat(rest_dt, sstart).tolist()
-        rest_sum = np.add.reduceat(gyro * rest_dt, sstart, axis=1)
-        npc = len(blk_l)
-        b_rest = np.empty((3, npc))
-        updated = []
-        for i, b in enumerate(blk_l):
-            upd = False
-            if b != self._blk:
-                upd = self._finish_rest_block()
-                self._blk = b
-            updated.append(upd)
-            b_rest[:, i] = self._b_rest
-            self._rest_t += rest_t[i]
-            self._rest_sum += rest_sum[:, i]
-        k_acc = -1.0 / p.tau_acc_s
-
-        # pass 1 (rest bias only): the statistics of each block
-        f1 = self._f1
-        g_start = list(f1.g)
-        b1 = np.repeat(b_rest, glen, axis=1)
-        rt = np.zeros((9, ngr))
-        g1 = np.empty((3, ngr))
-        for g0, ng, full, pos, *_ in parts:
-            if ng < 0:
-                f1.init(acc[:, pos].tolist())
-                g1[:, g0] = f1.g
-                continue
-            m = ng if full else ng - 1
-            if m:
-                r, gg, _ = f1.run(xg[:, g0 : g0 + m], b1[:, g0 : g0 + m], k_acc, False)
-                np.multiply(r, xg[_T, g0 : g0 + m], out=rt[:, g0 : g0 + m])
-                g1[:, g0 : g0 + m] = gg
-            if not full:
-                g1[:, g0 + ng - 1] = f1.g
-        a_pc = np.add.reduceat(rt, pstart, axis=1).T
-        t_pc = np.add.reduceat(np.where(complete, xg[_T], 0.0), pstart).tolist()
-        i_pc = np.logical_or.reduceat(is_init, pstart).tolist()
-        g_pc = g1[:, pend - 1].T.tolist()
-
-        # loop 2: bias in motion, per piece
-        b_mot = np.empty((3, npc))
-        g_end = g_start
-        st_a = np.array(self._st_a)
-        for i, b in enumerate(blk_l):
-            if b != self._blk_m:
-                if self._blk_m >= 0:
-                    st = _BlockStats(st_a.tolist(), self._st_t, g_end, self._st_init)
-                    self._finish_motion_block(updated[i], b_rest[:, i], st)
-                self._blk_m = b
-                st_a, self._st_t, self._st_init = a_pc[i], 0.0, False
-            else:
-                st_a = st_a + a_pc[i]
-            b_mot[:, i] = self._b_mot
-            self._st_t += t_pc[i]
-            self._st_init |= i_pc[i]
-            g_end = g_pc[i]
-        self._st_a = st_a.tolist()
-        bias_pc = b_rest + b_mot
-
-        # pass 2 (full bias): the output, per group and then per sample
-        f2 = self._f2
-        b2 = np.repeat(bias_pc, glen, axis=1)
-        up = np.empty((n, 3))
-        for g0, ng, full, pos, stop, front, phi, tau in parts:
-            if ng < 0:
-                f2.init(acc[:, pos].tolist())
-                up[pos] = f2.u
-                continue
-            m = ng if full else ng - 1
-            us = np.empty((3, ng + 1))
-            us[:, 0] = f2.u
-            if m:
-                _, _, ue = f2.run(xg[:, g0 : g0 + m], b2[:, g0 : g0 + m], k_acc, True)
-                us[:, 1 : m + 1] = ue
-            if not full:
-                us[:, ng] = us[:, ng - 1]
-            v = np.empty((3, gs, ng))
-            v[:, -1] = us[:, 1:]
-            if gs > 1:
-                # slots 0 .. gs-2: the group's starting up carried by the intra-group rotation, u - φ × u
-                u = us[:, None, :ng]
-                ph = phi[:, :-1] - b2[:, None, g0 : g0 + ng] * tau[None, :-1]
-                vv = v[:, :-1]
-                np.subtract(u[0], ph[1] * u[2] - ph[2] * u[1], out=vv[0])
-                np.subtract(u[1], ph[2] * u[0] - ph[0] * u[2], out=vv[1])
-                np.subtract(u[2], ph[0] * u[1] - ph[1] * u[0], out=vv[2])
-                vv /= np.sqrt(vv[0] * vv[0] + vv[1] * vv[1] + vv[2] * vv[2])
-            _unslot(v, up[pos:stop], front)
-
-        # the open group
-        g0, ng, full, pos, stop, *_ = parts[-1]
-        if ng > 0 and not full and stop == n:
-            self._open = xg[:, g0 + ng - 1].tolist()
-            self._open_blk = int(blk[-1])
-        else:
-            self._open = [0.0] * _ROWS
-        bias = np.empty((n, 3))
-        for i, (s, e) in enumerate(itertools.pairwise([*sstart.tolist(), n])):
-            bias[s:e] = bias_pc[:, i]
-        return OrientationResult(t.copy(), up, bias, rest, init)
+    def _nominal_dt(self, dt: FloatArray) -> FloatArray:
+        """Nominal period for each interval: median of the previous index-aligned block of intervals."""
+        s = self.state
+        if self.params.rate_hz is not None:
+            return np.full(dt.shape[0], s.dt_nominal)
+        buf = np.concatenate((s.dt_buf, dt))
+        full = buf.shape[0] // _DT_BLOCK
+        per_block = np.full(full + 1, s.dt_nominal)
+        if full:
+            per_block[1:] = np.median(buf[: full * _DT_BLOCK].reshape(full, _DT_BLOCK)[:, ::8], axis=1)
+            s.dt_nominal = float(per_block[-1])
+        counts = np.full(full + 1, _DT_BLOCK)
+        counts[-1] = buf.shape[0] - full * _DT_BLOCK
+        counts[0] -= s.dt_buf.shape[0]
+        s.dt_buf = buf[full * _DT_BLOCK :].copy()
+        return np.repeat(per_block, counts)
 
     def _rest(
+        self, t: FloatArray, acc: FloatArray, gyro: FloatArray, dt: FloatArray, init: BoolArray
+    ) -> tuple[BoolArray, FloatArray]:
+        """Rest flags (gyro and accelerometer near their low-passes for at least ``rest_min_s``) and the
+        accelerometer's low-pass (3, n), the vertical at rest."""
+        p, s = self.params, self.state
+        gain = -np.expm1(dt * (-1.0 / p.rest_filter_tau_s))
+        gain[init] = 1.0  # a re-initialisation restarts the low-passes at the sample
+        both = np.concatenate((gyro, acc))
+        lp = _linrec(1.0 - gain, both * gain, np.concatenate((s.gyro_lp, s.acc_lp)))
+        s.gyro_lp = lp[:3, -1].copy()
+        s.acc_lp = lp[3:, -1].copy()
+        dg = gyro - lp[:3]
+        da = acc - lp[3:]
+        still = np.einsum("ij,ij->j", dg, dg) < p.rest_gyro_rps**2
+        still &= np.einsum("ij,ij->j", da, da) < p.rest_acc_mps2**2
+        still &= ~init
+        moving = np.where(still, -np.inf, t)
+        moving[0] = max(moving[0], s.t_moving)
+        np.maximum.accumulate(moving, out=moving)
+        s.t_moving = float(moving[-1])
+        rest: BoolArray = (t - moving) >= p.rest_min_s
+        return rest, lp[3:]
+
+    def _rest_onsets(self, rest: BoolArray) -> BoolArray:
+        """Samples where a rest begins: there the gravity low-passes restart from the accelerometer's own
+        low-pass (at rest the vertical is known from the accelerometer alone), dropping whatever motion, an
+        unknown bias or the start-up left in them."""
+        s = self.state
+        prev = np.empty_like(rest)
+        prev[0] = s.was_rest
+        prev[1:] = rest[:-1]
+        s.was_rest = bool(rest[-1])
+        onset: BoolArray = rest & ~prev
+        return onset
+
+    def _blocks(self, t: FloatArray, init: BoolArray) -> _Blocks:
+        """Bias blocks touched by the chunk: their indices, first samples and lengths."""
+        idx = np.floor((t - self.state.t_origin) * (1.0 / self.params.bias_block_s)).astype(np.int64)
+        starts = np.concatenate(([0], np.flatnonzero(idx[1:] != idx[:-1]) + 1))
+        lengths = np.diff(np.append(starts, t.shape[0]))
+        reinit = np.logical_or.reduceat(init, starts)
+        return _Blocks(idx[starts].tolist(), starts, lengths, reinit.tolist())
+
+    def _rest_bias(
+        self, blocks: _Blocks, gyro: FloatArray, dt: FloatArray, rest: BoolArray
+    ) -> tuple[FloatArray, list[float], list[float]]:
+        """Rest bias and its variance in force during each block piece, and the piece's rest time (s); closes
+        finished blocks (Kalman update with their rest samples; the variance grows by the random walk)."""
+        p, rb = self.params, self.state.rest_bias
+        rest_dt = np.where(rest, dt, 0.0)
+        rest_t = np.add.reduceat(rest_dt, blocks.starts).tolist()
+        rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1)
+        out = np.empty((3, len(blocks.index)))
+        var = []
+        for i, blk in enumerate(blocks.index):
+            if blk != rb.block:
+                if rb.block >= 0:
+                    rb.var += p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s * (blk - rb.block)
+                    if rb.rest_t >= 0.3 * min(1.0, p.bias_block_s):
+                        noise = p.rest_gyro_noise_rps**2 / rb.rest_t
+                        innov = rb.rest_sum / rb.rest_t - rb.b
+                        worst = float(np.abs(innov).max())
+                        if worst * worst > p.rest_step_sigmas**2 * (
+                            rb.var + noise
+                        ):  # a step (temperature, knock): forget
+                            rb.var = max(rb.var, worst * worst)
+                        gain = rb.var / (rb.var + noise)
+                        rb.b = rb.b + gain * innov
+                        rb.var *= 1.0 - gain
+                    rb.rest_t = 0.0
+                    rb.rest_sum = np.zeros(3)
+                rb.block = blk
+            out[:, i] = rb.b
+            var.append(rb.var)
+            rb.rest_t += rest_t[i]
+            rb.rest_sum += rest_sum[:, i]
+        return out, var, rest_t
+
+    def _drift_pass(
         self,
-        t: FloatArray,
         acc: FloatArray,
         gyro: FloatArray,
         dt: FloatArray,
         init: BoolArray,
-        bounds: list[int],
-    ) -> BoolArray:
-        p = self.params
-        still = np.empty(t.shape[0], dtype=bool)
-        for s, e in itertools.pairwise(bounds):
-            if init[s]:
-                self._gy_lp = gyro[:, s].copy()
-                self._ac_lp = acc[:, s].copy()
-                still[s] = False
-                s += 1
-                if s == e:
-                    continue
-            gain = -np.expm1(dt[s:e] * (-1.0 / p.rest_filter_tau_s))
-            both = np.concatenate((gyro[:, s:e], acc[:, s:e]))
-            both *= gain
-            lp = _linrec(1.0 - gain, both, np.concatenate((self._gy_lp, self._ac_lp)))
-            gl, al = lp[:3], lp[3:]
-            self._gy_lp = gl[:, -1].copy()
-            self._ac_lp = al[:, -1].copy()
-            dg = gyro[:, s:e] - gl
-            da = acc[:, s:e] - al
-            still[s:e] = (np.einsum("ij,ij->j", dg, dg) < p.rest_gyro_rps**2) & (
-                np.einsum("ij,ij->j", da, da) < p.rest_acc_mps2**2
-            )
-        moving = np.where(still, -np.inf, t)
-        moving[0] = max(moving[0], self._t_moving)
-        np.maximum.accumulate(moving, out=moving)
-        self._t_moving = float(moving[-1])
-        rest: BoolArray = (t - moving) >= p.rest_min_s
-        return rest
+        b_rest: FloatArray,
+        snap: BoolArray,
+        acc_rest: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, BoolArray]:
+        """First pass, with the rest bias only: the low-passed gravity (3, n), ``Ã`` (9, n), and the samples
+        whose low-passes are still warming up after an initialisation (two start windows: the motion equations
+        assume a settled filter, and the start of a recording is often the sensor being put on)."""
+        s = self.state
+        f = s.drift_pass
+        n = dt.shape[0]
+        g = np.empty((3, n))
+        atil = np.empty((9, n))
+        cold = np.zeros(n, dtype=bool)
+        warm_after = 2 * s.butter.n_start if s.butter is not None else 1 << 62
+        for lo, hi in _segments(init | snap):
+            if init[lo]:
+                f.init()
+            if f.a_lp.count + (hi - lo) <= warm_after:
+                cold[lo:hi] = True
+            elif f.a_lp.count < warm_after:
+                cold[lo : lo + warm_after - f.a_lp.count] = True
+            r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], b_rest[:, lo:hi], f.q, f.p)
+            if snap[lo] and not init[lo]:
+                _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
+            g[:, lo:hi] = _lowpass(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter)
+            a = np.cumsum(r * dt[lo:hi], axis=1)
+            a += f.a_cum[:, None]
+            f.a_cum = a[:, -1].copy()
+            atil[:, lo:hi] = _lowpass(a, f.a_lp, s.butter)
+        return g, atil, cold
 
-    def _clip(self, b: FloatArray) -> FloatArray:
-        norm = float(np.sqrt(b @ b))
-        return b * (self.params.bias_max_rps / norm) if norm > self.params.bias_max_rps else b
+    def _fused_bias(
+        self,
+        blocks: _Blocks,
+        b_rest: FloatArray,
+        var_rest: list[float],
+        rest_t: list[float],
+        g1: FloatArray,
+        atil: FloatArray,
+    ) -> FloatArray:
+        """Bias in force during each block piece (3, pieces): the rest estimate fused with the motion equations
+        of the blocks finished before it (blocks with rest or a re-initialisation give no equation).
 
-    def _finish_rest_block(self) -> bool:
-        """Close the current bias block for the rest estimate; True if the bias was updated from rest."""
-        p = self.params
-        updated = False
-        if self._rest_t >= min(1.0, 0.2 * p.bias_block_s):
-            gain = -math.expm1(-self._rest_t / p.rest_bias_tau_s)
-            mean = self._rest_sum / self._rest_t
-            self._b_rest = self._clip(self._b_rest + gain * (mean - self._b_rest))
-            updated = True
-        self._rest_t = 0.0
-        self._rest_sum = np.zeros(3)
-        return updated
+        Vectorised over the pieces: each piece but the first starts a block and closes the one before; the
+        equations of the closed blocks, the exponentially forgotten information (a linear recursion) and the
+        3x3 solves are array operations."""
+        p, mb = self.params, self.state.motion_bias
+        if len(blocks.index) == 1 and blocks.index[0] == mb.block:
+            # the chunk lies inside the block in progress (the live case): nothing closes
+            end = int(blocks.starts[0] + blocks.lengths[0] - 1)
+            mb.reinit |= blocks.reinit[0]
+            mb.rest_t += 1.0 if rest_t[0] > 0.0 else 0.0
+            mb.g_now = g1[:, end].copy()
+            mb.atil_now = atil[:, end].copy()
+            return mb.b[:, None].copy()
+        idx = np.array(blocks.index, dtype=np.int64)
+        npc = idx.shape[0]
+        ends = blocks.starts + blocks.lengths - 1
+        g_end, a_end = g1[:, ends], atil[:, ends]
+        new = np.ones(npc, dtype=bool)
+        new[0] = idx[0] != mb.block
+        reinit = np.array(blocks.reinit, dtype=bool)
+        rested = np.array(rest_t) > 0.0
+        # the value at the start of each piece's block (None: unknown, the first block after a reset)
+        start0 = mb.g_start if not new[0] else mb.g_now
+        start_a0 = mb.atil_start if not new[0] else mb.atil_now
+        if not new[0]:
+            reinit[0] |= mb.reinit
+            rested[0] |= mb.rest_t > 0.0
+        known = np.ones(npc, dtype=bool)
+        known[0] = start0 is not None
+        start_g = np.concatenate(((start0 if start0 is not None else np.zeros(3))[:, None], g_end[:, :-1]), axis=1)
+        start_a = np.concatenate((start_a0[:, None], a_end[:, :-1]), axis=1)
+        # the block each piece closes: the previous piece's, or for the first piece the carried block
+        closes = new.copy()
+        closes[0] &= mb.block >= 0
+        c_start_g = np.concatenate(
+            ((mb.g_start if mb.g_start is not None else np.zeros(3))[:, None], start_g[:, :-1]), axis=1
+        )
+        c_start_a = np.concatenate((mb.atil_start[:, None], start_a[:, :-1]), axis=1)
+        c_end_g = np.concatenate(((mb.g_now if mb.g_now is not None else np.zeros(3))[:, None], g_end[:, :-1]), axis=1)
+        c_end_a = np.concatenate((mb.atil_now[:, None], a_end[:, :-1]), axis=1)
+        c_b_rest = np.concatenate((mb.b_rest[:, None], b_rest[:, :-1]), axis=1)
+        c_ok = np.concatenate(
+            ([mb.g_start is not None and mb.g_now is not None and not mb.reinit and mb.rest_t == 0.0],
+             known[:-1] & ~reinit[:-1] & ~rested[:-1])
+        )  # fmt: skip
+        valid = closes & c_ok
+        m, r = _drift_equations(c_start_g, c_end_g, c_end_a - c_start_a, c_b_rest)
+        m[:, ~valid] = 0.0
+        r[:, ~valid] = 0.0
+        # information: decays over the blocks that passed, gains each closed block's equation
+        prev = np.concatenate(([mb.block], idx[:-1]))
+        forget = math.exp(-p.bias_block_s / p.motion_bias_tau_s)
+        decay = np.where(closes, forget ** (idx - prev).astype(np.float64), 1.0)
+        info = _linrec(decay, np.concatenate((m, r)), np.concatenate((mb.info_m.ravel(), mb.info_r)))
+        out = _fuse_many(b_rest, np.array(var_rest), info[:9], info[9:], p)
+        if not new[0]:
+            out[:, 0] = mb.b
+        # carry the block in progress
+        mb.info_m = info[:9, -1].reshape(3, 3).copy()
+        mb.info_r = info[9:, -1].copy()
+        last = npc - 1
+        mb.g_start = start_g[:, last].copy() if known[last] else None
+        mb.atil_start = start_a[:, last].copy()
+        mb.block = int(idx[-1])
+        mb.reinit = bool(reinit[last])
+        mb.rest_t = 1.0 if rested[last] else 0.0
+        mb.b_rest = b_rest[:, last].copy()
+        mb.g_now = g_end[:, last].copy()
+        mb.atil_now = a_end[:, last].copy()
+        mb.b = out[:, last].copy()
+        return out
 
-    def _finish_motion_block(self, rest_updated: bool, b_rest: FloatArray, st: _BlockStats) -> None:
-        """Close the current bias block for the motion estimate (residual relative to the rest estimate)."""
-        p = self.params
-        g0 = self._g1_last
-        self._g1_last = st.g_end
-        if rest_updated:
-            self._b_mot = np.zeros(3)
-            return
-        if g0 is None or st.has_init or st.t_sum < 0.5 * p.bias_block_s:
-            return
-        # plain Python floats: this runs once per block and numpy's per-call overhead would dominate
-        x0, y0, z0 = g0
-        x1, y1, z1 = st.g_end
-        n0 = math.sqrt(x0 * x0 + y0 * y0 + z0 * z0)
-        n1 = math.sqrt(x1 * x1 + y1 * y1 + z1 * z1)
-        if n0 < 0.5 * p.gravity_mps2 or n1 < 0.5 * p.gravity_mps2:
-            return
-        x0, y0, z0, x1, y1, z1 = x0 / n0, y0 / n0, z0 / n0, x1 / n1, y1 / n1, z1 / n1
-        drift = (y0 * z1 - z0 * y1, z0 * x1 - x0 * z1, x0 * y1 - y0 * x1)  # ≈ P A e, rad
-        a00, a01, a02, a10, a11, a12, a20, a21, a22 = st.a_sum
-        # P A with P = I - u uᵀ (u = current gravity direction)
-        ua0 = x1 * a00 + y1 * a10 + z1 * a20
-        ua1 = x1 * a01 + y1 * a11 + z1 * a21
-        ua2 = x1 * a02 + y1 * a12 + z1 * a22
-        p00, p01, p02 = a00 - x1 * ua0, a01 - x1 * ua1, a02 - x1 * ua2
-        p10, p11, p12 = a10 - y1 * ua0, a11 - y1 * ua1, a12 - y1 * ua2
-        p20, p21, p22 = a20 - z1 * ua0, a21 - z1 * ua1, a22 - z1 * ua2
-        m00 = p00 * p00 + p10 * p10 + p20 * p20
-        m01 = p00 * p01 + p10 * p11 + p20 * p21
-        m02 = p00 * p02 + p10 * p12 + p20 * p22
-        m11 = p01 * p01 + p11 * p11 + p21 * p21
-        m12 = p01 * p02 + p11 * p12 + p21 * p22
-        m22 = p02 * p02 + p12 * p12 + p22 * p22
-        b0, b1, b2 = self._b_mot.tolist()
-        d0, d1, d2 = drift
-        rhs = [
-            p00 * d0 + p10 * d1 + p20 * d2 - (m00 * b0 + m01 * b1 + m02 * b2),
-            p01 * d0 + p11 * d1 + p21 * d2 - (m01 * b0 + m11 * b1 + m12 * b2),
-            p02 * d0 + p12 * d1 + p22 * d2 - (m02 * b0 + m12 * b1 + m22 * b2),
-        ]
-        reg = (p.motion_bias_reg * st.t_sum) ** 2
-        m = [m00 + reg, m01, m02, m01, m11 + reg, m12, m02, m12, m22 + reg]
-        step = _solve3(m, rhs)
-        gain = -math.expm1(-st.t_sum / p.motion_bias_tau_s)
-        r0, r1, r2 = b_rest.tolist()
-        n0, n1, n2 = r0 + b0 + gain * step[0], r1 + b1 + gain * step[1], r2 + b2 + gain * step[2]
-        norm = math.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
-        if norm > p.bias_max_rps:
-            k = p.bias_max_rps / norm
-            n0, n1, n2 = n0 * k, n1 * k, n2 * k
-        self._b_mot = np.array((n0 - r0, n1 - r1, n2 - r2))
+    def _output_pass(
+        self,
+        acc: FloatArray,
+        gyro: FloatArray,
+        dt: FloatArray,
+        init: BoolArray,
+        bias: FloatArray,
+        snap: BoolArray,
+        acc_rest: FloatArray,
+    ) -> FloatArray:
+        """Second pass, with the fused bias: the up vector (3, n)."""
+        s = self.state
+        f = s.output_pass
+        up = np.empty((3, dt.shape[0]))
+        for lo, hi in _segments(init | snap):
+            if init[lo]:
+                f.init()
+            r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], bias[:, lo:hi], f.q, f.p)
+            if snap[lo] and not init[lo]:
+                _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
+            g = _lowpass(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter)
+            u = _unit_or(_quat.rotate_inverse(r, g), f.up)
+            f.up = u[:, -1].copy()
+            up[:, lo:hi] = _ahead(u, gyro[:, lo:hi] - bias[:, lo:hi], self.params.latency_s)
+        return up
+
+
+def estimate_up(
+    t: FloatArray, gyr: FloatArray, acc: FloatArray, *, offline: bool = False, params: OrientationParams | None = None
+) -> FloatArray:
+    """Unit up vector (N, 3) in the sensor frame for every sample of a whole recording.
+
+    t: (N,) s, strictly increasing; gyr: (N, 3) rad/s; acc: (N, 3) m/s² (specific force), sensor frame.
+    ``offline=False`` gives exactly what the streaming :class:`OrientationEstimator` gives (causal, the live
+    path); ``offline=True`` uses hindsight (see the module docstring) for analysing stored recordings.
+    """
+    samples = Samples(
+        np.asarray(t, dtype=np.float64), np.asarray(acc, dtype=np.float64), np.asarray(gyr, dtype=np.float64)
+    )
+    est = OrientationEstimator(params)
+    if not offline:
+        return est.update(samples).up
+    return _smooth(est, samples)
+
+
+def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
+    """The offline (hindsight) path of :func:`estimate_up` over a whole recording; returns up (N, 3).
+
+    Same steps as the streaming estimator, with three changes: the rest bias of every block is interpolated
+    between the rests before and after it; each block's motion equations are weighted both ways in time; the
+    gravity low-pass is zero-phase (Butterworth forwards and backwards, ``tau_acc_offline_s``).
+    Memory is a few arrays of the recording's length (this path is for stored recordings).
+    """
+    p = est.params
+    n = len(samples)
+    t = samples.t
+    acc = np.ascontiguousarray(samples.acc.T)
+    gyro = np.ascontiguousarray(samples.gyro.T)
+    if not (np.isfinite(t).all() and np.isfinite(acc).all() and np.isfinite(gyro).all()):
+        raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
+    pieces = [(s, min(n, s + _CHUNK)) for s in range(0, n, _CHUNK)]
+    dt = np.empty(n)
+    init = np.empty(n, dtype=bool)
+    rest = np.empty(n, dtype=bool)
+    snap = np.empty(n, dtype=bool)
+    cold = np.empty(n, dtype=bool)
+    acc_rest = np.empty((3, n))
+    for lo, hi in pieces:
+        dt[lo:hi], init[lo:hi] = est._timing(t[lo:hi])
+        rest[lo:hi], acc_rest[:, lo:hi] = est._rest(t[lo:hi], acc[:, lo:hi], gyro[:, lo:hi], dt[lo:hi], init[lo:hi])
+        snap[lo:hi] = est._rest_onsets(rest[lo:hi])
+    blocks = est._blocks(t, init)
+    b_rest, var_rest, rest_t = _hindsight_rest_bias(p, blocks, t, gyro, dt, rest)
+    b_rest_s = np.repeat(b_rest, blocks.lengths, axis=1)
+    ends = blocks.starts + blocks.lengths - 1
+    g_end = np.empty((3, len(blocks.index)))
+    atil_end = np.empty((9, len(blocks.index)))
+    for lo, hi in pieces:
+        g1, atil, cold[lo:hi] = est._drift_pass(
+            acc[:, lo:hi], gyro[:, lo:hi], dt[lo:hi], init[lo:hi], b_rest_s[:, lo:hi], snap[lo:hi], acc_rest[:, lo:hi]
+        )
+        sel = (ends >= lo) & (ends < hi)
+        g_end[:, sel] = g1[:, ends[sel] - lo]
+        atil_end[:, sel] = atil[:, ends[sel] - lo]
+    blocks = blocks.with_reinit(cold)
+    bias = _two_sided_bias(p, blocks, b_rest, var_rest, rest_t, g_end, atil_end)
+    bias = np.repeat(bias, blocks.lengths, axis=1)
+    # output pass: gravity in the reference frame of each segment, zero-phase low-passed, rotated back
+    up = np.empty((3, n))
+    dt_nom = float(np.median(dt[~init])) if (~init).any() else 1.0
+    bw = _Butter.design(p.tau_acc_offline_s, dt_nom)
+    fallback = np.array([0.0, 0.0, 1.0])
+    for lo, hi in _segments(init):
+        aref = np.empty((3, hi - lo))
+        quats = []
+        q, qp = 1.0 + 0.0j, 0.0j
+        for a, b in [(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)]:
+            quats.append((q, qp))
+            r, q, qp = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q, qp)
+            aref[:, a - lo : b - lo] = _quat.rotate(r, acc[:, a:b])
+        g = _zero_phase(aref, bw)
+        for (a, b), (q0, p0) in zip([(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)], quats, strict=True):
+            r, _, _ = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q0, p0)
+            u = _unit_or(_quat.rotate_inverse(r, g[:, a - lo : b - lo]), fallback)
+            up[:, a:b] = _ahead(u, gyro[:, a:b] - bias[:, a:b], p.latency_s)
+            fallback = u[:, -1].copy()
+    return up.T.copy()
+
+
+def _hindsight_rest_bias(
+    p: OrientationParams, blocks: _Blocks, t: FloatArray, gyro: FloatArray, dt: FloatArray, rest: BoolArray
+) -> tuple[FloatArray, list[float], list[float]]:
+    """Rest bias of every block (3, blocks), interpolated in time between the blocks with rest before and after,
+    and its variance (measurement noise plus the random walk over the distance to the nearest rest)."""
+    rest_dt = np.where(rest, dt, 0.0)
+    rest_t = np.add.reduceat(rest_dt, blocks.starts)
+    rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1)
+    tb = t[blocks.starts]
+    has = rest_t >= 0.3 * min(1.0, p.bias_block_s)
+    nb = len(blocks.index)
+    if not has.any():
+        b0 = np.repeat(np.array(p.initial_bias_rps)[:, None], nb, axis=1)
+        return b0, [p.bias_initial_sd_rps**2] * nb, rest_t.tolist()
+    mean = rest_sum[:, has] / rest_t[has]
+    b = np.stack([np.interp(tb, tb[has], mean[i]) for i in range(3)])
+    th = tb[has]
+    k = np.clip(np.searchsorted(th, tb), 1, max(1, th.shape[0] - 1))
+    dist = np.minimum(np.abs(tb - th[k - 1]), np.abs(tb - th[np.minimum(k, th.shape[0] - 1)]))
+    var = p.rest_gyro_noise_rps**2 / float(np.median(rest_t[has])) + p.bias_walk_rps_per_sqrt_s**2 * dist
+    return b, var.tolist(), rest_t.tolist()
+
+
+def _two_sided_bias(
+    p: OrientationParams,
+    blocks: _Blocks,
+    b_rest: FloatArray,
+    var_rest: list[float],
+    rest_t: list[float],
+    g_end: FloatArray,
+    atil_end: FloatArray,
+) -> FloatArray:
+    """Bias per block (3, blocks): rest estimate fused with the motion equations of all blocks, weighted by
+    ``exp(-|Δt| / motion_bias_tau_s)`` both ways in time (a forward and a backward linear recursion)."""
+    nb = len(blocks.index)
+    idx = np.array(blocks.index, dtype=np.float64)
+    valid = np.zeros(nb, dtype=bool)
+    valid[1:] = ~np.array(blocks.reinit[1:]) & (np.array(rest_t[1:]) == 0.0) & (np.diff(idx) == 1)
+    m = np.zeros((9, nb))
+    r = np.zeros((3, nb))
+    if nb > 1:
+        m[:, 1:], r[:, 1:] = _drift_equations(
+            g_end[:, :-1], g_end[:, 1:], atil_end[:, 1:] - atil_end[:, :-1], b_rest[:, 1:]
+        )
+    m[:, ~valid] = 0.0
+    r[:, ~valid] = 0.0
+    forget = math.exp(-p.bias_block_s / p.motion_bias_tau_s)
+    eq = np.concatenate((m, r))
+    decay = np.concatenate(([1.0], forget ** np.diff(idx)))
+    fwd = _linrec(decay, eq, np.zeros(12))
+    bwd = _linrec(decay[::-1].copy(), eq[:, ::-1].copy(), np.zeros(12))[:, ::-1]
+    both = fwd + bwd - eq
+    return _fuse_many(b_rest, np.array(var_rest), both[:9], both[9:], p)

@@ -88,7 +88,10 @@ _BLOCK = 8192  # samples per random-number block; fixed so that chunking cannot 
 
 @dataclass(frozen=True, slots=True)
 class SensorModel:
-    """The simulated IMU and how it is worn. Defaults are a typical consumer MEMS IMU at 100 Hz.
+    """The simulated IMU and how it is worn. Defaults are a cheap consumer MEMS IMU at 100 Hz, as worn for
+    hours: a power-on gyro bias up to ±3 °/s per axis, a random walk of 0.15 °/s/√h, a thermal drift of about
+    0.3 °/s over the first hours, an accelerometer bias of 20–50 mg per axis, 1 % scale and 0.2 % cross-axis
+    errors.
 
     rate_hz: nominal sample rate, Hz (1..2000; 25..400 is realistic). Gait harmonics above 0.4 x rate
         are left out (the sensor's anti-aliasing filter).
@@ -105,6 +108,14 @@ class SensorModel:
     gyro_bias: constant gyroscope bias, rad/s; 3-tuple or standard deviation as for ``acc_bias``.
     gyro_bias_walk: gyroscope bias random walk, rad/s/√s (added to ``gyro_bias``).
     acc_scale: accelerometer scale error (0.01 = 1 %); 3-tuple or standard deviation as for ``acc_bias``.
+    gyro_power_on_max: power-on gyro bias, drawn per axis uniformly in ±this, rad/s (added to ``gyro_bias``).
+    gyro_thermal_max: thermal gyro drift reached after warm-up, drawn per axis uniformly in ±this, rad/s; it
+        grows as ``1 - exp(-t / gyro_thermal_tau_s)``.
+    gyro_thermal_tau_s: warm-up time constant of the thermal drift, s.
+    acc_bias_range: accelerometer bias magnitude per axis, drawn uniformly in [lo, hi] with a random sign, m/s²
+        (added to ``acc_bias``).
+    acc_cross_axis: accelerometer cross-axis sensitivity, standard deviation of each off-diagonal entry of the
+        sensitivity matrix (0.002 = 0.2 %).
     jitter_s: standard deviation of the sample-instant jitter, s (truncated at ±0.45 periods).
     drop_rate: expected fraction of samples lost, in runs (0 <= drop_rate < 0.5).
     drop_run_s: mean duration of a run of lost samples, s (at least one sample).
@@ -115,10 +126,15 @@ class SensorModel:
     lever_arm_m: Vector3 | None = None
     acc_noise: float = 0.02
     gyro_noise: float = 0.005
-    acc_bias: float | Vector3 = 0.05
-    gyro_bias: float | Vector3 = 0.01
-    gyro_bias_walk: float = 2e-5
-    acc_scale: float | Vector3 = 0.0
+    acc_bias: float | Vector3 = 0.0
+    gyro_bias: float | Vector3 = 0.0
+    gyro_bias_walk: float = math.radians(0.15) / 60.0
+    acc_scale: float | Vector3 = 0.01
+    gyro_power_on_max: float = math.radians(3.0)
+    gyro_thermal_max: float = math.radians(0.3)
+    gyro_thermal_tau_s: float = 3600.0
+    acc_bias_range: tuple[float, float] = (0.020 * STANDARD_GRAVITY, 0.050 * STANDARD_GRAVITY)
+    acc_cross_axis: float = 0.002
     jitter_s: float = 0.0
     drop_rate: float = 0.0
     drop_run_s: float = 0.1
@@ -135,7 +151,16 @@ class SensorModel:
             v = _vector("lever_arm_m", self.lever_arm_m)
             if np.abs(v).max() > 1.0:
                 raise ValueError(f"SensorModel lever_arm_m={self.lever_arm_m!r}: more than 1 m from the pelvis")
-        for name in ("acc_noise", "gyro_noise", "gyro_bias_walk", "jitter_s", "drop_rate"):
+        for name in (
+            "acc_noise",
+            "gyro_noise",
+            "gyro_bias_walk",
+            "jitter_s",
+            "drop_rate",
+            "gyro_power_on_max",
+            "gyro_thermal_max",
+            "acc_cross_axis",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"SensorModel {name}={value!r} must be finite and >= 0")
@@ -145,6 +170,11 @@ class SensorModel:
                 _vector(name, value)
             elif not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"SensorModel {name}={value!r}: a 3-tuple, or a standard deviation >= 0")
+        lo, hi = self.acc_bias_range
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo <= hi):
+            raise ValueError(f"SensorModel acc_bias_range={self.acc_bias_range!r} must be 0 <= lo <= hi")
+        if not (math.isfinite(self.gyro_thermal_tau_s) and self.gyro_thermal_tau_s > 0.0):
+            raise ValueError(f"SensorModel gyro_thermal_tau_s={self.gyro_thermal_tau_s!r} must be > 0")
         if self.drop_rate >= 0.5:
             raise ValueError(f"SensorModel drop_rate={self.drop_rate!r} must be < 0.5")
         if not (self.drop_run_s > 0.0):
@@ -162,6 +192,11 @@ class SensorModel:
             acc_bias=0.0,
             gyro_bias=0.0,
             gyro_bias_walk=0.0,
+            acc_scale=0.0,
+            gyro_power_on_max=0.0,
+            gyro_thermal_max=0.0,
+            acc_bias_range=(0.0, 0.0),
+            acc_cross_axis=0.0,
         )
 
 
@@ -177,7 +212,9 @@ class RealizedSensor:
     """The sensor parameters actually used for one seed.
 
     mounting: (3, 3) sensor->pelvis rotation. lever_arm_m: (3,) m, pelvis frame.
-    acc_bias: (3,) m/s². gyro_bias: (3,) rad/s (before the random walk). acc_scale: (3,) (0 = exact).
+    acc_bias: (3,) m/s². gyro_bias: (3,) rad/s (power-on, before the random walk and thermal drift).
+    acc_scale: (3,) (0 = exact). gyro_thermal: (3,) rad/s, thermal drift after warm-up. acc_cross: (3, 3)
+    off-diagonal sensitivity (zero diagonal): the accelerometer reads ``f (I + diag(acc_scale) + acc_cross)ᵀ``.
     """
 
     mounting: FloatArray
@@ -185,6 +222,8 @@ class RealizedSensor:
     acc_bias: FloatArray
     gyro_bias: FloatArray
     acc_scale: FloatArray
+    gyro_thermal: FloatArray = field(default_factory=lambda: np.zeros(3))
+    acc_cross: FloatArray = field(default_factory=lambda: np.zeros((3, 3)))
 
 
 def realize_sensor(sensor: SensorModel, seed: int) -> RealizedSensor:
@@ -213,7 +252,21 @@ def realize_sensor(sensor: SensorModel, seed: int) -> RealizedSensor:
         normal = rng.standard_normal(3)  # always drawn, so one option does not shift the others
         return np.asarray(value, dtype=float) if isinstance(value, tuple) else value * normal
 
-    return RealizedSensor(mounting, lever, draw(sensor.acc_bias), draw(sensor.gyro_bias), draw(sensor.acc_scale))
+    acc_bias, gyro_bias, acc_scale = draw(sensor.acc_bias), draw(sensor.gyro_bias), draw(sensor.acc_scale)
+    # drawn after the older options, so that adding these did not shift them
+    u_gyro, u_thermal, u_acc, sign = rng.uniform(-1.0, 1.0, (4, 3))
+    lo, hi = sensor.acc_bias_range
+    cross = sensor.acc_cross_axis * rng.standard_normal((3, 3))
+    np.fill_diagonal(cross, 0.0)
+    return RealizedSensor(
+        mounting,
+        lever,
+        acc_bias + np.where(sign < 0, -1.0, 1.0) * (lo + (hi - lo) * np.abs(u_acc)),
+        gyro_bias + sensor.gyro_power_on_max * u_gyro,
+        acc_scale,
+        sensor.gyro_thermal_max * u_thermal,
+        cross,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -380,11 +433,14 @@ class _Stream:
         r = real.lever_arm_m
         if np.any(r):
             f_pelvis += np.cross(alpha, r) + np.cross(omega, np.cross(omega, r))
-        acc = (f_pelvis @ real.mounting) * (1.0 + real.acc_scale) + real.acc_bias + sensor.acc_noise * z_acc[:m]
+        f_sensor = f_pelvis @ real.mounting
+        acc = f_sensor * (1.0 + real.acc_scale) + f_sensor @ real.acc_cross.T
+        acc += real.acc_bias + sensor.acc_noise * z_acc[:m]
         walk = self.walk + np.cumsum(sensor.gyro_bias_walk * math.sqrt(1.0 / rate) * z_walk[:m], axis=0)
         if m:
             self.walk = walk[-1].copy()
-        gyro = omega @ real.mounting + real.gyro_bias + walk + sensor.gyro_noise * z_gyro[:m]
+        thermal = -np.expm1(-t / sensor.gyro_thermal_tau_s)[:, None] * real.gyro_thermal
+        gyro = omega @ real.mounting + real.gyro_bias + thermal + walk + sensor.gyro_noise * z_gyro[:m]
 
         heading = np.degrees(motion.yaw.v)
         heading = 180.0 - np.mod(180.0 - heading, 360.0)  # wrap to (-180, 180]

@@ -37,10 +37,16 @@ TOUR = parse_scenario(
 )
 
 
+#: The realistic error model's parts that default to non-zero, switched off.
+NO_ERRORS: dict[str, object] = dict(
+    acc_scale=0.0, gyro_power_on_max=0.0, gyro_thermal_max=0.0, acc_bias_range=(0.0, 0.0), acc_cross_axis=0.0
+)
+
+
 def noiseless(rate_hz: float = 100.0, **kwargs: object) -> SensorModel:
     """A perfect sensor, except for what kwargs ask (e.g. a random mounting with its lever arm)."""
     base: dict[str, object] = dict(
-        rate_hz=rate_hz, acc_noise=0.0, gyro_noise=0.0, acc_bias=0.0, gyro_bias=0.0, gyro_bias_walk=0.0
+        rate_hz=rate_hz, acc_noise=0.0, gyro_noise=0.0, acc_bias=0.0, gyro_bias=0.0, gyro_bias_walk=0.0, **NO_ERRORS
     )
     base.update(kwargs)
     return SensorModel(**base)  # type: ignore[arg-type]
@@ -176,7 +182,14 @@ def test_mounting_rotates_the_signals() -> None:
 
 
 def test_sensor_errors_are_what_was_asked() -> None:
-    sensor = SensorModel(acc_noise=0.02, gyro_noise=0.005, acc_bias=(0.1, -0.2, 0.05), gyro_bias=(0.01, 0, -0.02))
+    sensor = SensorModel(
+        acc_noise=0.02,
+        gyro_noise=0.005,
+        acc_bias=(0.1, -0.2, 0.05),
+        gyro_bias=(0.01, 0, -0.02),
+        gyro_bias_walk=2e-5,
+        **NO_ERRORS,  # type: ignore[arg-type]
+    )
     samples, _ = simulate([Segment("standing", 60, motion_scale=0)], sensor, seed=2)
     ideal, _ = simulate([Segment("standing", 60, motion_scale=0)], SensorModel.ideal(), seed=2)
     acc_err, gyro_err = samples.acc - ideal.acc, samples.gyro - ideal.gyro
@@ -375,3 +388,27 @@ def test_parse_scenario_and_validation() -> None:
         SensorModel(drop_rate=0.7)
     with pytest.raises(TypeError):
         SensorModel(acc_nosie=0.1)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_default_sensor_has_a_cheap_imus_errors(seed: int) -> None:
+    # issue #10: power-on gyro bias up to ±3 °/s per axis, random walk 0.15 °/s/√h, thermal drift ~0.3 °/s
+    # over hours, accelerometer bias 20–50 mg, scale 1 %, cross-axis 0.2 %
+    sensor = SensorModel()
+    real = realize_sensor(sensor, seed)
+    assert np.all(np.abs(real.gyro_bias) <= math.radians(3.0))
+    assert np.all((np.abs(real.acc_bias) >= 0.020 * G - 1e-12) & (np.abs(real.acc_bias) <= 0.050 * G + 1e-12))
+    assert np.all(np.abs(real.gyro_thermal) <= math.radians(0.3))
+    assert np.abs(real.acc_scale).max() < 0.05 and np.abs(real.acc_scale).max() > 0.0
+    assert np.all(np.diag(real.acc_cross) == 0.0) and 0.0 < np.abs(real.acc_cross).max() < 0.01
+    assert sensor.gyro_bias_walk == pytest.approx(math.radians(0.15) / 60.0)
+    # the realisation: still, mounted flat, the errors are what the realisation says
+    still = [Segment("standing", 30, motion_scale=0)]
+    quiet = replace(sensor, acc_noise=0.0, gyro_noise=0.0, gyro_bias_walk=0.0)
+    samples, _ = simulate(still, quiet, seed=seed)
+    ideal, _ = simulate(still, SensorModel.ideal(), seed=seed)
+    f = ideal.acc[0]
+    expected_acc = f * (1.0 + real.acc_scale) + real.acc_cross @ f + real.acc_bias
+    np.testing.assert_allclose(samples.acc[0], expected_acc, atol=1e-9)
+    thermal = -np.expm1(-samples.t[-1] / sensor.gyro_thermal_tau_s) * real.gyro_thermal
+    np.testing.assert_allclose(samples.gyro[-1] - ideal.gyro[-1], real.gyro_bias + thermal, atol=1e-12)
