@@ -67,6 +67,7 @@ from sensor.formats.fastcsv import format_block, parse_block
 
 __all__ = [
     "CANONICAL_HEADER",
+    "EmptyRecordingError",
     "Recording",
     "RecordingInfo",
     "RecordingWriter",
@@ -1102,9 +1103,35 @@ class _HsbSource:
         return f"{self.name} sample {line}"
 
     def blocks(self) -> Iterator[_RawBlock]:
-        for b in hsb.iter_blocks(self._f, self.header, self.name):
+        """Every intact block; a damaged one is skipped to the next intact block with a warning naming the
+        time lost (a gap), and the stream ends with an error that says how much was skipped."""
+        damaged: list[hsb.Damage] = []
+        last_t: float | None = None
+        pending: hsb.Damage | None = None
+        lost: list[str] = []
+        for b in hsb.iter_blocks(self._f, self.header, self.name, damaged=damaged):
+            if len(damaged) > len(lost):
+                pending = damaged[-1]
+                before = "the start" if last_t is None else f"t = {last_t:.3f} s"
+                lost.append(f"{before} to t = {b.t[0]:.3f} s")
+                if len(lost) <= MAX_GAP_WARNINGS:
+                    warnings.warn(
+                        f"{self.name}: bytes {pending.start}-{pending.end} are damaged (block {pending.index}: "
+                        f"{pending.problem}); skipped to the next intact block, samples from {lost[-1]} are lost "
+                        "(kept as a gap)",
+                        RecordingWarning,
+                        stacklevel=2,
+                    )
             lines = b.first_sample + 1 + np.arange(b.t.size, dtype=np.int64)
+            last_t = float(b.t[-1])
             yield _RawBlock(b.t, b.acc, b.gyro, lines)
+        if lost:
+            raise RecordingError(
+                f"{self.name}: {len(lost)} damaged stretch(es) skipped (samples from {lost[0]}"
+                + (f" and {len(lost) - 1} more" if len(lost) > 1 else "")
+                + " lost); every intact block was read",
+                hint="the lost time is kept as a gap; use another copy of the file if there is one",
+            )
 
     def close(self) -> None:
         self._f.close()
@@ -1381,7 +1408,11 @@ def _gyro_ratio(t: FloatArray, acc: FloatArray, gyro: FloatArray) -> tuple[float
     if n < 10:
         return None
     dt = float(np.median(np.diff(t)))
+    if not dt > 0:  # repeated timestamps (dropped later as duplicates): no time base to compare with
+        return None
     win = max(1, round(0.25 / dt))
+    if win > n:
+        return None
     if n < 4 * win:
         return None
     c = np.cumsum(np.vstack([np.zeros((1, 3)), acc]), axis=0)
@@ -1440,7 +1471,7 @@ def _decide_gyro_unit(t: FloatArray, acc_si: FloatArray, gyro: FloatArray, reque
 # public reading API
 
 
-class _NoSamples(RecordingError):
+class EmptyRecordingError(RecordingError):
     """A recording that ends without usable samples (header only, all NaN, one timestamp repeated)."""
 
 
@@ -1521,9 +1552,9 @@ class Recording:
             if error is not None:
                 raise error
             if self.samples_read < 2:
-                raise _NoSamples(
-                    f"{self.info.path.name}: the recording holds {self.samples_read} usable samples (rows with "
-                    "NaN or duplicate timestamps are dropped); nothing to analyze",
+                raise EmptyRecordingError(
+                    f"{self.info.path.name}: no usable samples ({self.samples_read} after dropping rows with NaN "
+                    "or a repeated timestamp); nothing to analyze",
                     hint="check that the file was written completely",
                 )
         finally:
@@ -1846,7 +1877,7 @@ def _last_csv_time(path: Path) -> float | None:
     last: float | None = None
     with open_recording(path, accel_unit="m/s2", gyro_unit="rad/s", rate_hz=1.0) as rec, warnings.catch_warnings():
         warnings.simplefilter("ignore", RecordingWarning)
-        with contextlib.suppress(_NoSamples):
+        with contextlib.suppress(EmptyRecordingError):
             for chunk in rec:
                 last = float(chunk.t[-1])
     return last
