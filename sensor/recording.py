@@ -64,6 +64,7 @@ from processing.errors import RecordingError, RecordingWarning
 from processing.samples import STANDARD_GRAVITY, Samples
 from sensor.formats import hsb
 from sensor.formats.fastcsv import format_block, parse_block
+from sensor.formats.files import open_private
 
 __all__ = [
     "CANONICAL_HEADER",
@@ -1813,7 +1814,7 @@ class RecordingWriter:
         resume = append and self.path.exists() and self.path.stat().st_size > 0
         if resume:
             self._last_t = _last_csv_time(self.path)
-        self._file = self.path.open("ab" if resume else "wb")
+        self._file = open_private(self.path, "ab" if resume else "wb")
         if not resume:
             self._emit(_format_metadata(meta) + (CANONICAL_HEADER + "\n").encode())
 

@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 
 from processing.errors import RecordingError
 from processing.samples import STANDARD_GRAVITY, Samples
+from sensor.formats.files import open_private
 
 MAGIC = b"HSB\x00"
 VERSION = 1
@@ -347,7 +348,7 @@ class HsbWriter:
             header, end, self.last_t = last_good_offset(path)
             self.acc_lsb, self.gyro_lsb = header.acc_lsb, header.gyro_lsb
             self.block_samples = header.block_samples
-            self._f = path.open("r+b")
+            self._f = open_private(path, "r+b")
             self._f.truncate(end)  # drop a torn last block
             self._f.seek(end)
             return
@@ -365,7 +366,7 @@ class HsbWriter:
             },
             sort_keys=True,
         ).encode()
-        self._f = path.open("wb")
+        self._f = open_private(path, "wb")
         self._f.write(_FILE_HEAD.pack(MAGIC, VERSION, len(header_json)) + header_json)
         self._f.flush()
 
