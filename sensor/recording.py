@@ -114,6 +114,8 @@ MAX_GAP_S = 86400.0
 MAX_GAP_RATIO = 3.0
 #: |t| beyond this (s, about 317 years) is not a time on any recording's clock: such rows are dropped
 MAX_ABS_T_S = 1e10
+#: |acc| (m/s²) or |gyro| (rad/s) beyond this is no measurement (a damaged row): such rows are dropped
+MAX_ABS_VALUE = 1e6
 #: the sample rates hipsense processes, Hz
 RATE_RANGE_HZ = (1.0, 2000.0)
 #: the years a metadata ``start`` may lie in
@@ -193,6 +195,7 @@ class _ByteReader:
 
     def read(self, size: int = 1 << 18) -> bytes:
         """Next piece of data, about ``size`` bytes (at least 64 KiB of the file); b"" at the end."""
+        limit = min(max(size, 1 << 16), _MAX_PIECE_BYTES)  # decompressed bytes handed out at most
         size = max(size // 3 if self._gz else size, 1 << 16)  # CSV text compresses about 3:1
         if self._d is None:
             raw = self._f.read(size)
@@ -212,7 +215,7 @@ class _ByteReader:
                 self._d = zlib.decompressobj(wbits=47)
                 self._member_out = 0
             try:
-                data = self._d.decompress(self._feed, _MAX_PIECE_BYTES)
+                data = self._d.decompress(self._feed, limit)
             except zlib.error:
                 if self._member_out == 0 and self._members > 0:
                     self.trailing_garbage = len(self._feed) + self._rest_of_file()
@@ -1258,6 +1261,8 @@ class _Checker:
         t, acc, gyro, lines = b.t, b.acc * acc_scale, b.gyro * gyro_scale, b.lines
         finite = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyro).all(axis=1)
         finite &= np.abs(t) <= MAX_ABS_T_S
+        with np.errstate(invalid="ignore"):
+            finite &= (np.abs(acc) <= MAX_ABS_VALUE).all(axis=1) & (np.abs(gyro) <= MAX_ABS_VALUE).all(axis=1)
         if not finite.all():
             bad = np.flatnonzero(~finite)
             self.nonfinite.add(bad.size, lambda: self.source.locate(int(lines[bad[0]])))
@@ -1381,7 +1386,8 @@ def _decide_accel_unit(acc: FloatArray, requested: str, name: str) -> float:
         return STANDARD_GRAVITY
     if requested != "auto":
         raise RecordingError(f"accel_unit={requested!r} is not one of auto, m/s2, g", hint="--accel-unit m/s2")
-    med = float(np.median(np.linalg.norm(acc, axis=1)))
+    with np.errstate(over="ignore"):  # absurd values decide nothing (they are dropped as rows later)
+        med = float(np.median(np.linalg.norm(acc, axis=1)))
     if 5.0 <= med <= 20.0:
         return 1.0
     if 0.5 <= med <= 2.0:
@@ -1619,6 +1625,8 @@ class Recording:
         acc = np.concatenate([p.acc for p in prefix])
         gyro = np.concatenate([p.gyro for p in prefix])
         ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyro).all(axis=1)
+        with np.errstate(invalid="ignore"):
+            ok &= (np.abs(acc) <= MAX_ABS_VALUE).all(axis=1) & (np.abs(gyro) <= MAX_ABS_VALUE).all(axis=1)
         t, acc, gyro = t[ok], acc[ok], gyro[ok]
         if t.size:
             keep = t <= t[0] + UNIT_PREFIX_S

@@ -24,6 +24,8 @@ import numpy as np
 from processing.samples import Samples
 from sensor.formats import hsb
 from sensor.recording import write_recording
+from sensor.sim_scenarios import parse_scenario
+from sensor.simulate import SensorModel, simulate
 
 RATE_HZ = 100.0
 ACC_HEAD = (
@@ -406,15 +408,23 @@ def mutate(data: bytes, rng: random.Random, kind: str) -> bytes:
     return bytes(b)
 
 
+def simulated(seconds: float, *, rate_hz: float = RATE_HZ, seed: int = 3) -> Samples:
+    """The simulator's wearer standing, walking and sitting (so that analysis calibrates and classifies)."""
+    third = max(seconds / 3.0, 1.0)
+    segments = parse_scenario(f"stand {third:g}, walk {third:g}, sit {third:g}")
+    samples, _ = simulate(segments, SensorModel(rate_hz=rate_hz), seed=seed)
+    return samples
+
+
 def base_recordings(folder: Path, *, seconds: float = 30.0) -> dict[str, Path]:
     """One valid recording per reader: csv, csv.gz, hsb, HAPT pair, phyphox folder and zip."""
     folder.mkdir(parents=True, exist_ok=True)
-    s = wearer(seconds)
+    s = simulated(seconds)
     out = {
         "csv": write_csv(folder / "base.csv", s),
         "csv.gz": write_csv(folder / "base.csv.gz", s),
         "hsb": folder / "base.hsb",
-        "hapt": write_hapt(_mk(folder / "hapt"), wearer(seconds, rate_hz=50.0)),
+        "hapt": write_hapt(_mk(folder / "hapt"), simulated(seconds, rate_hz=50.0)),
         "phyphox": write_phyphox_folder(folder / "phyphox", s),
         "zip": write_phyphox_zip(folder / "base.zip", s),
     }
