@@ -408,7 +408,7 @@ def test_row14_recordings_and_truth_are_owner_only(tmp_path: Path, capsys: pytes
 
 # --- the fuzz test: every reader, seeded mutants ------------------------------------------------------------------
 
-FUZZ_MUTANTS = 1500
+FUZZ_MUTANTS = 1200
 
 
 @pytest.mark.timeout(300)
