@@ -130,10 +130,14 @@ def main() -> int:
     kinds = Counter(r.kind for r in results)
     rss = sorted(r.rss_kb for r in results)
     slowest = max(results, key=lambda r: r.seconds)
-    print(f"\nhipsense analyze on {len(results)} damaged inputs (seed {args.seed}, timeout {args.timeout:g} s, "
-          f"address-space limit {args.mem_limit_mb} MB)\n")
-    print("| inputs tried | clean errors | clean successes | tracebacks | hangs | other | peak RSS (max) | "
-          "peak RSS (median) | slowest input |")
+    print(
+        f"\nhipsense analyze on {len(results)} damaged inputs (seed {args.seed}, timeout {args.timeout:g} s, "
+        f"address-space limit {args.mem_limit_mb} MB)\n"
+    )
+    print(
+        "| inputs tried | clean errors | clean successes | tracebacks | hangs | other | peak RSS (max) | "
+        "peak RSS (median) | slowest input |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| {len(results)} | {kinds['error']} | {kinds['success']} | {kinds['traceback']} | {kinds['hang']} | "

@@ -829,13 +829,13 @@ class _ZipMember(io.RawIOBase):
 
     def read(self, size: int | None = -1) -> bytes:
         try:
-            return self._f.read(size)
+            return self._f.read(-1 if size is None else size)
         except _ZIP_ERRORS as exc:
             raise self._error(exc) from None
 
     def readline(self, size: int | None = -1) -> bytes:
         try:
-            return self._f.readline(size)
+            return self._f.readline(-1 if size is None else size)
         except _ZIP_ERRORS as exc:
             raise self._error(exc) from None
 
@@ -903,7 +903,7 @@ def _phyphox_tables(path: Path) -> tuple[list[_PhyphoxTable], str | None]:
                 continue
             table = _phyphox_table(
                 info.filename,
-                lambda i=info: _ZipMember(zf, i, path.name),  # type: ignore[misc]
+                lambda i=info: _ZipMember(zf, i, path.name),  # type: ignore[arg-type,misc]
                 info.file_size,
             )
             if table is not None:

@@ -528,7 +528,7 @@ def write_truth_csv(path: str | Path, epochs: EpochTruth | Iterable[EpochTruth])
     path = Path(path)
     parts = [epochs] if isinstance(epochs, EpochTruth) else epochs
     file = open_private(path, "wb")  # health data: owner-only
-    raw: IO[bytes] = gzip.GzipFile(fileobj=file, mode="wb") if path.name.endswith(".gz") else file
+    raw: IO[bytes] = gzip.GzipFile(fileobj=file, mode="wb") if path.name.endswith(".gz") else file  # type: ignore[assignment]
     with file, raw, io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as out:
         out.write("t,activity,tilt_deg,obliquity_deg,transition\n")
         for part in parts:

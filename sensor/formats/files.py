@@ -41,7 +41,7 @@ def open_private(path: Path, mode: str) -> BinaryIO:
     fd = os.open(path, _FLAGS[mode] | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
     try:
         os.fchmod(fd, FILE_MODE)
-        return os.fdopen(fd, mode)
+        return os.fdopen(fd, mode)  # type: ignore[return-value]  # binary modes only
     except BaseException:
         os.close(fd)
         raise

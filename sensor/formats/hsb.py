@@ -122,9 +122,7 @@ def read_header(f: BinaryIO, name: str) -> HsbHeader:
         )
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, RecursionError, OverflowError) as exc:
         detail = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
-        raise RecordingError(
-            f"{name}: the .hsb header is damaged ({detail})", hint="the file cannot be read"
-        ) from None
+        raise RecordingError(f"{name}: the .hsb header is damaged ({detail})", hint="the file cannot be read") from None
     low, high = _LSB_RANGE
     for key, value in (("acc_lsb", header.acc_lsb), ("gyro_lsb", header.gyro_lsb)):
         if not low <= value <= high:
@@ -217,9 +215,7 @@ class Damage:
     samples_before: int
 
 
-def _try_block(
-    f: BinaryIO, at: int, header: HsbHeader
-) -> tuple[str | None, tuple[int, float, bytes] | None, int]:
+def _try_block(f: BinaryIO, at: int, header: HsbHeader) -> tuple[str | None, tuple[int, float, bytes] | None, int]:
     """Read a block at ``at``: (problem, (n, t0, payload), offset after it). Never reads more than a block
     of this file can hold."""
     f.seek(at)

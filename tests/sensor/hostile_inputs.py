@@ -67,11 +67,12 @@ def write_hapt(folder: Path, s: Samples, exp: int = 1, user: int = 1) -> Path:
 
 def phyphox_tables(s: Samples) -> tuple[str, str]:
     acc = ACC_HEAD + "".join(
-        f"{t:.9E},{a:.9E},{b:.9E},{c:.9E},{abs(c):.9E}\n" for t, (a, b, c) in zip(s.t.tolist(), s.acc.tolist())
+        f"{t:.9E},{a:.9E},{b:.9E},{c:.9E},{abs(c):.9E}\n"
+        for t, (a, b, c) in zip(s.t.tolist(), s.acc.tolist(), strict=True)
     )
     gyro = GYRO_HEAD + "".join(
         f"{t + 0.002:.9E},{a:.9E},{b:.9E},{c:.9E},{abs(c):.9E}\n"
-        for t, (a, b, c) in zip(s.t.tolist(), s.gyro.tolist())
+        for t, (a, b, c) in zip(s.t.tolist(), s.gyro.tolist(), strict=True)
     )
     return acc, gyro
 
@@ -115,7 +116,7 @@ class Case:
 
 def _csv_text(s: Samples) -> list[str]:
     lines = []
-    for t, a, g in zip(s.t.tolist(), s.acc.tolist(), s.gyro.tolist()):
+    for t, a, g in zip(s.t.tolist(), s.acc.tolist(), s.gyro.tolist(), strict=True):
         lines.append(",".join(f"{v:.6f}" for v in (t, *a, *g)))
     return lines
 

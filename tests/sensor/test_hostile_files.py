@@ -204,10 +204,12 @@ def test_row4_a_phyphox_csv_reads_only_its_own_folder(cases: dict[str, Case]) ->
 
 def test_row8_block_claiming_16M_samples_is_refused_cheaply(cases: dict[str, Case]) -> None:
     def read() -> list[str]:
-        with pytest.raises(RecordingError, match=r"a block claims 16777216 samples") as err:
-            with open_recording(cases["hsb_block_claims_16M"].path) as rec:
-                for _ in rec:
-                    pass
+        with (
+            pytest.raises(RecordingError, match=r"a block claims 16777216 samples") as err,
+            open_recording(cases["hsb_block_claims_16M"].path) as rec,
+        ):
+            for _ in rec:
+                pass
         return [err.value.message]
 
     _, peak = traced(read)
@@ -225,11 +227,13 @@ def test_row8_block_count_is_checked_against_the_header_not_only_the_crc(tmp_pat
 
     def read() -> tuple[Samples, RecordingError]:
         parts: list[Samples] = []
-        with pytest.raises(RecordingError, match=r"1 damaged stretch\(es\) skipped") as err:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RecordingWarning)
-                with open_recording(path) as rec:
-                    parts.extend(rec)
+        with (
+            pytest.raises(RecordingError, match=r"1 damaged stretch\(es\) skipped") as err,
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore", RecordingWarning)
+            with open_recording(path) as rec:
+                parts.extend(rec)
         return Samples.concat(parts), err.value
 
     (got, _), peak = traced(read)
@@ -247,9 +251,11 @@ def test_row8_one_flipped_bit_loses_only_its_block(tmp_path: Path) -> None:
     parts: list[Samples] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(RecordingError, match=r"flip\.hsb: 1 damaged stretch\(es\) skipped") as err:
-            with open_recording(path) as rec:
-                parts.extend(rec)
+        with (
+            pytest.raises(RecordingError, match=r"flip\.hsb: 1 damaged stretch\(es\) skipped") as err,
+            open_recording(path) as rec,
+        ):
+            parts.extend(rec)
     got = Samples.concat(parts)
     assert len(got) == len(s) - 1000
     assert np.array_equal(got.t[999:1001], [s.t[999], s.t[2000]])  # the lost block is a gap
