@@ -656,11 +656,6 @@ class _PairedText:
         self.done = False
         self.rows_read = 0
 
-    def skip_header(self) -> str:
-        raw = self.lines.readline()
-        self.next_line += 1
-        return (raw or b"").decode("utf-8", "replace")
-
     def fill(self) -> None:
         """Parse one more block into the buffer (raise RecordingError on a bad line, after buffering rows)."""
         try:

@@ -70,8 +70,10 @@ MAX_BLOCK_SAMPLES = 1 << 20
 LEGACY_BLOCK_SAMPLES = 1 << 18
 #: scale factors a header may declare (m/s² or rad/s per count): 0 or inf would make every value 0 or inf
 _LSB_RANGE = (1e-9, 1.0)
-#: block headers tried while looking for the next intact block after a damaged one (bounds the work)
+#: block headers tried, and payload bytes checksummed, while looking for the next intact block after a
+#: damaged one (bounds the work whatever the damage looks like)
 MAX_RESYNC_CANDIDATES = 4096
+MAX_RESYNC_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ def _try_block(f: BinaryIO, at: int, header: HsbHeader) -> tuple[str | None, tup
 def _next_intact(f: BinaryIO, after: int, header: HsbHeader) -> int | None:
     """Offset of the next block (after ``after``) whose header and checksum are intact, or None."""
     tried = 0
+    checked = 0
     window = 1 << 20
     pos = after
     while tried < MAX_RESYNC_CANDIDATES:
@@ -254,6 +257,12 @@ def _next_intact(f: BinaryIO, after: int, header: HsbHeader) -> int | None:
         i = chunk.find(BLOCK_MAGIC)
         while i >= 0 and tried < MAX_RESYNC_CANDIDATES:
             tried += 1
+            if i + _BLOCK_HEAD.size <= len(chunk):
+                _, n, plen, _, _ = _BLOCK_HEAD.unpack_from(chunk, i)
+                if 0 < n <= max_block_samples(header) and plen <= _payload_bound(n):
+                    checked += plen  # what checking this candidate's CRC will read
+                    if checked > MAX_RESYNC_BYTES:
+                        return None
             problem, block, _ = _try_block(f, pos + i, header)
             if problem is None and block is not None:
                 return pos + i
