@@ -219,6 +219,13 @@ def named_cases(folder: Path) -> list[Case]:
     (d / "flip.hsb").write_bytes(bytes(data))
     add("hsb_bit_flip_early", d / "flip.hsb", "8")
 
+    d = place("hsb_fakes")
+    fake = hsb._BLOCK_HEAD.pack(hsb.BLOCK_MAGIC, 1000, 16000, 0, 0.0)
+    good = hsb_bytes(wearer(10.0), block_samples=1000)
+    first_block = good.index(hsb.BLOCK_MAGIC)
+    (d / "fakes.hsb").write_bytes(good[: first_block + 100] + fake * 40000 + good[first_block:])
+    add("hsb_fake_block_headers", d / "fakes.hsb", "8")
+
     # row 16: trailing garbage, one endless first line, FIFO and /dev/zero named .csv
     d = place("gz_garbage")
     write_csv(d / "rec.csv.gz", s)

@@ -79,6 +79,7 @@ EXPECTED: dict[str, tuple[int, str | None]] = {
     "phyphox_csv_without_partner": (2, r"Accelerometer\.csv: phyphox export without a gyroscope table"),
     "hsb_block_claims_16M": (2, r"bomb\.hsb: .*a block claims 16777216 samples"),
     "hsb_bit_flip_early": (2, r"flip\.hsb: 1 damaged stretch\(es\) skipped \(samples from the start to t = 10\.000"),
+    "hsb_fake_block_headers": (2, r"fakes\.hsb: file is truncated or damaged at byte \d+ \(block 1: a block fails"),
     "csv_gz_trailing_zeros": (0, None),
     "first_line_8MB_no_newline": (2, r"rec\.csv line 1: longer than 1 MiB"),
     "gz_line_32MB_no_newline": (2, r"rec\.csv\.gz line 1: longer than 1 MiB"),
