@@ -17,9 +17,14 @@ in <= 150 MB and load in a few seconds, and a live recorder that is killed must 
   almost all 0x00/0xFF, so zlib (standard library, fast to decode) squeezes them; a day of real-looking data is
   typically 40-80 MB.
 * **Independent, checksummed blocks.** Every block carries its sample count, payload size and CRC-32, so a
-  reader returns every complete block of a truncated or damaged file and says where it stopped, and the file is
-  appendable: a live writer flushes one block per second of data (a kill loses at most that block), and
-  re-opening for append drops a torn last block and continues after it.
+  reader returns every complete block of a truncated file and says where it stopped, skips a damaged block to
+  the next intact one (its time becomes a gap), and the file is appendable: a live writer flushes one block per
+  second of data (a kill loses at most that block), and re-opening for append drops a torn last block and
+  continues after it.
+* **Bounded by the header, not by the block.** A block holds at most the header's ``block_samples`` (the
+  writer splits there; older files up to :data:`LEGACY_BLOCK_SAMPLES`) and its payload inflates to exactly
+  what that count needs, so a damaged or hostile block claiming millions of samples is refused before any
+  allocation.
 
 Layout (little endian)::
 
