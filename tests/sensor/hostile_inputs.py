@@ -192,8 +192,8 @@ def named_cases(folder: Path) -> list[Case]:
     r = list(rows)
     r[-1] = "9999999.99," + r[-1].split(",", 1)[1]
     add("future_timestamp_last", _csv_file(place("future_last") / "rec.csv", r), "3")
-    # many gaps of 23 h: each under a day, together far longer than the data
-    r = [f"{i * 82800.0 + 0.01 * (i % 7):.2f}," + row.split(",", 1)[1] for i, row in enumerate(rows[:3000])]
+    # many gaps of 13 h: each under a day, together far longer than the data
+    r = [f"{i * 46800.0 + 0.01 * (i % 7):.2f}," + row.split(",", 1)[1] for i, row in enumerate(rows[:3000])]
     add("many_day_gaps", _csv_file(place("day_gaps") / "rec.csv", r), "3")
 
     # row 4: a .zip that is not a zip, beside another export
