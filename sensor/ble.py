@@ -17,11 +17,14 @@ import asyncio
 import collections
 import contextlib
 import fnmatch
+import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,7 @@ from bleak.exc import BleakError
 
 from processing.errors import SensorConnectionError
 from processing.samples import Samples
+from sensor.formats.files import open_private
 from sensor.profiles import Decoder, Profile, TimestampRebuilder, load_profiles
 from sensor.source import SourceEvent
 
@@ -113,6 +117,64 @@ class PacketQueue:
         return items
 
 
+class ConfigMemory:
+    """What hipsense last wrote to each device's persistent (flash-stored) configuration.
+
+    A small JSON file in the data folder, ``{address: {characteristic UUID: hex}}``, created owner-only. Writes
+    that a device stores in flash (the Thingy:52 motion config) are skipped when they equal what was last
+    written to that address, so a reconnect does not wear its flash. The file is an outside input too: it is
+    read bounded (:data:`MAX_BYTES`) and anything that is not the expected shape is ignored (and rewritten).
+    """
+
+    MAX_BYTES = 1 << 16
+    MAX_DEVICES = 64
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._data: dict[str, dict[str, str]] | None = None
+
+    def _load(self) -> dict[str, dict[str, str]]:
+        if self._data is None:
+            self._data = {}
+            try:
+                with self.path.open("rb") as f:
+                    raw = f.read(self.MAX_BYTES + 1)
+                parsed = json.loads(raw) if len(raw) <= self.MAX_BYTES else None
+            except (OSError, ValueError, RecursionError):
+                parsed = None
+            if isinstance(parsed, dict):
+                for address, writes in list(parsed.items())[: self.MAX_DEVICES]:
+                    if isinstance(address, str) and isinstance(writes, dict):
+                        self._data[address.upper()] = {
+                            str(k): v for k, v in writes.items() if isinstance(v, str) and len(v) <= 1024
+                        }
+        return self._data
+
+    def last(self, address: str, uuid: str) -> bytes | None:
+        """The bytes last written to ``uuid`` on ``address``, or None."""
+        value = self._load().get(address.upper(), {}).get(uuid)
+        if value is None:
+            return None
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            return None
+
+    def remember(self, address: str, uuid: str, data: bytes) -> None:
+        """Record a successful write (saved at once, atomically, 0600)."""
+        devices = self._load()
+        devices.setdefault(address.upper(), {})[uuid] = data.hex()
+        while len(devices) > self.MAX_DEVICES:
+            devices.pop(next(iter(devices)))
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            with open_private(tmp, "wb") as f:
+                f.write(json.dumps(devices, indent=1, sort_keys=True).encode())
+            os.replace(tmp, self.path)
+        except OSError as exc:  # the write to the device happened; only the memory of it is lost
+            log.warning("%s: cannot save what was written to %s (%s)", self.path, address, exc.strerror or exc)
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Reconnect delays: ``first_s``, doubling up to ``max_s``; reset after a connection that delivered data."""
@@ -175,6 +237,7 @@ class BleSource:
         expected means samples were lost (see :class:`~sensor.profiles.TimestampRebuilder`).
     client_backend / scanner_backend: bleak backends (None: the platform's; ``VirtualLink`` provides virtual
         ones).
+    config_memory: where persistent configuration writes are remembered per device (None: always write them).
     """
 
     def __init__(
@@ -191,8 +254,13 @@ class BleSource:
         max_delay_s: float = 0.25,
         client_backend: type[BaseBleakClient] | None = None,
         scanner_backend: type[BaseBleakScanner] | None = None,
+        config_memory: ConfigMemory | None = None,
     ) -> None:
         self.profile = profile
+        self.config_memory = config_memory
+        self._lost_carry = 0  # samples dropped before notifications that gave no packet
+        self.config_writes = 0  # configuration writes done (persistent ones skipped when unchanged)
+        self.config_skipped = 0
         self.device = device
         self.rate_hz = float(profile.check_rate(rate_hz if rate_hz is not None else profile.default_hz))
         self.name = device or profile.name
@@ -308,9 +376,8 @@ class BleSource:
             device, disconnected_callback=on_disconnect, timeout=self.scan_timeout_s, backend=self.client_backend
         ) as client:
             self.address = client.address
-            for uuid, data in self.profile.configure_commands(self.rate_hz):
-                await client.write_gatt_char(uuid, data, response=True)
-                await asyncio.sleep(0.05)  # WitMotion wants the unlock to settle before the next command
+            await self._configure(client)
+            self.decoder.reset()  # a partial frame from the last connection cannot be completed
             await client.start_notify(self.profile.notify, on_notify)
             self.connects += 1
             if self.start is None:
@@ -340,6 +407,31 @@ class BleSource:
             if lost.is_set():
                 raise SensorConnectionError(f"{self.name}: the link dropped")
 
+    async def _configure(self, client: BleakClient) -> None:
+        """Write the profile's configuration; a persistent (flash) write only when the device lacks it."""
+        address = client.address
+        for uuid, data, persistent in self.profile.configure_writes(self.rate_hz):
+            memory = self.config_memory if persistent else None
+            if memory is not None and memory.last(address, uuid) == data and await self._holds(client, uuid, data):
+                self.config_skipped += 1
+                log.info("%s: configuration %s already on the device; not written again", self.name, uuid[:8])
+                continue
+            await client.write_gatt_char(uuid, data, response=True)
+            self.config_writes += 1
+            if memory is not None:
+                memory.remember(address, uuid, data)
+            await asyncio.sleep(0.05)  # WitMotion wants the unlock to settle before the next command
+
+    async def _holds(self, client: BleakClient, uuid: str, data: bytes) -> bool:
+        """True unless the characteristic reads back something else (another app changed it); reading does
+        not wear flash. A characteristic that cannot be read is trusted to hold what was written."""
+        try:
+            value = await client.read_gatt_char(uuid)
+        except (BleakError, TimeoutError) as exc:
+            log.debug("%s: cannot read back %s (%s)", self.name, uuid[:8], exc)
+            return True
+        return bytes(value) == data
+
     async def _read_battery(self, client: BleakClient) -> SourceEvent | None:
         try:
             value = await client.read_gatt_char(self.profile.battery)
@@ -353,10 +445,13 @@ class BleSource:
     def _decode(self, items: list[_Item]) -> Samples | None:
         ts, accs, gyros = [], [], []
         for item in items:
-            packet = self.decoder.decode(item.data)
-            if packet is None:
+            packet = self.decoder.decode(item.data, lost_before=item.lost_before)
+            lost = self._lost_carry + item.lost_before
+            if packet is None:  # rejected, or (reassembling) no frame completed yet: keep the loss for the next
+                self._lost_carry = lost
                 continue
-            t = self.timestamps.place(item.arrival, len(packet), packet.counter, lost_before=item.lost_before)
+            self._lost_carry = 0
+            t = self.timestamps.place(item.arrival, len(packet), packet.counter, lost_before=lost)
             if t.size == 0:
                 continue
             ts.append(t)

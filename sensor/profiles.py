@@ -79,6 +79,7 @@ class PacketLayout:
     counter: str | None = None
     counter_bits: int = 16
     expect: Mapping[str, int] = field(default_factory=dict)
+    reassemble: bool = False
     acc_idx: list[int] = field(init=False, repr=False)
     gyro_idx: list[int] = field(init=False, repr=False)
 
@@ -96,6 +97,8 @@ class PacketLayout:
             raise ConfigError(f"counter field {self.counter!r} is not a prefix field")
         if not (isinstance(self.records, int) and self.records >= 1) and self.records not in ("fill", "count"):
             raise ConfigError(f'records = {self.records!r}: give a positive number, "fill" or "count"')
+        if self.reassemble and (len(self.magic) != 2 or self.prefix is not None or self.records != "fill"):
+            raise ConfigError('reassemble = true needs a 2-byte magic, no prefix and records = "fill"')
         idx = [self.fields.index(a) for a in _AXES]
         object.__setattr__(self, "acc_idx", idx[:3])
         object.__setattr__(self, "gyro_idx", idx[3:])
@@ -117,6 +120,8 @@ class PacketLayout:
     def sample_count(self, data: bytes | bytearray) -> int:
         """Samples a notification claims to hold, from its length (and count field); 0 if it is malformed.
         Cheap and never raises: used to account for notifications dropped before decoding."""
+        if self.reassemble:  # a byte stream: about this many frames
+            return len(data) // self.record_size
         body = len(data) - self.prefix_size
         if body <= 0 or body % self.record_size:
             return 0
@@ -194,6 +199,8 @@ class Command:
     hex: str = ""
     format: str = ""
     values: tuple[int | str, ...] = ()
+    #: the device stores this write in flash: write it only when it differs from what was last written
+    persistent: bool = False
 
     def payload(self, rate_hz: int, rate_code: int) -> bytes:
         if self.hex:
@@ -241,8 +248,13 @@ class Profile:
 
     def configure_commands(self, rate_hz: float) -> list[tuple[str, bytes]]:
         """(characteristic UUID, bytes) to write at connect, in order, for ``rate_hz``."""
+        return [(uuid, data) for uuid, data, _ in self.configure_writes(rate_hz)]
+
+    def configure_writes(self, rate_hz: float) -> list[tuple[str, bytes, bool]]:
+        """(characteristic UUID, bytes, persistent) to write at connect, in order, for ``rate_hz``; persistent
+        writes go to the device's flash and are skipped when the device already holds them."""
         rate = self.check_rate(rate_hz)
-        return [(c.uuid, c.payload(rate, self.rate_codes[rate])) for c in self.configure]
+        return [(c.uuid, c.payload(rate, self.rate_codes[rate]), c.persistent) for c in self.configure]
 
 
 def _uuid(text: Any, where: str) -> str:
@@ -252,6 +264,12 @@ def _uuid(text: Any, where: str) -> str:
     if len(s) != 36 or s.count("-") != 4:
         raise ConfigError(f"{where}: {text!r} is not a 128-bit UUID")
     return s
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {value!r} is not true or false")
+    return value
 
 
 def parse_profile(data: Mapping[str, Any], *, where: str = "profile", path: Path | None = None) -> Profile:
@@ -274,6 +292,7 @@ def parse_profile(data: Mapping[str, Any], *, where: str = "profile", path: Path
             counter=pk.get("counter"),
             counter_bits=int(pk.get("counter_bits", 16)),
             expect={str(k): int(v) for k, v in pk.get("expect", {}).items()},
+            reassemble=_flag(pk.get("reassemble", False), f"{where} [packet] reassemble"),
         )
         configure = []
         for i, c in enumerate(data.get("configure", [])):
@@ -286,6 +305,7 @@ def parse_profile(data: Mapping[str, Any], *, where: str = "profile", path: Path
                     hex=str(c.get("hex", "")),
                     format=str(c.get("format", "")),
                     values=tuple(c.get("values", ())),
+                    persistent=_flag(c.get("persistent", False), f"{where} configure[{i}] persistent"),
                 )
             )
         rates = data["rates"]
@@ -340,11 +360,65 @@ def load_profiles() -> list[Profile]:
     return [load_profile(p) for p in profile_paths()]
 
 
+class FrameAssembler:
+    """Whole frames from notifications that cut them anywhere (WitMotion's BLE 5.0 modules do).
+
+    A frame is ``magic[0]``, a type byte and ``layout.record.size`` bytes. Frames of type ``magic[1]`` (the
+    samples) are handed out; frames of other types (``55 71`` register replies, ...) are skipped and counted in
+    ``skipped_frames``; bytes that cannot start a frame are skipped (``skipped_bytes``) until the next
+    ``magic[0]``. At most one partial frame is kept between notifications, so memory is bounded by a frame.
+    Like the vendor's SDK, this trusts the framing: WitMotion frames carry no checksum over BLE.
+
+    >>> wit = load_profile("witmotion")
+    >>> frame = bytes.fromhex("5561") + wit.packet.record.pack(0, 0, 2048, 0, 0, 0, 0, 0, 0)
+    >>> asm = FrameAssembler(wit.packet)
+    >>> asm.feed(frame[:7]), len(asm.feed(frame[7:] + bytes.fromhex("5571") + bytes(18))), asm.skipped_frames
+    (b'', 20, 1)
+    """
+
+    def __init__(self, layout: PacketLayout) -> None:
+        self.lead = layout.magic[:1]
+        self.kind = layout.magic[1]
+        self.size = layout.record_size
+        self._buf = b""
+        self.skipped_frames = 0
+        self.skipped_bytes = 0
+
+    def reset(self) -> None:
+        """Forget a partial frame (notifications were lost, or the link was): it cannot be completed."""
+        if self._buf:
+            self.skipped_bytes += len(self._buf)
+        self._buf = b""
+
+    def feed(self, data: bytes | bytearray) -> bytes:
+        """The complete sample frames (concatenated) that ``data`` finishes; b"" if none."""
+        buf = self._buf + bytes(data)
+        out: list[bytes] = []
+        at = 0
+        size = self.size
+        while True:
+            if at < len(buf) and buf[at : at + 1] != self.lead:
+                nxt = buf.find(self.lead, at)
+                skip = (nxt if nxt >= 0 else len(buf)) - at
+                self.skipped_bytes += skip
+                at += skip
+            if len(buf) - at < size:
+                break
+            if buf[at + 1] == self.kind:
+                out.append(buf[at : at + size])
+            else:
+                self.skipped_frames += 1
+            at += size
+        self._buf = buf[at:]
+        return b"".join(out)
+
+
 class Decoder:
     """Decodes notifications with a profile's layout, counting what it accepts and what it rejects.
 
     A rejected notification is logged (the first few, then every 1000th) and dropped: it never stops the
-    stream.
+    stream. With ``reassemble`` layouts the notifications are a byte stream: frames cut across notifications
+    are put back together and frames of other types are skipped and counted (see :class:`FrameAssembler`).
     """
 
     def __init__(self, layout: PacketLayout, *, device: str = "sensor") -> None:
@@ -352,8 +426,32 @@ class Decoder:
         self.device = device
         self.accepted = 0
         self.rejected = 0
+        self.assembler = FrameAssembler(layout) if layout.reassemble else None
+        self._skipped_logged = 0
 
-    def decode(self, data: bytes | bytearray) -> Packet | None:
+    @property
+    def skipped_frames(self) -> int:
+        """Frames of other types (e.g. WitMotion register replies) skipped so far."""
+        return self.assembler.skipped_frames if self.assembler is not None else 0
+
+    def reset(self) -> None:
+        """The stream broke (lost notifications, a new connection): drop any partial frame."""
+        if self.assembler is not None:
+            self.assembler.reset()
+
+    def decode(self, data: bytes | bytearray, *, lost_before: int = 0) -> Packet | None:
+        """The samples of one notification (None if it completes none or is rejected). ``lost_before`` > 0
+        says notifications just before this one were dropped: a partial frame from before is discarded."""
+        if self.assembler is not None:
+            if lost_before:
+                self.assembler.reset()
+            data = self.assembler.feed(data)
+            skipped = self.assembler.skipped_frames
+            if skipped > self._skipped_logged and (skipped <= 5 or skipped // 1000 > self._skipped_logged // 1000):
+                log.info("%s: skipped %d frame(s) of other types so far (register replies)", self.device, skipped)
+            self._skipped_logged = skipped
+            if not data:
+                return None
         try:
             packet = self.layout.decode(data)
         except DecodeError as exc:

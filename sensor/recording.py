@@ -40,9 +40,12 @@ csv demo 100.0 3
 from __future__ import annotations
 
 import contextlib
+import io
+import itertools
 import math
 import queue
 import re
+import stat
 import threading
 import warnings
 import zipfile
@@ -61,9 +64,11 @@ from processing.errors import RecordingError, RecordingWarning
 from processing.samples import STANDARD_GRAVITY, Samples
 from sensor.formats import hsb
 from sensor.formats.fastcsv import format_block, parse_block
+from sensor.formats.files import open_private
 
 __all__ = [
     "CANONICAL_HEADER",
+    "EmptyRecordingError",
     "Recording",
     "RecordingInfo",
     "RecordingWriter",
@@ -96,6 +101,25 @@ SATURATION_RUN = 3
 #: units are decided on this first stretch of the recording
 UNIT_PREFIX_S = 60.0
 _UNIT_PREFIX_MAX_SAMPLES = 200_000
+#: the longest line read (a canonical row is under 100 bytes); a longer one is an error, read no further
+MAX_LINE_BYTES = 1 << 20
+#: metadata lines allowed before the header
+MAX_METADATA_LINES = 1000
+#: largest piece of decompressed text handed out at once, however well the input compresses
+_MAX_PIECE_BYTES = 1 << 22
+#: a single gap longer than this stops the stream with an error (24 h: a sensor off overnight is fine)
+MAX_GAP_S = 86400.0
+#: time in gaps may exceed the time covered by samples this many times (plus MAX_GAP_S); beyond, it stops.
+#: The epochs made downstream are then at most (1 + this) x the samples' own, plus a day: bounded by the input.
+MAX_GAP_RATIO = 3.0
+#: |t| beyond this (s, about 317 years) is not a time on any recording's clock: such rows are dropped
+MAX_ABS_T_S = 1e10
+#: |acc| (m/s²) or |gyro| (rad/s) beyond this is no measurement (a damaged row): such rows are dropped
+MAX_ABS_VALUE = 1e6
+#: the sample rates hipsense processes, Hz
+RATE_RANGE_HZ = (1.0, 2000.0)
+#: the years a metadata ``start`` may lie in
+START_YEARS = (1970, 2199)
 _RAD_PER_DEG = math.pi / 180.0
 
 
@@ -144,44 +168,80 @@ class _Source(Protocol):
     def close(self) -> None: ...
 
 
+class _LineTooLong(Exception):
+    """A line longer than :data:`MAX_LINE_BYTES` (turned into a RecordingError naming the file and line)."""
+
+
 class _ByteReader:
     """Decompressed bytes of a plain or gzip file in pieces, counting compressed bytes consumed.
 
     Multi-member gzip files (as written by :class:`RecordingWriter`) are read through; a stream that ends
-    early sets ``truncated``.
+    early or is corrupt inside a member sets ``truncated``; bytes after the last complete member that are not
+    gzip (a broken download's padding) set ``trailing_garbage`` and are ignored. Each piece handed out is at
+    most :data:`_MAX_PIECE_BYTES` however well the input compresses, so memory never depends on it.
     """
 
     def __init__(self, stream: IO[bytes], *, gz: bool) -> None:
         self._f = stream
         self._gz = gz
         self._d = zlib.decompressobj(wbits=47) if gz else None
+        self._feed = b""  # compressed bytes not yet given to the decompressor
+        self._members = 0  # complete gzip members read
+        self._member_out = 0  # bytes the current member has produced
+        self._done = False
         self.consumed = 0
         self.truncated = False
+        self.trailing_garbage = 0  # bytes ignored after the last complete gzip member
 
     def read(self, size: int = 1 << 18) -> bytes:
         """Next piece of data, about ``size`` bytes (at least 64 KiB of the file); b"" at the end."""
+        limit = min(max(size, 1 << 16), _MAX_PIECE_BYTES)  # decompressed bytes handed out at most
         size = max(size // 3 if self._gz else size, 1 << 16)  # CSV text compresses about 3:1
-        while True:
+        if self._d is None:
             raw = self._f.read(size)
             self.consumed += len(raw)
-            if self._d is None:
-                return raw
-            if not raw:
-                if not self._d.eof and self.consumed > 0:
-                    self.truncated = True
-                return b""
+            return raw
+        while not self._done:
+            if not self._feed:
+                raw = self._f.read(size)
+                self.consumed += len(raw)
+                if not raw:
+                    if not self._d.eof and self.consumed > 0:
+                        self.truncated = True
+                    self._done = True
+                    return b""
+                self._feed = raw
+            if self._d.eof:  # the previous member is complete: the next one starts here
+                self._d = zlib.decompressobj(wbits=47)
+                self._member_out = 0
             try:
-                out = [self._d.decompress(raw)]
-                while self._d.eof and self._d.unused_data:  # next gzip member
-                    rest = self._d.unused_data
-                    self._d = zlib.decompressobj(wbits=47)
-                    out.append(self._d.decompress(rest))
+                data = self._d.decompress(self._feed, limit)
             except zlib.error:
-                self.truncated = True
+                if self._member_out == 0 and self._members > 0:
+                    self.trailing_garbage = len(self._feed) + self._rest_of_file()
+                else:
+                    self.truncated = True
+                self._done = True
                 return b""
-            data = b"".join(out)
+            if self._d.unconsumed_tail:
+                self._feed = self._d.unconsumed_tail
+            elif self._d.eof:
+                self._members += 1
+                self._feed = self._d.unused_data
+            else:
+                self._feed = b""
+            self._member_out += len(data)
             if data:
                 return data
+        return b""
+
+    def _rest_of_file(self) -> int:
+        """Bytes left in the file (counted as consumed: they are skipped, not read)."""
+        rest = 0
+        while piece := self._f.read(1 << 20):
+            rest += len(piece)
+        self.consumed += rest
+        return rest
 
     def close(self) -> None:
         self._f.close()
@@ -196,7 +256,11 @@ def _open_bytes(path: Path) -> _ByteReader:
 
 
 class _Lines:
-    """Line-aligned blocks of text from a :class:`_ByteReader` (``\\r`` removed)."""
+    """Line-aligned blocks of text from a :class:`_ByteReader` (``\\r`` removed).
+
+    A line longer than :data:`MAX_LINE_BYTES` raises :class:`_LineTooLong` once that much has been read:
+    time and memory stay bounded whatever the input (a file of one endless line, ``/dev/zero``).
+    """
 
     def __init__(self, reader: _ByteReader) -> None:
         self.reader = reader
@@ -205,15 +269,27 @@ class _Lines:
         self.partial_last_line = False
 
     def readline(self) -> bytes | None:
-        while b"\n" not in self._buf and not self.eof:
-            self._buf += self._read(1 << 16)
+        if b"\n" not in self._buf and not self.eof:
+            pieces = [self._buf]
+            have = len(self._buf)
+            while not self.eof:
+                piece = self._read(1 << 16)
+                pieces.append(piece)
+                have += len(piece)
+                if b"\n" in piece:
+                    break
+                if have > MAX_LINE_BYTES:
+                    raise _LineTooLong
+            self._buf = b"".join(pieces)
         if not self._buf:
             return None
         i = self._buf.find(b"\n")
         if i < 0:
             line, self._buf = self._buf, b""
-            return line
-        line, self._buf = self._buf[: i + 1], self._buf[i + 1 :]
+        else:
+            line, self._buf = self._buf[: i + 1], self._buf[i + 1 :]
+        if len(line) > MAX_LINE_BYTES:
+            raise _LineTooLong
         return line
 
     def _read(self, size: int) -> bytes:
@@ -239,8 +315,10 @@ class _Lines:
             cut = buf.find(b"\n", size - 1) if have >= size else -1
             if cut < 0:
                 if not self.eof:
+                    if len(buf) > size + MAX_LINE_BYTES:
+                        raise _LineTooLong
                     self._buf = buf
-                    want = len(buf) + size  # a very long line: read on
+                    want = len(buf) + (1 << 16)  # a long line: read on, a little at a time
                     continue
                 block, self._buf = buf, b""
                 if not block.endswith(b"\n"):
@@ -254,6 +332,13 @@ class _Lines:
     def at_end(self) -> bool:
         """True once every byte has been handed out."""
         return self.eof and not self._buf
+
+
+def _line_too_long(name: str, line: int | str) -> RecordingError:
+    return RecordingError(
+        f"{name} line {line}: longer than {MAX_LINE_BYTES >> 20} MiB (or no line ends at all); stopped reading there",
+        hint="is this really a recording? rows of a canonical CSV are short lines of numbers",
+    )
 
 
 class _BadLine(Exception):
@@ -373,22 +458,35 @@ class _CsvSource:
         self.metadata: dict[str, str] = {}
         lineno = 0
         header: bytes | None = None
-        while True:
-            raw = self._lines.readline()
-            if raw is None:
+        try:
+            while True:
+                try:
+                    raw = self._lines.readline()
+                except _LineTooLong:
+                    raise _line_too_long(self.name, lineno + 1) from None
+                if raw is None:
+                    break
+                lineno += 1
+                if lineno > MAX_METADATA_LINES:
+                    raise RecordingError(
+                        f"{self.name}: no header line within the first {MAX_METADATA_LINES} lines",
+                        hint=f"a canonical recording has '# key=value' lines, then the header '{CANONICAL_HEADER}'",
+                    )
+                text = raw.strip()
+                if not text:
+                    continue
+                if text.startswith(b"#"):
+                    kv = _parse_metadata_line(text.decode("utf-8", "replace"))
+                    if kv is not None:
+                        self.metadata[kv[0]] = kv[1]
+                    continue
+                header = text
                 break
-            lineno += 1
-            text = raw.strip()
-            if not text:
-                continue
-            if text.startswith(b"#"):
-                kv = _parse_metadata_line(text.decode("utf-8", "replace"))
-                if kv is not None:
-                    self.metadata[kv[0]] = kv[1]
-                continue
-            header = text
-            break
+        except BaseException:
+            self._reader.close()
+            raise
         if header is None:
+            self._reader.close()
             if self._reader.truncated:
                 raise RecordingError(
                     f"{self.name}: file is truncated before its header", hint="the file holds no samples"
@@ -400,6 +498,7 @@ class _CsvSource:
             )
         names = [c.strip().strip('"').strip() for c in header.decode("utf-8", "replace").split(",")]
         if tuple(names[:7]) != CANONICAL_COLUMNS:
+            self._reader.close()
             shown = header.decode("utf-8", "replace")[:60]
             raise RecordingError(
                 f"{self.name} line {lineno}: header missing: expected '{CANONICAL_HEADER}', got '{shown}'",
@@ -429,6 +528,8 @@ class _CsvSource:
                     yield raw
                 if error is not None:
                     raise error
+            if self._reader.trailing_garbage:
+                _warn_trailing_garbage(self.name, self._reader.trailing_garbage)
         finally:
             self._stop_read_ahead()
 
@@ -436,7 +537,15 @@ class _CsvSource:
         """Parsed blocks (on the read-ahead thread), each with the error that ends the stream there, if any."""
         next_line = self.header_line + 1
         rows_read = 0
-        for block in self._lines.blocks(TEXT_BLOCK_BYTES):
+        blocks = self._lines.blocks(TEXT_BLOCK_BYTES)
+        while True:
+            try:
+                block = next(blocks, None)
+            except _LineTooLong:
+                yield None, _line_too_long(self.name, f"{next_line} or later")
+                return
+            if block is None:
+                break
             fast = parse_block(block, self.ncols)
             if fast is not None:  # every line a row
                 values, offsets, bad, n_lines = fast, np.arange(fast.shape[0], dtype=np.int64), None, fast.shape[0]
@@ -482,15 +591,26 @@ class _CsvSource:
         self._reader.close()
 
 
+def _warn_trailing_garbage(name: str, n_bytes: int) -> None:
+    warnings.warn(
+        f"{name}: {n_bytes} bytes after the last gzip member are not gzip data; ignored (every row before "
+        "them was read)",
+        RecordingWarning,
+        stacklevel=3,
+    )
+
+
 def _range_from_metadata(meta: Mapping[str, str], key: str, scale: float, name: str) -> float | None:
     if key not in meta:
         return None
     try:
         value = float(meta[key])
     except ValueError:
+        value = math.nan
+    if not 0 < value < 1e6:
         raise RecordingError(
-            f"{name}: metadata {key}={meta[key]!r} is not a number", hint=f"write e.g. '# {key}=16'"
-        ) from None
+            f"{name}: metadata {key}={meta[key]!r} is not a positive number", hint=f"write e.g. '# {key}=16'"
+        )
     return value * scale
 
 
@@ -510,6 +630,8 @@ def _hapt_partner(path: Path) -> tuple[Path, Path] | None:
         path.with_name(f"{other}_{m.group(2)}_{m.group(3)}.txt{ext}") for ext in (m.group(4) or "", ".gz", "")
     ]
     partner = next((c for c in candidates if c.exists()), None)
+    if partner is not None:
+        _check_regular(partner)
     if partner is None:
         raise RecordingError(
             f"{path.name}: HAPT partner file {candidates[0].name} not found next to it",
@@ -534,14 +656,13 @@ class _PairedText:
         self.done = False
         self.rows_read = 0
 
-    def skip_header(self) -> str:
-        raw = self.lines.readline()
-        self.next_line += 1
-        return (raw or b"").decode("utf-8", "replace")
-
     def fill(self) -> None:
         """Parse one more block into the buffer (raise RecordingError on a bad line, after buffering rows)."""
-        block = next(self._it, None)
+        try:
+            block = next(self._it, None)
+        except _LineTooLong:
+            self.done = True
+            raise _line_too_long(self.path.name, f"{self.next_line} or later") from None
         if block is None:
             self.done = True
             if self.reader.truncated:
@@ -622,12 +743,19 @@ class _HaptSource:
                 yield _RawBlock(t, acc * STANDARD_GRAVITY, gyro, lines)
             if pending is not None:
                 raise pending
+            # One file ended and the other still has rows: stop now (buffering the rest would grow without bound).
+            left_over = (self._acc.done and (self._gyro.values.shape[0] or not self._gyro.done)) or (
+                self._gyro.done and (self._acc.values.shape[0] or not self._acc.done)
+            )
+            if left_over and not (self._acc.done and self._gyro.done):
+                (self._gyro if self._acc.done else self._acc).fill()
+                self._acc.done = self._gyro.done = True
             if self._acc.done and self._gyro.done:
                 left_acc, left_gyro = self._acc.values.shape[0], self._gyro.values.shape[0]
                 if left_acc or left_gyro:
                     longer = self.acc_path.name if left_acc else self.gyro_path.name
                     raise RecordingError(
-                        f"{longer}: {max(left_acc, left_gyro)} more rows than its HAPT partner; the first "
+                        f"{longer}: at least {max(left_acc, left_gyro)} more rows than its HAPT partner; the first "
                         f"{index} rows were read",
                         hint="the acc_* and gyro_* files of one experiment must have the same number of rows",
                     )
@@ -663,9 +791,58 @@ def _phyphox_kind(header: str, name: str) -> str | None:
     return None
 
 
+#: phyphox: entries of a zip (or files of a folder) looked at, and the size of meta/time.csv read
+_PHYPHOX_MAX_ENTRIES = 1000
+_PHYPHOX_TIME_CSV_BYTES = 1 << 16
+#: gyroscope rows buffered ahead of the accelerometer at most (their times may be far apart in a bad file)
+_PHYPHOX_MAX_GYRO_ROWS = 1 << 20
+#: what a broken zip member raises while it is read (bad CRC, corrupt deflate, encryption, unknown method)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError, ValueError)
+
+
+class _ZipMember(io.RawIOBase):
+    """A zip member's bytes; any error of the member (bad CRC, corrupt data, ...) as one RecordingError."""
+
+    def __init__(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive: str) -> None:
+        super().__init__()
+        self._where = f"{archive}: member {info.filename!r}"
+        if info.flag_bits & 0x1:
+            raise RecordingError(f"{self._where} is encrypted", hint="export from phyphox again without a password")
+        try:
+            self._f: IO[bytes] = zf.open(info)
+        except _ZIP_ERRORS as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: BaseException) -> RecordingError:
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        return RecordingError(
+            f"{self._where} cannot be read ({detail})", hint="the zip is damaged; export it from phyphox again"
+        )
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return self._f.read(-1 if size is None else size)
+        except _ZIP_ERRORS as exc:
+            raise self._error(exc) from None
+
+    def readline(self, size: int | None = -1) -> bytes:
+        try:
+            return self._f.readline(-1 if size is None else size)
+        except _ZIP_ERRORS as exc:
+            raise self._error(exc) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(*_ZIP_ERRORS):
+            self._f.close()
+        super().close()
+
+
 def _phyphox_table(name: str, opener: Callable[[], IO[bytes]], size: int) -> _PhyphoxTable | None:
     with opener() as f:
-        header = f.readline().decode("utf-8", "replace").strip()
+        header = f.readline(MAX_LINE_BYTES).decode("utf-8", "replace").strip()
     if not header.startswith('"') and "time" not in header.lower():
         return None
     kind = _phyphox_kind(header, name)
@@ -678,33 +855,66 @@ def _phyphox_table(name: str, opener: Callable[[], IO[bytes]], size: int) -> _Ph
     else:
         sep, comma = b",", False
     ncols = header.count(sep.decode()) + 1
+    if ncols < 4 and kind != "linear":  # time and three axes at least (linear ones are only named)
+        return None
     return _PhyphoxTable(name, opener, size, kind, sep, comma, ncols)
 
 
+def _regular_file(p: Path) -> bool:
+    """True for a regular file that is not a symlink (inside an export nothing else is read)."""
+    try:
+        return stat.S_ISREG(p.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def _phyphox_tables(path: Path) -> tuple[list[_PhyphoxTable], str | None]:
-    """The tables of a phyphox export and the text of meta/time.csv (if any)."""
+    """The tables of a phyphox export and the text of meta/time.csv (if any).
+
+    Only what the user named is read: a ``.zip`` must be a zip (never a reason to look at the folder around
+    it); a folder's own CSV files and its ``meta/time.csv``; a CSV named directly and the tables beside it in
+    its folder (its partner), never other folders' files. Symlinks and anything but regular files are skipped.
+    """
     tables: list[_PhyphoxTable] = []
     time_csv: str | None = None
-    if path.is_file() and zipfile.is_zipfile(path):
-        zf = zipfile.ZipFile(path)
-        for info in zf.infolist():
-            if not info.filename.lower().endswith(".csv"):
+    if path.is_file() and path.name.lower().endswith(".zip"):
+        try:
+            zf = zipfile.ZipFile(path)
+            infos = zf.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+            raise RecordingError(
+                f"{path.name}: not a readable zip archive ({exc})",
+                hint="a broken download? export the phyphox experiment again (CSV, zip)",
+            ) from None
+        for info in infos[:_PHYPHOX_MAX_ENTRIES]:
+            lower = info.filename.lower()
+            if info.is_dir() or not lower.endswith(".csv"):
                 continue
-            if info.filename.lower().endswith("meta/time.csv"):
-                time_csv = zf.read(info).decode("utf-8", "replace")
+            if lower.endswith("meta/time.csv"):
+                with _ZipMember(zf, info, path.name) as member:
+                    time_csv = member.read(_PHYPHOX_TIME_CSV_BYTES).decode("utf-8", "replace")
                 continue
-            if "meta/" in info.filename.lower():
+            if "meta/" in lower:
                 continue
-            table = _phyphox_table(info.filename, lambda i=info: zf.open(i), info.file_size)  # type: ignore[misc]
+            table = _phyphox_table(
+                info.filename,
+                lambda i=info: _ZipMember(zf, i, path.name),  # type: ignore[arg-type,misc]
+                info.file_size,
+            )
             if table is not None:
                 tables.append(table)
         return tables, time_csv
     folder = path if path.is_dir() else path.parent
-    files = sorted(p for p in folder.rglob("*.csv") if len(p.relative_to(folder).parts) <= 2)
-    for p in files:
-        if p.parent.name == "meta":
-            if p.name == "time.csv":
-                time_csv = p.read_text("utf-8", "replace")
+    try:
+        entries = sorted(itertools.islice(folder.iterdir(), _PHYPHOX_MAX_ENTRIES))
+    except OSError as exc:
+        raise RecordingError(f"{folder.name}: cannot list the folder ({exc.strerror})", hint="check the path") from None
+    meta_time = folder / "meta" / "time.csv"
+    if _regular_file(meta_time) and not (folder / "meta").is_symlink():
+        with meta_time.open("rb") as f:
+            time_csv = f.read(_PHYPHOX_TIME_CSV_BYTES).decode("utf-8", "replace")
+    for p in entries:
+        if not p.name.lower().endswith(".csv") or not _regular_file(p):
             continue
         table = _phyphox_table(p.name, lambda p=p: p.open("rb"), p.stat().st_size)  # type: ignore[misc]
         if table is not None:
@@ -723,14 +933,14 @@ def _phyphox_start(time_csv: str | None) -> str | None:
             try:
                 exp_time = float(cells[1].replace(",", "."))
                 system_time = float(cells[2].replace(",", "."))
-            except ValueError:
-                return None
-            m = re.search(r"UTC([+-])(\d\d):?(\d\d)", cells[3])
-            tz = UTC
-            if m:
-                minutes = int(m.group(2)) * 60 + int(m.group(3))
-                tz = timezone(timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
-            return datetime.fromtimestamp(system_time - exp_time, tz).isoformat()
+                m = re.search(r"UTC([+-])(\d\d):?(\d\d)", cells[3])
+                tz = UTC
+                if m:
+                    minutes = int(m.group(2)) * 60 + int(m.group(3))
+                    tz = timezone(timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
+                return datetime.fromtimestamp(system_time - exp_time, tz).isoformat()
+            except (ValueError, OverflowError, OSError):
+                return None  # a damaged time.csv: the start is then unknown (and the summary says it is assumed)
     return None
 
 
@@ -742,13 +952,21 @@ class _PhyphoxReader:
         self.stream = table.open()
         self.reader = _ByteReader(self.stream, gz=False)
         self.lines = _Lines(self.reader)
-        self.lines.readline()
+        try:
+            self.lines.readline()
+        except _LineTooLong:
+            self.stream.close()
+            raise _line_too_long(table.name, 1) from None
         self._it = self.lines.blocks(TEXT_BLOCK_BYTES)
         self.next_line = 2
         self.done = False
 
     def next_block(self) -> tuple[FloatArray, IntArray] | None:
-        block = next(self._it, None)
+        try:
+            block = next(self._it, None)
+        except _LineTooLong:
+            self.done = True
+            raise _line_too_long(self.table.name, f"{self.next_line} or later") from None
         if block is None:
             self.done = True
             return None
@@ -814,7 +1032,11 @@ class _PhyphoxSource:
             acc, lines = got
             t = acc[:, 0]
             # enough gyro to bracket this block
-            while not self._gyro.done and (self._g.shape[0] == 0 or self._g[-1, 0] < t[-1]):
+            while (
+                not self._gyro.done
+                and (self._g.shape[0] == 0 or self._g[-1, 0] < t[-1])
+                and self._g.shape[0] < _PHYPHOX_MAX_GYRO_ROWS
+            ):
                 more = self._gyro.next_block()
                 if more is not None:
                     g = more[0]
@@ -880,20 +1102,64 @@ class _HsbSource:
         return f"{self.name} sample {line}"
 
     def blocks(self) -> Iterator[_RawBlock]:
-        for b in hsb.iter_blocks(self._f, self.header, self.name):
+        """Every intact block; a damaged one is skipped to the next intact block with a warning naming the
+        time lost (a gap), and the stream ends with an error that says how much was skipped."""
+        damaged: list[hsb.Damage] = []
+        last_t: float | None = None
+        pending: hsb.Damage | None = None
+        lost: list[str] = []
+        for b in hsb.iter_blocks(self._f, self.header, self.name, damaged=damaged):
+            if len(damaged) > len(lost):
+                pending = damaged[-1]
+                before = "the start" if last_t is None else f"t = {last_t:.3f} s"
+                lost.append(f"{before} to t = {b.t[0]:.3f} s")
+                if len(lost) <= MAX_GAP_WARNINGS:
+                    warnings.warn(
+                        f"{self.name}: bytes {pending.start}-{pending.end} are damaged (block {pending.index}: "
+                        f"{pending.problem}); skipped to the next intact block, samples from {lost[-1]} are lost "
+                        "(kept as a gap)",
+                        RecordingWarning,
+                        stacklevel=2,
+                    )
             lines = b.first_sample + 1 + np.arange(b.t.size, dtype=np.int64)
+            last_t = float(b.t[-1])
             yield _RawBlock(b.t, b.acc, b.gyro, lines)
+        if lost:
+            raise RecordingError(
+                f"{self.name}: {len(lost)} damaged stretch(es) skipped (samples from {lost[0]}"
+                + (f" and {len(lost) - 1} more" if len(lost) > 1 else "")
+                + " lost); every intact block was read",
+                hint="the lost time is kept as a gap; use another copy of the file if there is one",
+            )
 
     def close(self) -> None:
         self._f.close()
 
 
+def _check_regular(path: Path) -> None:
+    """Refuse anything but a regular file (a FIFO or ``/dev/zero`` named ``.csv`` would block or never end)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read ({exc.strerror or exc})", hint="check the path") from None
+    if not stat.S_ISREG(mode):
+        raise RecordingError(
+            f"{path.name}: not a regular file (a device, pipe or socket)",
+            hint="give a recording file, a phyphox folder or .zip",
+        )
+
+
 def _detect_format(path: Path) -> str:
     name = path.name.lower()
-    if not path.exists():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as exc:  # a symlink loop, a name too long, ...
+        raise RecordingError(f"{path}: cannot read ({exc.strerror or exc})", hint="check the path") from None
+    if not exists:
         raise RecordingError(f"{path}: no such file or folder", hint="check the path")
-    if path.is_dir():
+    if is_dir:
         return "phyphox"
+    _check_regular(path)
     if name.endswith(".hsb"):
         return "hsb"
     if _HAPT_RE.match(path.name):
@@ -906,6 +1172,8 @@ def _detect_format(path: Path) -> str:
         reader = _open_bytes(path)
         try:
             first = (_Lines(reader).readline() or b"").lstrip()
+        except _LineTooLong:
+            raise _line_too_long(path.name, 1) from None
         finally:
             reader.close()
         return "phyphox" if first.startswith(b'"') else "csv"
@@ -916,6 +1184,19 @@ def _detect_format(path: Path) -> str:
 
 
 def _make_source(path: Path, fmt: str) -> _Source:
+    try:
+        return _make_source_unchecked(path, fmt)
+    except OSError as exc:
+        raise _os_error(path, exc) from None
+
+
+def _os_error(path: Path, exc: OSError) -> RecordingError:
+    return RecordingError(
+        f"{path.name}: cannot read ({exc.strerror or type(exc).__name__})", hint="check the file and its permissions"
+    )
+
+
+def _make_source_unchecked(path: Path, fmt: str) -> _Source:
     if fmt == "hsb":
         return _HsbSource(path)
     if fmt == "hapt":
@@ -968,11 +1249,15 @@ class _Checker:
     saturated: _Counter = field(default_factory=_Counter)
     gaps: int = 0
     gap_seconds: float = 0.0
+    samples: int = 0  # kept so far
     sat_carry: NDArray[np.int64] = field(default_factory=lambda: np.zeros(6, np.int64))
 
     def check(self, b: _RawBlock, acc_scale: float, gyro_scale: float) -> Samples:
         t, acc, gyro, lines = b.t, b.acc * acc_scale, b.gyro * gyro_scale, b.lines
         finite = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyro).all(axis=1)
+        finite &= np.abs(t) <= MAX_ABS_T_S
+        with np.errstate(invalid="ignore"):
+            finite &= (np.abs(acc) <= MAX_ABS_VALUE).all(axis=1) & (np.abs(gyro) <= MAX_ABS_VALUE).all(axis=1)
         if not finite.all():
             bad = np.flatnonzero(~finite)
             self.nonfinite.add(bad.size, lambda: self.source.locate(int(lines[bad[0]])))
@@ -1001,6 +1286,16 @@ class _Checker:
             for k in np.flatnonzero(step > GAP_PERIODS * self.period).tolist():
                 if not np.isfinite(prev[k]):
                     continue
+                allowed = MAX_GAP_S + MAX_GAP_RATIO * (self.samples + k) * self.period - self.gap_seconds
+                if step[k] > min(MAX_GAP_S, allowed):
+                    why = "more than 24 h" if step[k] > MAX_GAP_S else "gaps far longer than the data"
+                    error = RecordingError(  # earlier than a backwards step (t was cut there)
+                        f"{self.source.locate(int(lines[k]))}: time jumps ahead by {step[k]:.6g} s "
+                        f"(t {prev[k]:.3f} -> {t[k]:.6g} s; {why}); stopped there, everything before was read",
+                        hint="a wrong timestamp on that line, or several recordings in one file: fix or split it",
+                    )
+                    t, acc, gyro, lines, prev, step = t[:k], acc[:k], gyro[:k], lines[:k], prev[:k], step[:k]
+                    break
                 self.gaps += 1
                 self.gap_seconds += float(step[k])
                 if self.gaps <= MAX_GAP_WARNINGS:
@@ -1010,9 +1305,11 @@ class _Checker:
                         RecordingWarning,
                         stacklevel=2,
                     )
+        if t.size:
             self._saturation(acc, gyro, lines)
             self.last_t = float(t[-1])
-        if error is not None:
+            self.samples += int(t.size)
+        if error is not None and self._pending_error is None:
             self._pending_error = error
         return Samples(t, acc, gyro)
 
@@ -1084,7 +1381,8 @@ def _decide_accel_unit(acc: FloatArray, requested: str, name: str) -> float:
         return STANDARD_GRAVITY
     if requested != "auto":
         raise RecordingError(f"accel_unit={requested!r} is not one of auto, m/s2, g", hint="--accel-unit m/s2")
-    med = float(np.median(np.linalg.norm(acc, axis=1)))
+    with np.errstate(over="ignore"):  # absurd values decide nothing (they are dropped as rows later)
+        med = float(np.median(np.linalg.norm(acc, axis=1)))
     if 5.0 <= med <= 20.0:
         return 1.0
     if 0.5 <= med <= 2.0:
@@ -1112,7 +1410,11 @@ def _gyro_ratio(t: FloatArray, acc: FloatArray, gyro: FloatArray) -> tuple[float
     if n < 10:
         return None
     dt = float(np.median(np.diff(t)))
+    if not dt > 0:  # repeated timestamps (dropped later as duplicates): no time base to compare with
+        return None
     win = max(1, round(0.25 / dt))
+    if win > n:
+        return None
     if n < 4 * win:
         return None
     c = np.cumsum(np.vstack([np.zeros((1, 3)), acc]), axis=0)
@@ -1169,6 +1471,10 @@ def _decide_gyro_unit(t: FloatArray, acc_si: FloatArray, gyro: FloatArray, reque
 
 # --------------------------------------------------------------------------------------------------------------
 # public reading API
+
+
+class EmptyRecordingError(RecordingError):
+    """A recording that ends without usable samples (header only, all NaN, one timestamp repeated)."""
 
 
 class Recording:
@@ -1239,12 +1545,20 @@ class Recording:
                         yield chunk
             except RecordingError as exc:
                 error = exc  # yield what came before it first
+            except OSError as exc:  # the disk or the file went away while reading
+                error = _os_error(self.info.path, exc)
             if size:
                 whole = Samples.concat(out)
                 self.samples_read += len(whole)
                 yield whole
             if error is not None:
                 raise error
+            if self.samples_read < 2:
+                raise EmptyRecordingError(
+                    f"{self.info.path.name}: no usable samples ({self.samples_read} after dropping rows with NaN "
+                    "or a repeated timestamp); nothing to analyze",
+                    hint="check that the file was written completely",
+                )
         finally:
             self.close()
 
@@ -1306,6 +1620,8 @@ class Recording:
         acc = np.concatenate([p.acc for p in prefix])
         gyro = np.concatenate([p.gyro for p in prefix])
         ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyro).all(axis=1)
+        with np.errstate(invalid="ignore"):
+            ok &= (np.abs(acc) <= MAX_ABS_VALUE).all(axis=1) & (np.abs(gyro) <= MAX_ABS_VALUE).all(axis=1)
         t, acc, gyro = t[ok], acc[ok], gyro[ok]
         if t.size:
             keep = t <= t[0] + UNIT_PREFIX_S
@@ -1338,6 +1654,12 @@ def _parse_start(value: str | None, name: str) -> datetime | None:
             f"{name}: metadata start={value!r} has no UTC offset",
             hint="write e.g. '# start=2024-05-01T08:30:00+02:00'",
         )
+    first, last = START_YEARS
+    if not first <= start.year <= last:
+        raise RecordingError(
+            f"{name}: metadata start={value!r} is outside the years {first}-{last}",
+            hint="a device clock that was never set? write the real start, e.g. '# start=2024-05-01T08:30:00+02:00'",
+        )
     return start
 
 
@@ -1368,7 +1690,9 @@ def open_recording(
         metadata = dict(source.metadata)
         bytes_total = source.bytes_total
         rate = rate_hz
+        where = "the rate_hz argument"
         if rate is None and "rate_hz" in metadata:
+            where = f"metadata rate_hz={metadata['rate_hz']!r}"
             try:
                 rate = float(metadata["rate_hz"])
             except ValueError:
@@ -1377,10 +1701,17 @@ def open_recording(
                     hint="write e.g. '# rate_hz=100'",
                 ) from None
         if rate is None:
+            where = "the rate estimated from the first timestamps"
             rate = _estimate_rate(source, p.name)
-        if not (rate > 0 and math.isfinite(rate)):
-            raise RecordingError(f"{p.name}: sample rate {rate!r} is not positive", hint="pass rate_hz=...")
+        low, high = RATE_RANGE_HZ
+        if not low <= rate <= high:
+            raise RecordingError(
+                f"{p.name}: sample rate {rate:g} Hz ({where}) is outside {low:g}-{high:g} Hz",
+                hint="check the timestamps (seconds) or the '# rate_hz=...' line; --rate overrides it",
+            )
         start = _parse_start(metadata.get("start"), p.name)
+    except OSError as exc:
+        raise _os_error(p, exc) from None
     finally:
         source.close()
     info = RecordingInfo(path=p, format=fmt, metadata=metadata, rate_hz=float(rate), start=start)
@@ -1486,7 +1817,7 @@ class RecordingWriter:
         resume = append and self.path.exists() and self.path.stat().st_size > 0
         if resume:
             self._last_t = _last_csv_time(self.path)
-        self._file = self.path.open("ab" if resume else "wb")
+        self._file = open_private(self.path, "ab" if resume else "wb")
         if not resume:
             self._emit(_format_metadata(meta) + (CANONICAL_HEADER + "\n").encode())
 
@@ -1550,8 +1881,9 @@ def _last_csv_time(path: Path) -> float | None:
     last: float | None = None
     with open_recording(path, accel_unit="m/s2", gyro_unit="rad/s", rate_hz=1.0) as rec, warnings.catch_warnings():
         warnings.simplefilter("ignore", RecordingWarning)
-        for chunk in rec:
-            last = float(chunk.t[-1])
+        with contextlib.suppress(EmptyRecordingError):
+            for chunk in rec:
+                last = float(chunk.t[-1])
     return last
 
 

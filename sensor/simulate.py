@@ -46,12 +46,13 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from processing.samples import STANDARD_GRAVITY, Samples
+from sensor.formats.files import open_private
 from sensor.sim_kinematics import FloatArray, body_rates, pelvis_matrix, rotate_t
 from sensor.sim_plan import Plan, compile_plan
 from sensor.sim_scenarios import (
@@ -582,8 +583,9 @@ def write_truth_csv(path: str | Path, epochs: EpochTruth | Iterable[EpochTruth])
     """
     path = Path(path)
     parts = [epochs] if isinstance(epochs, EpochTruth) else epochs
-    raw = gzip.open(path, "wb") if path.name.endswith(".gz") else open(path, "wb")  # noqa: SIM115
-    with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as out:
+    file = open_private(path, "wb")  # health data: owner-only
+    raw: IO[bytes] = gzip.GzipFile(fileobj=file, mode="wb") if path.name.endswith(".gz") else file  # type: ignore[assignment]
+    with file, raw, io.TextIOWrapper(raw, encoding="utf-8", newline="\n") as out:
         out.write("t,activity,tilt_deg,obliquity_deg,transition\n")
         for part in parts:
             for t, a, tilt, obl, tr in zip(

@@ -69,6 +69,10 @@ class Faults:
     lost: probability that a notification is lost (the device's transmit buffer overflowed).
     drop_link_at_s: stream seconds at which the sensor drops the link (it keeps sampling meanwhile).
     readvertise_after_s: wall seconds before the sensor advertises again after a drop.
+    split_bytes: > 0: the packets are sent as one byte stream cut into notifications of this many bytes, so
+        frames straddle notifications (as WitMotion's BLE 5.0 modules do); 0: whole records per notification.
+    reply_every: > 0: after every this many records the stream carries another frame, ``reply_frame`` (a
+        WitMotion register reply ``55 71``), which a decoder must skip.
     """
 
     interval_s: float = 0.03
@@ -76,10 +80,15 @@ class Faults:
     lost: float = 0.0
     drop_link_at_s: tuple[float, ...] = ()
     readvertise_after_s: float = 0.3
+    split_bytes: int = 0
+    reply_every: int = 0
+    reply_frame: bytes = bytes.fromhex("5571 6400 9c01") + bytes(14)  # register 0x64: 412 x 0.01 V
 
     def __post_init__(self) -> None:
         if not self.interval_s > 0 or not 0 <= self.jitter < 1 or not 0 <= self.lost < 1:
             raise ValueError("Faults: interval_s > 0, 0 <= jitter < 1 and 0 <= lost < 1 are required")
+        if self.split_bytes < 0 or self.reply_every < 0:
+            raise ValueError("Faults: split_bytes and reply_every must be >= 0")
 
 
 class VirtualLink:
@@ -377,6 +386,11 @@ class VirtualSensor:
                 due = self._take_due(now)
                 per = layout.max_records(connection.att_mtu - 3)
                 n_total = len(due)
+                if faults.split_bytes or faults.reply_every:
+                    await self._send_stream(connection, due)
+                    if n_total == 0 and self._gen is not None and not self._pending and self._exhausted():
+                        self.finished.set()
+                    continue
                 for start in range(0, n_total, per):
                     stop = min(start + per, n_total)
                     counter = self._index
@@ -391,6 +405,31 @@ class VirtualSensor:
                     self.finished.set()
         except asyncio.CancelledError:
             pass
+
+    async def _send_stream(self, connection: Connection, due: Samples) -> None:
+        """``due`` as a byte stream (with other frames mixed in), cut into ``split_bytes`` notifications; what
+        is left over waits for the next interval (all of it once nothing more is due)."""
+        assert self._device is not None and self._notify_char is not None
+        faults, layout = self.faults, self.profile.packet
+        every = faults.reply_every or len(due) or 1
+        for start in range(0, len(due), every):
+            stop = min(start + every, len(due))
+            self._stream_buf += layout.encode(due.acc[start:stop], due.gyro[start:stop], counter=self._index)
+            self._index += stop - start
+            if faults.reply_every:
+                self._stream_buf += faults.reply_frame
+                self.replies += 1
+        size = faults.split_bytes or connection.att_mtu - 3
+        while self._stream_buf and (len(self._stream_buf) >= size or len(due) == 0):
+            piece, self._stream_buf = self._stream_buf[:size], self._stream_buf[size:]
+            if self._rng.random() < faults.lost:
+                self.lost += 1
+                continue
+            await self._device.notify_subscriber(connection, self._notify_char, piece)
+            self.sent += 1
+
+    _stream_buf = b""
+    replies = 0  # other frames sent in the stream
 
     def _exhausted(self) -> bool:
         end = sum(s.duration_s for s in self.segments)

@@ -22,7 +22,7 @@ from processing.errors import RecordingError, RecordingWarning
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
 from processing.pipeline import DEFAULT_START, PipelineParams, PostureTracker
-from sensor.recording import open_recording
+from sensor.recording import EmptyRecordingError, open_recording
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
                 error = exc
         parts.append(extractor.flush())
         samples_read = rec.samples_read
+    if isinstance(error, EmptyRecordingError):
+        raise error  # nothing was read: no timeline, no summary, exit 2
     features = EpochFeatures.concat(parts)
     if neutral is not None and len(features) and neutral[1] > features.t[-1] + 1.0:
         warnings.warn(
@@ -178,6 +180,6 @@ def run(args: argparse.Namespace) -> int:
     )
     if error is not None:
         raise RecordingError(
-            f"{error.message} (the timeline holds the {len(out.epochs)} epochs read before it)", hint=error.hint
+            f"{error.message} (the timeline holds the {len(out.epochs)} epochs that were read)", hint=error.hint
         )
     return 0

@@ -143,7 +143,7 @@ async def open_source(
     args: argparse.Namespace, stack: contextlib.AsyncExitStack[bool | None]
 ) -> tuple[BleSource, Profile, float]:
     """The sensor the flags of :func:`add_sensor_flags` name (a virtual one is started on ``stack``)."""
-    from sensor.ble import BleSource  # bleak is imported only by the commands that use it
+    from sensor.ble import BleSource, ConfigMemory  # bleak is imported only by the commands that use it
 
     profile = load_profile(args.profile)
     rate = float(profile.check_rate(args.rate if args.rate is not None else profile.default_hz))
@@ -185,7 +185,8 @@ async def open_source(
         stopper = asyncio.get_running_loop().create_task(stop_when_done())
         stack.callback(stopper.cancel)
     else:
-        source = BleSource(profile, device=args.device, rate_hz=rate)
+        memory = ConfigMemory(data_dir() / "device_config.json")  # flash-stored settings written once per device
+        source = BleSource(profile, device=args.device, rate_hz=rate, config_memory=memory)
     return source, profile, rate
 
 

@@ -17,9 +17,14 @@ in <= 150 MB and load in a few seconds, and a live recorder that is killed must 
   almost all 0x00/0xFF, so zlib (standard library, fast to decode) squeezes them; a day of real-looking data is
   typically 40-80 MB.
 * **Independent, checksummed blocks.** Every block carries its sample count, payload size and CRC-32, so a
-  reader returns every complete block of a truncated or damaged file and says where it stopped, and the file is
-  appendable: a live writer flushes one block per second of data (a kill loses at most that block), and
-  re-opening for append drops a torn last block and continues after it.
+  reader returns every complete block of a truncated file and says where it stopped, skips a damaged block to
+  the next intact one (its time becomes a gap), and the file is appendable: a live writer flushes one block per
+  second of data (a kill loses at most that block), and re-opening for append drops a torn last block and
+  continues after it.
+* **Bounded by the header, not by the block.** A block holds at most the header's ``block_samples`` (the
+  writer splits there; older files up to :data:`LEGACY_BLOCK_SAMPLES`) and its payload inflates to exactly
+  what that count needs, so a damaged or hostile block claiming millions of samples is refused before any
+  allocation.
 
 Layout (little endian)::
 
@@ -48,6 +53,7 @@ from numpy.typing import NDArray
 
 from processing.errors import RecordingError
 from processing.samples import STANDARD_GRAVITY, Samples
+from sensor.formats.files import open_private
 
 MAGIC = b"HSB\x00"
 VERSION = 1
@@ -60,6 +66,19 @@ DEFAULT_GYRO_FULL_SCALE_DPS = 2000.0
 DEFAULT_BLOCK_SAMPLES = 16384
 _TIME_LSB = 1e-6
 _MAX_BLOCK_SPAN_US = 2**31 - 1
+#: the largest header read (JSON: metadata and scales), bytes
+MAX_HEADER_BYTES = 1 << 20
+#: the largest block_samples a header may declare
+MAX_BLOCK_SAMPLES = 1 << 20
+#: a block may hold up to max(block_samples, this) samples: files written before blocks were split at
+#: block_samples have bigger blocks (the bundled workday.hsb: up to 59 994)
+LEGACY_BLOCK_SAMPLES = 1 << 18
+#: scale factors a header may declare (m/s² or rad/s per count): 0 or inf would make every value 0 or inf
+_LSB_RANGE = (1e-9, 1.0)
+#: block headers tried, and payload bytes checksummed, while looking for the next intact block after a
+#: damaged one (bounds the work whatever the damage looks like)
+MAX_RESYNC_CANDIDATES = 4096
+MAX_RESYNC_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -91,18 +110,39 @@ def read_header(f: BinaryIO, name: str) -> HsbHeader:
             f"{name}: .hsb version {version} is not supported (this hipsense reads version {VERSION})",
             hint="upgrade hipsense",
         )
+    if header_len > MAX_HEADER_BYTES:
+        raise RecordingError(
+            f"{name}: the .hsb header claims {header_len} bytes (at most {MAX_HEADER_BYTES} are allowed)",
+            hint="the file is damaged or not a hipsense recording",
+        )
     raw = f.read(header_len)
     try:
+        if len(raw) < header_len:
+            raise ValueError("the file ends inside the header")
         h = json.loads(raw.decode("utf-8"))
-        return HsbHeader(
+        header = HsbHeader(
             metadata={str(k): str(v) for k, v in h["metadata"].items()},
             acc_lsb=float(h["acc_lsb"]),
             gyro_lsb=float(h["gyro_lsb"]),
             block_samples=int(h["block_samples"]),
             data_offset=_FILE_HEAD.size + header_len,
         )
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-        raise RecordingError(f"{name}: the .hsb header is damaged ({exc})", hint="the file cannot be read") from exc
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, RecursionError, OverflowError) as exc:
+        detail = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise RecordingError(f"{name}: the .hsb header is damaged ({detail})", hint="the file cannot be read") from None
+    low, high = _LSB_RANGE
+    for key, value in (("acc_lsb", header.acc_lsb), ("gyro_lsb", header.gyro_lsb)):
+        if not low <= value <= high:
+            raise RecordingError(
+                f"{name}: the .hsb header's {key}={value!r} is outside {low:g}-{high:g}",
+                hint="the header is damaged; the file cannot be read",
+            )
+    if not 1 <= header.block_samples <= MAX_BLOCK_SAMPLES:
+        raise RecordingError(
+            f"{name}: the .hsb header's block_samples={header.block_samples} is outside 1-{MAX_BLOCK_SAMPLES}",
+            hint="the header is damaged; the file cannot be read",
+        )
+    return header
 
 
 def encode_block(s: Samples, acc_lsb: float, gyro_lsb: float) -> bytes:
@@ -129,8 +169,10 @@ def encode_block(s: Samples, acc_lsb: float, gyro_lsb: float) -> bytes:
 def decode_payload(
     payload: bytes, n: int, t0: float, acc_lsb: float, gyro_lsb: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    raw = zlib.decompress(payload)
-    if len(raw) != 4 * (n - 1) + 12 * n:
+    want = 4 * (n - 1) + 12 * n
+    d = zlib.decompressobj()
+    raw = d.decompress(payload, want + 1)  # never more than the sample count allows
+    if len(raw) != want or not d.eof:
         raise ValueError("payload size does not match the sample count")
     dt_us = np.frombuffer(raw, "<i4", n - 1)
     t = np.empty(n)
@@ -154,47 +196,129 @@ class HsbBlock:
     t: NDArray[np.float64]
     acc: NDArray[np.float64]
     gyro: NDArray[np.float64]
+    end: int  # file offset just after the block
 
 
-def iter_blocks(f: BinaryIO, header: HsbHeader, name: str) -> Iterator[HsbBlock]:
+def max_block_samples(header: HsbHeader) -> int:
+    """The most samples a block of this file may hold (see :data:`LEGACY_BLOCK_SAMPLES`)."""
+    return max(header.block_samples, LEGACY_BLOCK_SAMPLES)
+
+
+def _payload_bound(n: int) -> int:
+    """The largest zlib payload ``n`` samples can take (raw size plus zlib's worst-case overhead)."""
+    raw = 16 * n
+    return raw + raw // 1000 + 64
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A damaged stretch of a .hsb file that was skipped: bytes [start, end), what was wrong with it, and
+    how many samples were read before it."""
+
+    index: int  # number of the first damaged block (1-based)
+    start: int
+    end: int
+    problem: str
+    samples_before: int
+
+
+def _try_block(f: BinaryIO, at: int, header: HsbHeader) -> tuple[str | None, tuple[int, float, bytes] | None, int]:
+    """Read a block at ``at``: (problem, (n, t0, payload), offset after it). Never reads more than a block
+    of this file can hold."""
+    f.seek(at)
+    head = f.read(_BLOCK_HEAD.size)
+    if not head:
+        return None, None, at
+    if len(head) < _BLOCK_HEAD.size:
+        return "the file ends inside a block header", None, at + len(head)
+    magic, n, plen, crc, t0 = _BLOCK_HEAD.unpack(head)
+    if magic != BLOCK_MAGIC or n == 0 or not np.isfinite(t0):
+        return "a block header is damaged", None, at + _BLOCK_HEAD.size
+    if n > max_block_samples(header) or plen > _payload_bound(n):
+        return (
+            f"a block claims {n} samples in {plen} bytes (at most {max_block_samples(header)} samples)",
+            None,
+            at + _BLOCK_HEAD.size,
+        )
+    payload = f.read(plen)
+    if len(payload) < plen:
+        return "the file ends inside a block", None, at + _BLOCK_HEAD.size + len(payload)
+    if zlib.crc32(payload) != crc:
+        return "a block fails its checksum", None, at + _BLOCK_HEAD.size + plen
+    return None, (n, t0, payload), at + _BLOCK_HEAD.size + plen
+
+
+def _next_intact(f: BinaryIO, after: int, header: HsbHeader) -> int | None:
+    """Offset of the next block (after ``after``) whose header and checksum are intact, or None."""
+    tried = 0
+    checked = 0
+    window = 1 << 20
+    pos = after
+    while tried < MAX_RESYNC_CANDIDATES:
+        f.seek(pos)
+        chunk = f.read(window + len(BLOCK_MAGIC) - 1)
+        if len(chunk) < len(BLOCK_MAGIC):
+            return None
+        i = chunk.find(BLOCK_MAGIC)
+        while i >= 0 and tried < MAX_RESYNC_CANDIDATES:
+            tried += 1
+            if i + _BLOCK_HEAD.size <= len(chunk):
+                _, n, plen, _, _ = _BLOCK_HEAD.unpack_from(chunk, i)
+                if 0 < n <= max_block_samples(header) and plen <= _payload_bound(n):
+                    checked += plen  # what checking this candidate's CRC will read
+                    if checked > MAX_RESYNC_BYTES:
+                        return None
+            problem, block, _ = _try_block(f, pos + i, header)
+            if problem is None and block is not None:
+                return pos + i
+            i = chunk.find(BLOCK_MAGIC, i + 1)
+        pos += window
+    return None
+
+
+def iter_blocks(
+    f: BinaryIO, header: HsbHeader, name: str, *, damaged: list[Damage] | None = None
+) -> Iterator[HsbBlock]:
     """Decode the blocks of an open .hsb file positioned at its first block.
 
-    Raises RecordingError at the first torn or damaged block, after yielding all complete ones.
+    Without ``damaged``: raises RecordingError at the first torn or damaged block, after yielding all complete
+    ones. With it: a damaged block is skipped to the next intact one (found by its magic, header bounds and
+    CRC), the damage is appended to ``damaged`` and reading goes on; the samples lost there become a gap in
+    ``t``. A torn end of the file is still an error. A block never allocates more than
+    :func:`max_block_samples` allow, whatever its header says.
     """
     index = 0
     first = 0
+    at = f.tell()
     while True:
-        at = f.tell()
-        head = f.read(_BLOCK_HEAD.size)
-        if not head:
+        problem, block, end = _try_block(f, at, header)
+        if problem is None and block is None:
             return
-        problem = None
-        if len(head) < _BLOCK_HEAD.size:
-            problem = "the file ends inside a block header"
-        else:
-            magic, n, plen, crc, t0 = _BLOCK_HEAD.unpack(head)
-            if magic != BLOCK_MAGIC or n == 0:
-                problem = "a block header is damaged"
-            else:
-                payload = f.read(plen)
-                if len(payload) < plen:
-                    problem = "the file ends inside a block"
-                elif zlib.crc32(payload) != crc:
-                    problem = "a block fails its checksum"
-                else:
-                    try:
-                        t, acc, gyro = decode_payload(payload, n, t0, header.acc_lsb, header.gyro_lsb)
-                    except (ValueError, zlib.error):
-                        problem = "a block cannot be decoded"
-        if problem is not None:
-            raise RecordingError(
-                f"{name}: file is truncated or damaged at byte {at} (block {index + 1}: {problem}); "
-                f"the {first} samples before it were read",
-                hint="the samples before that point are intact; re-record or cut the file there",
-            )
-        yield HsbBlock(index, first, t, acc, gyro)
+        decoded = None
+        if problem is None and block is not None:
+            n, t0, payload = block
+            try:
+                decoded = decode_payload(payload, n, t0, header.acc_lsb, header.gyro_lsb)
+            except (ValueError, zlib.error):
+                problem = "a block cannot be decoded"
+        if problem is not None or decoded is None:
+            resume = _next_intact(f, at + 1, header) if damaged is not None else None
+            if resume is None:
+                raise RecordingError(
+                    f"{name}: file is truncated or damaged at byte {at} (block {index + 1}: {problem}); "
+                    f"the {first} samples before it were read",
+                    hint="the samples before that point are intact; re-record or cut the file there",
+                )
+            assert damaged is not None
+            damaged.append(Damage(index + 1, at, resume, str(problem), first))
+            at = resume
+            index += 1
+            continue
+        t, acc, gyro = decoded
+        yield HsbBlock(index, first, t, acc, gyro, end)
         index += 1
-        first += n
+        first += t.size
+        at = end
 
 
 def last_good_offset(path: Path) -> tuple[HsbHeader, int, float | None]:
@@ -204,9 +328,10 @@ def last_good_offset(path: Path) -> tuple[HsbHeader, int, float | None]:
         f.seek(header.data_offset)
         end = header.data_offset
         last_t: float | None = None
+        blocks = iter_blocks(f, header, path.name, damaged=[])
         try:
-            for block in iter_blocks(f, header, path.name):
-                end = f.tell()
+            for block in blocks:
+                end = block.end
                 last_t = float(block.t[-1])
         except RecordingError:
             pass
@@ -233,7 +358,7 @@ class HsbWriter:
             header, end, self.last_t = last_good_offset(path)
             self.acc_lsb, self.gyro_lsb = header.acc_lsb, header.gyro_lsb
             self.block_samples = header.block_samples
-            self._f = path.open("r+b")
+            self._f = open_private(path, "r+b")
             self._f.truncate(end)  # drop a torn last block
             self._f.seek(end)
             return
@@ -251,13 +376,17 @@ class HsbWriter:
             },
             sort_keys=True,
         ).encode()
-        self._f = path.open("wb")
+        self._f = open_private(path, "wb")
         self._f.write(_FILE_HEAD.pack(MAGIC, VERSION, len(header_json)) + header_json)
         self._f.flush()
 
     def write_block(self, s: Samples, where: str) -> None:
         """Encode and write ``s`` (one block or several if it spans more than 2147 s)."""
         if len(s) == 0:
+            return
+        if len(s) > self.block_samples:  # readers refuse blocks larger than the header says
+            for i in range(0, len(s), self.block_samples):
+                self.write_block(s.slice(i, i + self.block_samples), where)
             return
         span = s.t - s.t[0]
         if span[-1] * 1e6 > _MAX_BLOCK_SPAN_US:

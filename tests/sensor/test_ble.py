@@ -6,8 +6,11 @@ Each test builds its own in-process link; the virtual sensor streams the simulat
 from __future__ import annotations
 
 import asyncio
+import json
+import stat
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +18,7 @@ import pytest
 from bleak import BleakClient, BleakScanner
 
 from processing.samples import STANDARD_GRAVITY, Samples
-from sensor.ble import BleSource, PacketQueue, scan
+from sensor.ble import BleSource, ConfigMemory, PacketQueue, scan
 from sensor.profiles import load_profile
 from sensor.simulate import SensorModel, parse_scenario
 from sensor.source import SourceEvent
@@ -217,3 +220,99 @@ def test_scanning_finds_and_names_the_sensors() -> None:
         ("C0:00:00:00:00:01", "WT901BLE68", "witmotion"),
         ("C0:00:00:00:00:02", "hipsense-1", "hipsense"),
     }
+
+
+# --- issue #11: WitMotion byte streams, Thingy flash writes ---------------------------------------------------
+
+
+def test_witmotion_frames_straddling_notifications_with_register_replies_arrive_whole() -> None:
+    """Over real GATT: the sensor sends its frames as a byte stream cut every 7 bytes, with a 55 71 register reply
+    after every 3 frames (as WitMotion modules do); every sample arrives, every reply is skipped and counted."""
+    profile = load_profile("witmotion")
+
+    async def main() -> tuple[Samples, Samples, VirtualSensor, BleSource]:
+        async with VirtualLink() as link:
+            sensor = VirtualSensor(
+                link,
+                profile,
+                parse_scenario("stand 2, walk 2"),
+                speed=2.0,
+                faults=Faults(split_bytes=7, reply_every=3),
+            )
+            async with sensor:
+                source = BleSource(
+                    profile, clock_scale=2.0, client_backend=link.client_backend, scanner_backend=link.scanner_backend
+                )
+                got, _ = await collect(source, sensor)
+                return got, sent_truth(sensor), sensor, source
+
+    got, truth, sensor, source = run(main)
+    assert sensor.replies > 50 and sensor.lost == 0
+    assert len(got) == len(truth) == 4 * profile.default_hz
+    assert source.decoder.skipped_frames == sensor.replies and source.decoder.rejected == 0
+    np.testing.assert_allclose(got.acc, truth.acc, atol=profile.packet.acc_scale_g * STANDARD_GRAVITY / 2 + 1e-9)
+    assert np.allclose(np.diff(got.t), 1 / profile.default_hz)
+
+
+def test_thingy_motion_config_is_written_only_when_it_differs(tmp_path: Path) -> None:
+    """The Thingy stores its motion config in flash on every write: a reconnect, or a new session with the same
+    rate, does not write it again; another rate does; a device that reads back something else gets it again."""
+    profile = load_profile("thingy52")
+    memory_file = tmp_path / "data" / "device_config.json"
+    config_uuid = profile.characteristics["config"]
+
+    async def session(link: VirtualLink, sensor: VirtualSensor, rate: int) -> BleSource:
+        source = BleSource(
+            profile,
+            rate_hz=rate,
+            clock_scale=4.0,
+            client_backend=link.client_backend,
+            scanner_backend=link.scanner_backend,
+            config_memory=ConfigMemory(memory_file),
+        )
+        sensor.finished.clear()
+        await collect(source, sensor)
+        return source
+
+    async def main() -> tuple[list[list[bytes]], list[tuple[int, int]], list[bytes]]:
+        writes: list[list[bytes]] = []
+        counts: list[tuple[int, int]] = []
+        async with VirtualLink() as link:
+            sensor = VirtualSensor(
+                link, profile, parse_scenario("stand 6"), speed=4.0, faults=Faults(drop_link_at_s=(2.0,))
+            )
+            async with sensor:
+                first = await session(link, sensor, 50)  # writes once, then reconnects after the drop
+                writes.append([data for uuid, data in sensor.writes if uuid == config_uuid])
+                counts.append((first.connects, first.config_skipped))
+            again = VirtualSensor(link, profile, parse_scenario("stand 2"), speed=4.0)
+            again._read_config = sensor._read_config  # type: ignore[method-assign]  # the same device, flash kept
+            async with again:
+                second = await session(link, again, 50)
+                third = await session(link, again, 100)
+                writes.append([data for uuid, data in again.writes if uuid == config_uuid])
+                counts.append((second.config_skipped, third.config_skipped))
+            blank = VirtualSensor(link, profile, parse_scenario("stand 2"), speed=4.0)  # reads back nothing
+            async with blank:
+                await session(link, blank, 100)
+                writes.append([data for uuid, data in blank.writes if uuid == config_uuid])
+        return writes, counts, []
+
+    writes, counts, _ = run(main)
+    at50, at100 = profile.configure_commands(50)[0][1], profile.configure_commands(100)[0][1]
+    assert writes[0] == [at50] and counts[0] == (2, 1)  # two connections, one write
+    assert writes[1] == [at100] and counts[1] == (1, 0)  # same rate: skipped; 100 Hz: written
+    assert writes[2] == [at100]  # the memory says 100 Hz, the device says otherwise: written
+    assert stat.S_IMODE(memory_file.stat().st_mode) == 0o600
+    saved = json.loads(memory_file.read_text())
+    assert saved == {"C0:00:00:00:00:01": {config_uuid: at100.hex()}}
+
+
+def test_config_memory_ignores_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "device_config.json"
+    for junk in (b"[" * 100000, b"\xff\xfe", b'{"AA": {"x": 5}}', b"{}" + b" " * (1 << 17)):
+        path.write_bytes(junk)
+        memory = ConfigMemory(path)
+        assert memory.last("AA", "x") is None
+        memory.remember("AA", "x", b"\x01")
+        assert ConfigMemory(path).last("aa", "x") == b"\x01"

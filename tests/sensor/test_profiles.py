@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,6 +61,61 @@ def test_witmotion_capture_decodes_with_the_datasheet_scales() -> None:
         PROFILES["witmotion"].packet.decode(b"\x55\x71" + WITMOTION_CAPTURE[2:])
 
 
+# A register reply as WitMotion modules send it in the data stream: 55 71, register 0x64 (battery voltage,
+# 0.01 V: 0x019C = 412 -> 4.12 V), then the following registers.
+WITMOTION_REPLY = bytes.fromhex("5571 6400 9c01 0000 0000 0000 0000 0000 0000 0000")
+
+
+def _witmotion_stream() -> tuple[bytes, np.ndarray]:
+    frames = [WITMOTION_CAPTURE, WITMOTION_CAPTURE[:2] + bytes(reversed(WITMOTION_CAPTURE[2:])), WITMOTION_CAPTURE]
+    stream = frames[0] + WITMOTION_REPLY + frames[1] + frames[2]
+    expected = np.concatenate([PROFILES["witmotion"].packet.decode(f).acc for f in frames])
+    return stream, expected
+
+
+def test_witmotion_frames_cut_anywhere_are_reassembled_and_replies_skipped() -> None:
+    """Issue #11: the SDKs re-frame the byte stream; hipsense used to drop every notification that did not hold
+    whole 55 61 frames only."""
+    stream, expected = _witmotion_stream()
+    for a in range(1, len(stream)):
+        for b in (a + 1, a + 13, len(stream)):
+            if b > len(stream):
+                continue
+            decoder = Decoder(PROFILES["witmotion"].packet)
+            pieces = [stream[:a], stream[a:b], stream[b:]]
+            packets = [decoder.decode(piece) for piece in pieces if piece]
+            acc = np.concatenate([pk.acc for pk in packets if pk is not None])
+            np.testing.assert_array_equal(acc, expected)
+            assert decoder.skipped_frames == 1 and decoder.rejected == 0
+
+
+def test_witmotion_reply_in_the_middle_of_a_notification_keeps_its_samples() -> None:
+    decoder = Decoder(PROFILES["witmotion"].packet)
+    packet = decoder.decode(WITMOTION_CAPTURE + WITMOTION_REPLY + WITMOTION_CAPTURE)
+    assert packet is not None and len(packet) == 2 and decoder.skipped_frames == 1
+
+
+def test_witmotion_partial_frame_is_dropped_after_lost_notifications_and_noise_is_skipped() -> None:
+    decoder = Decoder(PROFILES["witmotion"].packet)
+    assert decoder.decode(WITMOTION_CAPTURE[:9]) is None
+    # the rest of that frame was lost with the notification before this one: do not glue bytes together
+    packet = decoder.decode(WITMOTION_CAPTURE, lost_before=1)
+    assert packet is not None and len(packet) == 1
+    np.testing.assert_array_equal(packet.acc, PROFILES["witmotion"].packet.decode(WITMOTION_CAPTURE).acc)
+    packet = decoder.decode(b"\x00\x13\x37" + WITMOTION_CAPTURE)  # bytes that cannot start a frame
+    assert packet is not None and len(packet) == 1
+    assert decoder.assembler is not None and decoder.assembler.skipped_bytes == 9 + 3
+
+
+def test_toml_comments_say_what_the_vendors_say() -> None:
+    wit = (PROFILES["witmotion"].path or Path()).read_text()
+    assert "200 Hz is 0x0B" in wit and "0x0A = 200 Hz" not in wit
+    assert "0.01 V" in wit and "voltage" in wit
+    thingy = (PROFILES["thingy52"].path or Path()).read_text()
+    assert "5..200" in thingy and "1..200" not in thingy
+    assert [c.persistent for c in PROFILES["thingy52"].configure] == [True]
+
+
 def test_thingy_raw_uses_q_formats() -> None:
     layout = PROFILES["thingy52"].packet
     data = layout.record.pack(1024, 0, -512, 32, 0, 0, 16, 0, 0)
@@ -98,6 +154,10 @@ def test_hipsense_packet_checks_version_and_count() -> None:
 def test_arbitrary_bytes_never_crash_a_decoder(data: bytes, name: str) -> None:
     decoder = Decoder(PROFILES[name].packet)
     packet = decoder.decode(data)
+    if PROFILES[name].packet.reassemble:  # a byte stream: whole sample frames come out, the rest waits or is skipped
+        assert packet is None or (len(packet) <= len(data) // 20 and np.isfinite(packet.acc).all())
+        assert decoder.rejected == 0
+        return
     assert decoder.accepted + decoder.rejected == 1
     assert (packet is None) == (decoder.rejected == 1)
     if packet is not None:
