@@ -17,10 +17,18 @@ how the wearer got there: sitting down lowers the pelvis by 0.3–0.5 m, standin
   once;
 - **unknown**: uncalibrated, a gap (coverage below ``min_coverage``), or non-wear (:mod:`processing.nonwear`).
 
-The wearer's standing tilt is learnt as they go: still epochs soon after walking or a stand-up, within
-``reference_band_deg`` of the reference, pull it toward themselves. Without ``hindsight`` the classifier is
-causal and its output does not depend on how the epochs are batched; a posture change shows with the first
-still epoch after the transition (within 1–2 s of its end).
+The wearer's standing neutral is learnt as they go (:class:`StandingNeutral`): every sit-down tells the tilt
+at the rest before it, every stand-up the tilt at the rest after it, and every stop after walking the tilt of
+the first still seconds; a weighted median of these observations (and of the calibration's own neutral, as a
+prior weighted by how the calibration was made) is the standing reference, with a confidence. People do not
+all stand the way they walk (up to 15° apart), so after a calibration from walking the reference can move
+anywhere; after a guided one it stays near the neutral the wearer showed. Without ``hindsight`` the
+classifier is causal and its output does not depend on how the epochs are batched; a posture change shows
+with the first still epoch after the transition (within 1–2 s of its end).
+
+With an *upright-only* calibration (the standing vertical without an anterior axis, see
+:func:`processing.calibration.upright_only`) the tilt is unknown (NaN): transitions, walking and lying still
+decide, and a posture without a transition to go by is taken as standing.
 """
 
 from __future__ import annotations
@@ -67,9 +75,13 @@ class ActivityParams:
     gait_s, gait_turn_deg: walking epochs in a row, each within ``gait_turn_deg`` of the inclination of the
         one before, that make sure the wearer is on their feet (s, degrees).
     min_lying_s: lying shorter than this does not make the next upright posture sitting, s.
-    reference_band_deg: standing epochs this close to the standing reference update it, degrees.
-    reference_after_s: the standing reference learns from still epochs this soon after walking or a
-        stand-up, s.
+    reference_band_deg: kept for compatibility: not used (the standing reference is a robust median now).
+    reference_after_s: the standing reference learns from the still epochs this soon after walking, s.
+    neutral_prior_weight: weight of the calibration's own neutral in the standing reference, per calibration
+        method (guided/stored, auto, upright), in observations (one sit-down or stand-up weighs 1).
+    neutral_window: observations kept for the standing reference (the latest ones: it follows the day).
+    upright_sitting_incl_deg: with an upright-only calibration (no tilt), inclination from the standing
+        vertical above which a rest without a transition to go by is sitting, degrees.
     nonwear_s: motionless seconds before a sensor counts as not worn (see :class:`NonWearDetector`).
     nonwear_acc_std, nonwear_gyro_rms: motion below sensor-noise level, m/s² and rad/s.
     hindsight: revise the epochs of the same ``update`` batch that the angle alone decided (at the start of
@@ -97,7 +109,10 @@ class ActivityParams:
     gait_turn_deg: float = 10.0
     min_lying_s: float = 10.0
     reference_band_deg: float = 6.0
-    reference_after_s: float = 20.0
+    reference_after_s: float = 8.0
+    neutral_prior_weight: tuple[float, float, float] = (20.0, 0.5, 1.0)
+    neutral_window: int = 40
+    upright_sitting_incl_deg: float = 35.0
     nonwear_s: float = 3600.0
     nonwear_acc_std: float = 0.04
     nonwear_gyro_rms: float = 0.02
@@ -119,6 +134,59 @@ class ActivityParams:
             raise ValueError("nonwear_s must be > 0 s")
         if self.hindsight_m < self.drop_m:
             raise ValueError("hindsight_m must be >= drop_m (metres)")
+        if len(self.neutral_prior_weight) != 3 or min(self.neutral_prior_weight) <= 0.0:
+            raise ValueError("neutral_prior_weight must be 3 weights > 0 (guided/stored, auto, upright)")
+        if self.neutral_window < 1:
+            raise ValueError("neutral_window must be >= 1 observation")
+
+
+class StandingNeutral:
+    """The wearer's standing tilt, degrees in the calibration's frame, from observations with weights.
+
+    ``update(tilt_deg, weight)`` adds one observation (a rest next to a sit-down or stand-up, or the stop
+    after walking); ``estimate_deg`` is the weighted median of the prior and the last ``window``
+    observations; ``confidence`` (0..1) grows with the weight that agrees with it (within ``agree_deg``):
+    ``w / (w + 3)``, so about 0.5 after three agreeing observations and 0.9 after 27.
+
+    >>> n = StandingNeutral(prior_deg=0.0, prior_weight=0.5)
+    >>> for tilt in (-14.0, -15.0, -13.5, 2.0):
+    ...     n.update(tilt, 1.0)
+    >>> round(n.estimate_deg, 1), round(n.confidence, 2)
+    (-14.0, 0.5)
+    """
+
+    def __init__(self, *, prior_deg: float = 0.0, prior_weight: float = 1.0, window: int = 40, agree_deg: float = 4.0):
+        self.prior_deg = prior_deg
+        self.prior_weight = prior_weight
+        self.window = window
+        self.agree_deg = agree_deg
+        self.reset()
+
+    def reset(self) -> None:
+        self._obs: list[tuple[float, float]] = []
+        self.estimate_deg = self.prior_deg
+        self.confidence = self._confidence()
+
+    def update(self, tilt_deg: float, weight: float) -> None:
+        if not math.isfinite(tilt_deg) or weight <= 0.0:
+            return
+        self._obs.append((tilt_deg, weight))
+        if len(self._obs) > self.window:
+            self._obs.pop(0)
+        values = sorted([(self.prior_deg, self.prior_weight), *self._obs])
+        half = 0.5 * sum(w for _, w in values)
+        acc = 0.0
+        for v, w in values:
+            acc += w
+            if acc >= half:
+                self.estimate_deg = v
+                break
+        self.confidence = self._confidence()
+
+    def _confidence(self) -> float:
+        pairs = [(self.prior_deg, self.prior_weight), *self._obs]
+        agree = sum(w for v, w in pairs if abs(v - self.estimate_deg) <= self.agree_deg)
+        return agree / (agree + 3.0)
 
 
 # Posture held while upright and not walking.
@@ -146,6 +214,10 @@ class ActivityClassifier:
             acc_std=params.nonwear_acc_std, gyro_rms=params.nonwear_gyro_rms, after_s=params.nonwear_s
         )
         self.transitions: list[tuple[str, Transition]] = []
+        self.neutral = StandingNeutral(window=params.neutral_window)
+        #: per epoch of the last ``update``: the standing reference (degrees, calibration frame) and its confidence
+        self.neutral_deg = np.empty(0)
+        self.neutral_confidence = np.empty(0)
         self.reset()
 
     def reset(self) -> None:
@@ -153,8 +225,8 @@ class ActivityClassifier:
         self.nonwear.reset()
         self.transitions.clear()
         self._set(_NONE)
-        self._standing_ref_deg = 0.0
-        self._since_upright_s = math.inf  # seconds since walking or a stand-up
+        self._reset_neutral(None)
+        self._since_upright_s = math.inf  # seconds since walking
         self._calibration: Calibration | None = None
         self._gait_s = 0.0  # seconds of steady walking in a row
         self._last_incl = math.nan
@@ -168,17 +240,42 @@ class ActivityClassifier:
     @property
     def standing_reference_deg(self) -> float:
         """The wearer's standing tilt learnt so far, degrees relative to the calibration's neutral."""
-        return self._standing_ref_deg
+        return self.neutral.estimate_deg
 
-    def update(self, features: EpochFeatures, tilt_deg: FloatArray, calibration: Calibration | None) -> Int8Array:
+    def _reset_neutral(self, calibration: Calibration | None) -> None:
+        w_guided, w_auto, w_upright = self.params.neutral_prior_weight
+        method = "" if calibration is None else calibration.method
+        self.neutral.prior_weight = (
+            w_guided if method in ("guided", "stored") else (w_upright if method == "upright" else w_auto)
+        )
+        self.neutral.reset()
+        self._after_walk: list[float] = []  # still tilts of the stop after walking (one observation per stop)
+
+    def update(
+        self,
+        features: EpochFeatures,
+        tilt_deg: FloatArray,
+        calibration: Calibration | None,
+        *,
+        same_mounting: bool = False,
+    ) -> Int8Array:
         """Activity codes (m,) for the epochs of ``features`` with their tilt (m,) degrees (NaN where undefined).
 
-        A change of calibration starts the state machine afresh (its angles are not comparable).
+        A change of calibration starts the state machine afresh (its angles are not comparable), unless
+        ``same_mounting``: the new calibration is a refinement on the same mounting (a self-calibration that
+        found the anterior axis, or the walking), so the posture held carries over; the standing reference
+        starts again from the new calibration's neutral.
         """
         m = len(features)
         out = np.full(m, UNKNOWN, dtype=np.int8)
+        self.neutral_deg = np.full(m, np.nan)
+        self.neutral_confidence = np.zeros(m)
         if calibration is not self._calibration:
-            self.reset()
+            if same_mounting and self._calibration is not None and calibration is not None:
+                self._reset_neutral(calibration)
+            else:
+                self.reset()
+                self._reset_neutral(calibration)
             self._calibration = calibration
         if calibration is None or m == 0:
             return out
@@ -217,6 +314,8 @@ class ActivityClassifier:
                             out[j] = before
                 by_angle.clear()
             out[i] = code
+            self.neutral_deg[i] = self.neutral.estimate_deg
+            self.neutral_confidence[i] = self.neutral.confidence
             if self._angle_label:
                 by_angle.append(i)
             else:
@@ -275,8 +374,11 @@ class ActivityClassifier:
                 self._since_upright_s = 0.0
             self._angle_label = self._posture == _NONE or self._provisional  # (not revised: still walking)
             return WALKING
-        rel = tilt - self._standing_ref_deg
-        by_angle = _SIT if rel < p.sitting_tilt_deg else _STAND
+        rel = tilt - self.neutral.estimate_deg
+        if math.isfinite(tilt):
+            by_angle = _SIT if rel < p.sitting_tilt_deg else _STAND
+        else:  # upright-only calibration: no tilt, but a pelvis leaning far from the standing vertical sits
+            by_angle = _SIT if incl > p.upright_sitting_incl_deg else _STAND
         if self._posture == _NONE:
             # Without a transition the angle decides, from rest epochs only (not the moving ones of getting
             # the sensor on or of settling), until a transition or gait shows the posture.
@@ -288,19 +390,23 @@ class ActivityClassifier:
             self._set(_SIT)  # up from lying without rising: sitting (a stand-up would have raised the pelvis)
         elif self._posture == _STAND and rest and rel < p.sure_sitting_tilt_deg:
             self._set(_SIT)
-        if (
-            self._posture == _STAND
-            and rest
-            and self._since_upright_s <= p.reference_after_s
-            and abs(rel) <= p.reference_band_deg
-        ):
-            self._standing_ref_deg += 0.1 * rel
+        if self._posture == _STAND and self._since_upright_s <= p.reference_after_s and math.isfinite(tilt):
+            if quiet:  # the stop after walking: one observation per stop, from its still seconds
+                self._after_walk.append(tilt)
+        elif self._after_walk:
+            self._flush_after_walk()
         self._angle_label = self._provisional
         return SITTING if self._posture == _SIT else STANDING
+
+    def _flush_after_walk(self) -> None:
+        if len(self._after_walk) >= 2:
+            self.neutral.update(float(np.median(self._after_walk)), 0.5)
+        self._after_walk = []
 
     def _on_transition(self, event: Transition) -> None:
         """Update the posture from a transition (one with the same start supersedes the previous one)."""
         p = self.params
+        self._after_walk = []
         if self._pending is not None and self._pending[0] == event.t_start:
             self._set(*self._pending[1:])
             if self.transitions and self.transitions[-1][1].t_start == event.t_start:
@@ -310,6 +416,8 @@ class ActivityClassifier:
         if event.incl_after_deg > p.lying_deg or event.truncated:
             return
         turn = event.tilt_after_deg - event.tilt_before_deg
+        if not math.isfinite(turn):  # tilt unknown (upright-only calibration): the displacement alone
+            turn = 0.0
         score = event.dz_m + p.tilt_weight_m_per_deg * turn
         if event.incl_before_deg > p.lying_deg:
             if event.dz_m >= p.lying_rise_m:
@@ -325,6 +433,7 @@ class ActivityClassifier:
         if score <= -p.drop_m and turn <= p.max_counter_turn_deg:
             self._set(_SIT)
             self.transitions.append(("stand-to-sit", event))
+            self.neutral.update(event.tilt_before_deg, 1.0)
             if unsure and score <= -p.hindsight_m:
                 self._revise = (event.t_start, STANDING)
         elif score >= p.drop_m and turn >= -p.max_counter_turn_deg:
@@ -338,8 +447,8 @@ class ActivityClassifier:
 
     def _stand_up(self, event: Transition) -> None:
         self._set(_STAND)
-        self._since_upright_s = 0.0
         self.transitions.append(("sit-to-stand", event))
+        self.neutral.update(event.tilt_after_deg, 1.0)
 
 
 def _still(t: FloatArray, *, tilt_deg: float) -> EpochFeatures:

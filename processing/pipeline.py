@@ -133,6 +133,9 @@ class PostureTracker:
         self.days: dict[date, DayTotals] = defaultdict(DayTotals)
         self.reclips: list[ReclipEvent] = []
         self.exercise = ExerciseDetector()
+        self._mounting_id: int | None = None
+        #: confidence (0..1) in the standing neutral at the last epoch (see processing.activity.StandingNeutral)
+        self.neutral_confidence = 0.0
 
     @property
     def calibration(self) -> Calibration | None:
@@ -156,11 +159,21 @@ class PostureTracker:
         tilt[~calibrated] = np.nan
         obliquity[~calibrated] = np.nan
         activity = np.zeros(m, dtype=np.int8)
-        for ci in np.unique(mount.calibration_index).tolist():
+        neutral_confidence = np.zeros(m)
+        index = mount.calibration_index
+        # calibrations in the order they apply (the indices only grow within a chunk)
+        for ci in np.unique(index).tolist():
             if ci < 0:
                 continue
-            sel = (mount.calibration_index == ci) & calibrated
-            activity[sel] = self.activity.update(features.select(sel), tilt[sel], mount.calibrations[ci])
+            sel = index == ci
+            cal = mount.calibrations[ci]
+            same = self._mounting_id is not None and mount.mounting_ids[ci] == self._mounting_id
+            activity[sel] = self.activity.update(features.select(sel), tilt[sel], cal, same_mounting=same)
+            self._mounting_id = mount.mounting_ids[ci]
+            neutral_confidence[sel] = self.activity.neutral_confidence
+            if cal.method == "auto":  # a self-calibration: the tilt is relative to the standing learnt so far
+                tilt[sel] -= self.activity.neutral_deg
+        self.neutral_confidence = float(neutral_confidence[-1]) if m else self.neutral_confidence
         # Pelvic-tilt drills and glute bridges count as exercise on the day each bout starts.
         exercise = self.exercise.update(features.t, tilt, activity)
         for ex in exercise:

@@ -49,6 +49,8 @@ class Transition:
     tilt_before_deg, tilt_after_deg: pelvic tilt at the rests, degrees, anterior positive (NaN if unknown).
     truncated: the run was longer than the detector integrates (only its tail was used).
     after_walking: it started from walking (whose velocity at the start is only zero on average).
+    up_before, up_after: the gravity direction (unit, sensor frame) at the rest before and after: a
+    self-calibration reads the standing vertical from them, whatever the mounting.
     """
 
     t_start: float
@@ -60,6 +62,14 @@ class Transition:
     tilt_after_deg: float
     truncated: bool
     after_walking: bool = False
+    up_before: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    up_after: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+    @property
+    def turn_deg(self) -> float:
+        """Angle between the gravity directions at the rests before and after, degrees (mounting-free)."""
+        dot = sum(a * b for a, b in zip(self.up_before, self.up_after, strict=True))
+        return math.degrees(math.acos(max(-1.0, min(1.0, dot))))
 
     @property
     def duration_s(self) -> float:
@@ -186,4 +196,6 @@ def _integrate(
         tilt_after_deg=after.tilt_deg,
         truncated=truncated,
         after_walking=after_walking,
+        up_before=before.up,
+        up_after=after.up,
     )
