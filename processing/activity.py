@@ -152,7 +152,7 @@ class StandingNeutral:
     >>> for tilt in (-14.0, -15.0, -13.5, 2.0):
     ...     n.update(tilt, 1.0)
     >>> round(n.estimate_deg, 1), round(n.confidence, 2)
-    (-14.0, 0.5)
+    (-13.5, 0.5)
     """
 
     def __init__(self, *, prior_deg: float = 0.0, prior_weight: float = 1.0, window: int = 40, agree_deg: float = 4.0):

@@ -86,7 +86,8 @@ class ReclipParams:
     ``posture_min_shift_deg`` on average, the direction they lean gives the anterior axis (full calibration).
     assume_standing: until the first sit-down or stand-up, the latest still rest is taken as standing
     (upright only: the activity is followed, the tilt stays unknown) until it has been held for 5 s of
-    rest; people clip the sensor on standing, and the first sit-down or stand-up corrects it. Not after a detected re-clip (the wearer may sit).
+    rest; people clip the sensor on standing, and the first sit-down or stand-up corrects it. Not after a
+    detected re-clip (the wearer may be sitting).
     """
 
     vertical_epochs: int = 25
