@@ -279,6 +279,9 @@ class ActivityClassifier:
             self._calibration = calibration
         if calibration is None or m == 0:
             return out
+        if calibration.method == "upright" or (calibration.method == "auto" and calibration.sign_check != "sitting"):
+            # no anterior axis, or its sign still unconfirmed (from walking): the tilt does not decide
+            tilt_deg = np.full(m, np.nan)
         p = self.params
         present = features.coverage >= p.min_coverage
         incl = np.degrees(np.arccos(np.clip(features.up @ calibration.rotation[2], -1.0, 1.0)))

@@ -38,6 +38,7 @@ Chunk invariant: the result does not depend on how the epochs are split into ``u
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from processing.calibration import (
+    MIN_AXIS_AGREEMENT,
     MIN_SITTING_EPOCHS,
     Calibration,
     CalibrationError,
@@ -317,14 +319,20 @@ class MountingTracker:
     def _refine(self, t: float, events: list[ReclipEvent | CalibrationEvent]) -> None:
         # the checks ran past this epoch (the chunk is cut here): start them again from the next epoch
         self._reset_checks(t=float(t))
-        window = EpochFeatures.concat(self._provisional[-self.params.window_epochs :])
-        self._provisional, self._provisional_sitting = [], 0
-        try:
-            cal = calibrate_auto(window, walking_up=self._walking_up_hint)
-        except CalibrationError:
-            return
+        window = EpochFeatures.concat(self._provisional)
+        window = window.select(slice(max(0, len(window) - self.params.window_epochs), None))
+        assert self.calibration is not None
+        # Sit-downs and stand-ups tell the sign; reclined rests alone do not (a standing anterior tilt of 15°
+        # is as far from the walking vertical as a sitting): without one yet, keep waiting.
+        cal = self._posture_sign(self.calibration, window)
+        if cal.sign_check != "sitting" and _reclined_deg(window, self.calibration) >= 18.0:
+            # no sit-down or stand-up seen, but rests leaning as far as sitting does: the reclined rests decide
+            with contextlib.suppress(CalibrationError):
+                cal = calibrate_auto(window, walking_up=self._walking_up_hint)
         if cal.sign_check != "sitting":
+            self._provisional, self._provisional_sitting = [window], 0
             return
+        self._provisional, self._provisional_sitting = [], 0
         self.calibration = cal
         self._add(cal)
         events.append(CalibrationEvent(float(t) + 1.0, cal))
@@ -361,6 +369,8 @@ class MountingTracker:
         self._keep(rest.select(slice(0, k + 1)), int(walking_count[k]))
         window = EpochFeatures.concat(self._pending)
         neutral_up = self._posture_vertical()
+        if neutral_up is None and self._upright is not None and self._held >= 5:
+            neutral_up = self._upright.rotation[2]  # the rest taken as standing (a weak guess the activity refines)
         try:
             if guided_first:
                 assert self.neutral is not None
@@ -370,6 +380,8 @@ class MountingTracker:
         except CalibrationError:
             self._next_try = self._pending_walking + self.params.retry_walking_epochs
             return i + k + 1
+        if cal.method == "auto" and cal.sign_check != "sitting":
+            cal = self._posture_sign(cal, None)
         self._guided_done = True
         self._calibrated(cal, float(rest.t[k]), events)
         if cal.method == "auto" and cal.sign_check != "sitting":
@@ -438,20 +450,37 @@ class MountingTracker:
 
     def _posture_event(self, event: Transition) -> bool:
         """Take a sit-down or stand-up into the standing vertical and the sitting shift; False if it is neither."""
-        p = self.params
-        if event.truncated or event.after_walking or event.turn_deg > p.posture_max_turn_deg:
+        pair = _stand_sit(event, self.params)
+        if pair is None:
             return False
-        before, after = np.array(event.up_before), np.array(event.up_after)
-        if event.dz_m <= -p.posture_drop_m:
-            stand, sit = before, after
-        elif event.dz_m >= p.posture_drop_m:
-            stand, sit = after, before
-        else:
-            return False
+        stand, sit = pair
         self._stand_sum += stand
         self._shift_sum += sit - stand
         self._posture_n += 1
         return True
+
+    def _posture_sign(self, cal: Calibration, window: EpochFeatures | None) -> Calibration:
+        """``cal`` with its anterior sign checked against the sit-downs and stand-ups seen (those gathered so far,
+        or those in ``window``): the pelvis leans back when sitting. Unchanged when they do not tell."""
+        if window is None:
+            shift, n = self._shift_sum, self._posture_n
+        else:
+            shift, n = _posture_shift(window, self.params)
+        z = cal.rotation[2]
+        horizontal = shift - (shift @ z) * z
+        if n == 0 or float(np.linalg.norm(horizontal)) / n < math.sin(math.radians(self.params.posture_min_shift_deg)):
+            return cal
+        cos = float(horizontal @ cal.rotation[0]) / float(np.linalg.norm(horizontal))
+        if abs(cos) < MIN_AXIS_AGREEMENT:  # the walking axis is not the anteroposterior one: the lean is
+            fresh = from_axes(z, horizontal, cal.method, "sitting", axis_from="sitting")
+            walking_up = None
+            if cal.walking_up is not None:  # the walking up vector, back to the sensor frame, then into the new one
+                w = fresh.rotation @ (cal.rotation.T @ np.array(cal.walking_up))
+                walking_up = (float(w[0]), float(w[1]), float(w[2]))
+            return Calibration(fresh.rotation, cal.method, "sitting", "sitting", walking_up)
+        flip = -1.0 if cos < 0.0 else 1.0
+        rotation = cal.rotation * np.array([[flip], [flip], [1.0]])
+        return Calibration(rotation, cal.method, "sitting", cal.axis_from, _flip_walking_up(cal.walking_up, flip))
 
     def _set_upright(self, cal: Calibration) -> None:
         self._upright = cal
@@ -663,3 +692,55 @@ def _run_lengths(flags: BoolArray, carry: int) -> IntArray:
     run = np.where(last_false < 0, run + carry, run)
     out: IntArray = np.where(flags, run, 0).astype(np.int64)
     return out
+
+
+def _stand_sit(event: Transition, p: ReclipParams) -> tuple[FloatArray, FloatArray] | None:
+    """(standing up vector, sitting up vector) of a sit-down or stand-up (sensor frame), or None."""
+    if event.truncated or event.after_walking or event.turn_deg > p.posture_max_turn_deg:
+        return None
+    before, after = np.array(event.up_before), np.array(event.up_after)
+    if event.dz_m <= -p.posture_drop_m:
+        return before, after
+    if event.dz_m >= p.posture_drop_m:
+        return after, before
+    return None
+
+
+def _posture_shift(features: EpochFeatures, p: ReclipParams) -> tuple[FloatArray, int]:
+    """Summed sitting-minus-standing up vectors (sensor frame) of the sit-downs and stand-ups in ``features``."""
+    det = TransitionDetector(max_epochs=8)
+    shift = np.zeros(3)
+    n = 0
+    if features.vert_acc is None or features.vert_acc_late is None:
+        return shift, n
+    gyro_rms = np.sqrt(np.maximum(np.trace(features.gyro_cov, axis1=1, axis2=2), 0.0))
+    acc_std = features.acc_norm_std
+    for e in range(len(features)):
+        up = features.up[e]
+        if not (features.coverage[e] >= 0.5 and np.all(np.isfinite(up))):
+            det.reset()
+            continue
+        event = det.step(
+            float(features.t[e]), present=True, rest=bool(acc_std[e] < 0.3 and gyro_rms[e] < 0.3),
+            vert_acc=float(features.vert_acc[e]), vert_acc_late=float(features.vert_acc_late[e]), incl_deg=0.0,
+            tilt_deg=math.nan, up=(float(up[0]), float(up[1]), float(up[2])),
+            quiet=bool(acc_std[e] < 0.1 and gyro_rms[e] < 0.1),
+        )  # fmt: skip
+        pair = None if event is None else _stand_sit(event, p)
+        if pair is not None:
+            shift += pair[1] - pair[0]
+            n += 1
+    return shift, n
+
+
+def _flip_walking_up(walking_up: tuple[float, float, float] | None, flip: float) -> tuple[float, float, float] | None:
+    if walking_up is None:
+        return None
+    return (flip * walking_up[0], flip * walking_up[1], walking_up[2])
+
+
+def _reclined_deg(features: EpochFeatures, cal: Calibration) -> float:
+    """Mean inclination from the calibrated vertical of the still epochs 12–60° from it, degrees (0 if none)."""
+    angle = np.degrees(np.arccos(np.clip(features.up @ cal.rotation[2], -1.0, 1.0)))
+    reclined = still_mask(features) & (angle > 12.0) & (angle < 60.0)
+    return float(angle[reclined].mean()) if reclined.any() else 0.0
