@@ -33,6 +33,7 @@ decide, and a posture without a transition to go by is taken as standing.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -48,6 +49,9 @@ from processing.transitions import Transition, TransitionDetector
 Int8Array = NDArray[np.int8]
 
 ACTIVITIES = ("unknown", "sitting", "standing", "walking", "lying")
+_COS_BACK = math.cos(math.radians(6.0))  # a movement that ends within 6° of where it started went back
+#: Sit-downs and stand-ups kept in ``ActivityClassifier.transitions`` (bounded memory on long streams).
+MAX_TRANSITIONS = 1000
 UNKNOWN, SITTING, STANDING, WALKING, LYING = range(5)
 
 
@@ -82,6 +86,8 @@ class ActivityParams:
     neutral_window: observations kept for the standing reference (the latest ones: it follows the day).
     upright_sitting_incl_deg: with an upright-only calibration (no tilt), inclination from the standing
         vertical above which a rest without a transition to go by is sitting, degrees.
+    second_drop_m: a sit-down (stand-up) of this displacement or more, m, that resumes after a single resting
+        epoch and ends within 6° of where it started was a sit (stand) of 1–2 s: both movements count.
     nonwear_s: motionless seconds before a sensor counts as not worn (see :class:`NonWearDetector`).
     nonwear_acc_std, nonwear_gyro_rms: motion below sensor-noise level, m/s² and rad/s.
     hindsight: revise the epochs of the same ``update`` batch that the angle alone decided (at the start of
@@ -113,6 +119,7 @@ class ActivityParams:
     neutral_prior_weight: tuple[float, float, float] = (20.0, 0.5, 1.0)
     neutral_window: int = 40
     upright_sitting_incl_deg: float = 35.0
+    second_drop_m: float = 0.25
     nonwear_s: float = 3600.0
     nonwear_acc_std: float = 0.04
     nonwear_gyro_rms: float = 0.02
@@ -197,7 +204,7 @@ class ActivityClassifier:
     """Streaming activity per epoch: ``update(features, tilt_deg, calibration) -> codes``; see the module doc.
 
     ``transitions`` collects the sit-downs and stand-ups found (as :class:`Transition` with ``kind``), for
-    reports and tests; callers may clear it.
+    reports and tests, across calibrations (the latest :data:`MAX_TRANSITIONS`); callers may clear it.
 
     >>> import numpy as np
     >>> from processing.calibration import Calibration
@@ -223,7 +230,6 @@ class ActivityClassifier:
     def reset(self) -> None:
         self.detector.reset()
         self.nonwear.reset()
-        self.transitions.clear()
         self._set(_NONE)
         self._reset_neutral(None)
         self._since_upright_s = math.inf  # seconds since walking
@@ -236,6 +242,7 @@ class ActivityClassifier:
         self._provisional = False  # the posture came from the angle alone (hindsight may revise it)
         self._angle_label = False  # the last epoch's sitting or standing came from the angle alone
         self._revise: tuple[float, int] | None = None  # (t_start, code before) of a transition that shows it
+        self._base: tuple[Transition, str] | None = None  # the movement in progress was decided: (event, kind)
 
     @property
     def standing_reference_deg(self) -> float:
@@ -323,6 +330,8 @@ class ActivityClassifier:
                 by_angle.append(i)
             else:
                 by_angle.clear()
+        if len(self.transitions) > MAX_TRANSITIONS:
+            del self.transitions[:-MAX_TRANSITIONS]
         return out
 
     def _step(
@@ -408,14 +417,47 @@ class ActivityClassifier:
 
     def _on_transition(self, event: Transition) -> None:
         """Update the posture from a transition (one with the same start supersedes the previous one)."""
-        p = self.params
         self._after_walk = []
+        base = self._base
         if self._pending is not None and self._pending[0] == event.t_start:
             self._set(*self._pending[1:])
             if self.transitions and self.transitions[-1][1].t_start == event.t_start:
                 self.transitions.pop()
         else:
             self._pending = (event.t_start, self._posture, self._provisional)
+            base = None
+        self._base = None
+        n_before = len(self.transitions)
+        self._judge(event)
+        if len(self.transitions) > n_before:
+            self._base = (event, self.transitions[-1][0])
+        elif base is not None and not event.truncated:
+            self._quick_sit(event, base)
+
+    def _quick_sit(self, event: Transition, base: tuple[Transition, str]) -> None:
+        """A clear sit-down (stand-up) resumed after a single resting epoch and the whole movement went back
+        where it started: a sit (stand) of 1–2 s, then up (down) again. Both count; the posture is the final one."""
+        first, kind = base
+        dot = sum(a * b for a, b in zip(event.up_before, event.up_after, strict=True))
+        if abs(first.dz_m) < self.params.second_drop_m or dot < _COS_BACK or event.t_end <= first.t_end:
+            return
+        second = dataclasses.replace(
+            event,
+            t_start=first.t_end,
+            dz_m=event.dz_m - first.dz_m,
+            incl_before_deg=first.incl_after_deg,
+            tilt_before_deg=first.tilt_after_deg,
+            up_before=first.up_after,
+            after_walking=False,
+        )
+        self.transitions.append((kind, first))
+        other = "sit-to-stand" if kind == "stand-to-sit" else "stand-to-sit"
+        self.transitions.append((other, second))
+        self._base = (event, other)
+
+    def _judge(self, event: Transition) -> None:
+        """Sit-down, stand-up or neither, from one movement between two rests."""
+        p = self.params
         if event.incl_after_deg > p.lying_deg or event.truncated:
             return
         turn = event.tilt_after_deg - event.tilt_before_deg
