@@ -425,14 +425,13 @@ class ActivityClassifier:
                 self.transitions.pop()
         else:
             self._pending = (event.t_start, self._posture, self._provisional)
-            base = None
-        self._base = None
+            base = self._base = None
         n_before = len(self.transitions)
         self._judge(event)
         if len(self.transitions) > n_before:
             self._base = (event, self.transitions[-1][0])
         elif base is not None and not event.truncated:
-            self._quick_sit(event, base)
+            self._quick_sit(event, base)  # else the decided part stays the reference while the movement goes on
 
     def _quick_sit(self, event: Transition, base: tuple[Transition, str]) -> None:
         """A clear sit-down (stand-up) resumed after a single resting epoch and the whole movement went back

@@ -29,6 +29,10 @@ from processing.samples import FloatArray, Samples
 BoolArray = NDArray[np.bool_]
 Int8Array = NDArray[np.int8]
 
+#: Mounting states per epoch (``Epochs.mounting``).
+MOUNTING = ("calibrated", "calibrating", "in doubt")
+CALIBRATED, CALIBRATING, IN_DOUBT = range(3)
+
 #: The wall-clock time assumed at t = 0 when a recording has no ``start``.
 DEFAULT_START = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -68,6 +72,11 @@ class Epochs:
     anterior positive, NaN where undefined; obliquity_deg: (m,) degrees, left side up positive;
     calibrated: (m,) bool; sitting_bout_s: (m,) length of the sitting bout in progress, s;
     sitting_today_s: (m,) sitting so far on the epoch's local day, s.
+    mounting: (m,) int8 codes into :data:`MOUNTING`: ``calibrated``; ``calibrating`` (no calibration yet, or
+    only the standing vertical: the activity may be known, the tilt is not); ``in doubt`` (the sensor moved
+    on the belt: between the estimated moment and a new calibration every column is unknown: activity
+    ``unknown``, no tilt or obliquity, not calibrated). neutral_confidence: (m,) 0..1, how sure the standing
+    neutral is (:class:`processing.activity.StandingNeutral`; 0 without a calibration).
     Lying epochs keep their tilt, but it is not a standing or sitting posture: check ``activity``.
     """
 
@@ -78,6 +87,15 @@ class Epochs:
     calibrated: BoolArray
     sitting_bout_s: FloatArray
     sitting_today_s: FloatArray
+    mounting: Int8Array | None = None
+    neutral_confidence: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        n = self.t.shape[0]
+        if self.mounting is None:  # made by hand: calibrated where calibrated, else calibrating
+            object.__setattr__(self, "mounting", np.where(self.calibrated, CALIBRATED, CALIBRATING).astype(np.int8))
+        if self.neutral_confidence is None:
+            object.__setattr__(self, "neutral_confidence", np.zeros(n))
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -88,13 +106,17 @@ class Epochs:
             return _empty_epochs()
         return Epochs(*(np.concatenate([getattr(p, n) for p in parts]) for n in Epochs.__slots__))
 
+    def mounting_names(self) -> list[str]:
+        assert self.mounting is not None
+        return [MOUNTING[m] for m in self.mounting.tolist()]
+
     def activity_names(self) -> list[str]:
         return [ACTIVITIES[a] for a in self.activity.tolist()]
 
 
 def _empty_epochs() -> Epochs:
     f = np.empty(0)
-    return Epochs(f, np.empty(0, np.int8), f, f, np.empty(0, bool), f, f)
+    return Epochs(f, np.empty(0, np.int8), f, f, np.empty(0, bool), f, f, np.empty(0, np.int8), f)
 
 
 @dataclass(frozen=True)
@@ -134,6 +156,7 @@ class PostureTracker:
         self.reclips: list[ReclipEvent] = []
         self.exercise = ExerciseDetector()
         self._mounting_id: int | None = None
+        self._in_doubt = False  # a re-clip was detected and no calibration has been found since
         #: confidence (0..1) in the standing neutral at the last epoch (see processing.activity.StandingNeutral)
         self.neutral_confidence = 0.0
 
@@ -181,6 +204,29 @@ class PostureTracker:
         bout_s = np.zeros(m)
         today_s = np.zeros(m)
         alerts: list[Alert] = []
+        # Mounting per epoch. After a re-clip, until a calibration (even upright-only) is found again, and
+        # between its estimated onset and its detection where both are in this batch (a whole-recording
+        # analysis; live output cannot be taken back), the mounting is in doubt: every column says unknown.
+        mounting = np.where(calibrated, CALIBRATED, CALIBRATING).astype(np.int8)
+        detected = set()
+        for event in mount.events:
+            if isinstance(event, ReclipEvent):
+                detected.add(event.t_detected)
+                moved = (features.t >= event.t_onset) & (features.t < event.t_detected)
+                mounting[moved] = IN_DOUBT
+        for k in range(m):  # carried across batches until the mounting is known again
+            if float(features.t[k]) in detected:
+                self._in_doubt = True
+            elif index[k] >= 0:
+                self._in_doubt = False
+            if self._in_doubt:
+                mounting[k] = IN_DOUBT
+        doubt = mounting == IN_DOUBT
+        activity[doubt] = 0
+        tilt[doubt] = np.nan
+        obliquity[doubt] = np.nan
+        calibrated[doubt] = False
+        neutral_confidence[doubt | (index < 0)] = 0.0
         for event in mount.events:
             if isinstance(event, ReclipEvent):
                 self.reclips.append(event)
@@ -210,7 +256,9 @@ class PostureTracker:
                     exercise_today_s=day.exercise_s + self.exercise.current_s,
                 )
             )
-        epochs = Epochs(features.t, activity, tilt, obliquity, calibrated, bout_s, today_s)
+        epochs = Epochs(
+            features.t, activity, tilt, obliquity, calibrated, bout_s, today_s, mounting, neutral_confidence
+        )
         return PipelineOutput(epochs, alerts, bouts, exercise)
 
     def link(self, *, t: float, connected: bool, device: str = "") -> list[Alert]:
@@ -264,6 +312,7 @@ class Pipeline:
 __all__ = [
     "ACTIVITIES",
     "LYING",
+    "MOUNTING",
     "SITTING",
     "DayTotals",
     "Epochs",
