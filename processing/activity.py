@@ -180,6 +180,9 @@ class StandingNeutral:
         self._obs.append((tilt_deg, weight))
         if len(self._obs) > self.window:
             self._obs.pop(0)
+        self._refresh()
+
+    def _refresh(self) -> None:
         values = sorted([(self.prior_deg, self.prior_weight), *self._obs])
         half = 0.5 * sum(w for _, w in values)
         acc = 0.0
@@ -189,6 +192,12 @@ class StandingNeutral:
                 self.estimate_deg = v
                 break
         self.confidence = self._confidence()
+
+    def drop_last(self) -> None:
+        """Forget the latest observation (it is being replaced by a better one of the same movement)."""
+        if self._obs:
+            self._obs.pop()
+            self._refresh()
 
     def _confidence(self) -> float:
         pairs = [(self.prior_deg, self.prior_weight), *self._obs]
@@ -257,6 +266,7 @@ class ActivityClassifier:
         )
         self.neutral.reset()
         self._after_walk: list[float] = []  # still tilts of the stop after walking (one observation per stop)
+        self._observed_t = math.nan  # start of the movement the last standing observation came from
 
     def update(
         self,
@@ -477,7 +487,7 @@ class ActivityClassifier:
         if score <= -p.drop_m and turn <= p.max_counter_turn_deg:
             self._set(_SIT)
             self.transitions.append(("stand-to-sit", event))
-            self.neutral.update(event.tilt_before_deg, 1.0)
+            self._observe(event.t_start, event.tilt_before_deg)
             if unsure and score <= -p.hindsight_m:
                 self._revise = (event.t_start, STANDING)
         elif score >= p.drop_m and turn >= -p.max_counter_turn_deg:
@@ -492,7 +502,14 @@ class ActivityClassifier:
     def _stand_up(self, event: Transition) -> None:
         self._set(_STAND)
         self.transitions.append(("sit-to-stand", event))
-        self.neutral.update(event.tilt_after_deg, 1.0)
+        self._observe(event.t_start, event.tilt_after_deg)
+
+    def _observe(self, t_start: float, tilt_deg: float) -> None:
+        """One standing observation per movement: a superseding event of the same movement replaces it."""
+        if self._observed_t == t_start:
+            self.neutral.drop_last()
+        self.neutral.update(tilt_deg, 1.0)
+        self._observed_t = t_start if math.isfinite(tilt_deg) else math.nan
 
 
 def _still(t: FloatArray, *, tilt_deg: float) -> EpochFeatures:
