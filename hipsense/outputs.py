@@ -30,7 +30,14 @@ def write_timeline(fh: TextIO, epochs: Epochs, *, header: bool = True) -> None:
     t = np.char.mod("%.3f", epochs.t)
     cal = np.where(epochs.calibrated, "1", "0")
     bout = np.char.mod("%d", epochs.sitting_bout_s.astype(np.int64))
-    mounting = np.array(MOUNTING)[epochs.mounting]
+    # A whole-recording analysis blanks the tilt between a re-clip's onset and its detection afterwards:
+    # those epochs are in doubt, so every column says so.
+    assert epochs.mounting is not None
+    doubt = (epochs.mounting == MOUNTING.index("in doubt")) | (
+        ~epochs.calibrated & (epochs.mounting == MOUNTING.index("calibrated"))
+    )
+    names = np.where(doubt, "unknown", names)
+    mounting = np.where(doubt, "in doubt", np.array(MOUNTING)[epochs.mounting])
     rows = [",".join(r) for r in zip(t, names, tilt, obl, cal, bout, mounting, strict=True)]
     if rows:
         fh.write("\n".join(rows))

@@ -106,6 +106,18 @@ class Epochs:
             return _empty_epochs()
         return Epochs(*(np.concatenate([getattr(p, n) for p in parts]) for n in Epochs.__slots__))
 
+    def mark_in_doubt(self, start_s: float, end_s: float) -> None:
+        """Epochs starting in [start_s, end_s) had a mounting in doubt (a re-clip's onset to its detection):
+        every column says so (activity unknown, no tilt or obliquity, not calibrated). In place."""
+        assert self.mounting is not None and self.neutral_confidence is not None
+        moved = (self.t >= start_s) & (self.t < end_s)
+        self.activity[moved] = 0
+        self.tilt_deg[moved] = np.nan
+        self.obliquity_deg[moved] = np.nan
+        self.calibrated[moved] = False
+        self.mounting[moved] = IN_DOUBT
+        self.neutral_confidence[moved] = 0.0
+
     def mounting_names(self) -> list[str]:
         assert self.mounting is not None
         return [MOUNTING[m] for m in self.mounting.tolist()]
@@ -206,16 +218,11 @@ class PostureTracker:
         bout_s = np.zeros(m)
         today_s = np.zeros(m)
         alerts: list[Alert] = []
-        # Mounting per epoch. After a re-clip, until a calibration (even upright-only) is found again, and
-        # between its estimated onset and its detection where both are in this batch (a whole-recording
-        # analysis; live output cannot be taken back), the mounting is in doubt: every column says unknown.
+        # Mounting per epoch. After a re-clip, until a calibration (even upright-only) is found again, the
+        # mounting is in doubt: every column says unknown. (The epochs between its estimated onset and its
+        # detection were output as they came; a whole-recording consumer may mark them with mark_in_doubt.)
         mounting = np.where(calibrated, CALIBRATED, CALIBRATING).astype(np.int8)
-        detected = set()
-        for event in mount.events:
-            if isinstance(event, ReclipEvent):
-                detected.add(event.t_detected)
-                moved = (features.t >= event.t_onset) & (features.t < event.t_detected)
-                mounting[moved] = IN_DOUBT
+        detected = {e.t_detected for e in mount.events if isinstance(e, ReclipEvent)}
         for k in range(m):  # carried across batches until the mounting is known again
             if float(features.t[k]) in detected:
                 self._in_doubt = True

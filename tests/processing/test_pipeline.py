@@ -159,3 +159,8 @@ def test_a_moved_sensor_says_so_in_every_column():
         # the consistency holds the other way too: a tilt is shown only where the mounting is calibrated
         assert (np.isnan(epochs.tilt_deg) | (epochs.mounting == 0)).all()
         assert epochs.calibrated[-20:].all()  # calibrated again from the walking after it
+    # a whole-recording consumer marks the epochs between the estimated onset and the detection
+    epochs.mark_in_doubt(off - 5.0, off + 5.0)
+    inside = (epochs.t >= off - 5.0) & (epochs.t < off + 5.0)
+    assert (epochs.mounting[inside] == 2).all() and (epochs.activity[inside] == 0).all()
+    assert np.isnan(epochs.tilt_deg[inside]).all() and not epochs.calibrated[inside].any()
