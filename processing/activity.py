@@ -275,13 +275,15 @@ class ActivityClassifier:
         calibration: Calibration | None,
         *,
         same_mounting: bool = False,
+        tilt_trusted: bool = True,
     ) -> Int8Array:
         """Activity codes (m,) for the epochs of ``features`` with their tilt (m,) degrees (NaN where undefined).
 
         A change of calibration starts the state machine afresh (its angles are not comparable), unless
         ``same_mounting``: the new calibration is a refinement on the same mounting (a self-calibration that
         found the anterior axis, or the walking), so the posture held carries over; the standing reference
-        starts again from the new calibration's neutral.
+        starts again from the new calibration's neutral. ``tilt_trusted`` False: the anterior sign is not
+        confirmed yet (a self-calibration from walking), so the tilt does not decide postures.
         """
         m = len(features)
         out = np.full(m, UNKNOWN, dtype=np.int8)
@@ -296,7 +298,7 @@ class ActivityClassifier:
             self._calibration = calibration
         if calibration is None or m == 0:
             return out
-        if calibration.method == "upright" or (calibration.method == "auto" and calibration.sign_check != "sitting"):
+        if calibration.method == "upright" or not tilt_trusted:
             # no anterior axis, or its sign still unconfirmed (from walking): the tilt does not decide
             tilt_deg = np.full(m, np.nan)
         p = self.params

@@ -203,7 +203,10 @@ class PostureTracker:
             sel = index == ci
             cal = mount.calibrations[ci]
             same = self._mounting_id is not None and mount.mounting_ids[ci] == self._mounting_id
-            activity[sel] = self.activity.update(features.select(sel), tilt[sel], cal, same_mounting=same)
+            trusted = not mount.unconfirmed[ci]
+            activity[sel] = self.activity.update(
+                features.select(sel), tilt[sel], cal, same_mounting=same, tilt_trusted=trusted
+            )
             self._mounting_id = mount.mounting_ids[ci]
             neutral_confidence[sel] = self.activity.neutral_confidence
             if cal.method == "auto":  # a self-calibration: the tilt is relative to the standing learnt so far,

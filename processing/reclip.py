@@ -167,6 +167,9 @@ class MountingOutput:
     #: per calibration, the mounting it belongs to (two calibrations with the same id are refinements of one
     #: mounting; a detected re-clip starts a new id)
     mounting_ids: list[int] = field(default_factory=list)
+    #: per calibration: found in this stream with an anterior sign from walking only, not yet confirmed by a
+    #: sit-down or stand-up (the tilt may be mirrored: it should not decide postures)
+    unconfirmed: list[bool] = field(default_factory=list)
 
 
 def _angle_deg(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -214,6 +217,8 @@ class MountingTracker:
         self.calibrations: list[Calibration] = [] if self.initial is None else [self.initial]
         #: per calibration, the mounting it belongs to (counts the re-clips detected before it)
         self.mounting_ids: list[int] = [0] * len(self.calibrations)
+        #: per calibration: its anterior sign came from walking in this stream and is not confirmed yet
+        self.unconfirmed: list[bool] = [False] * len(self.calibrations)
         self._mounting = 0
         self._walking_up_hint = None if self.initial is None else self.initial.walking_up
         self._guided_done = self.initial is not None
@@ -293,7 +298,14 @@ class MountingTracker:
         tilt[~present] = np.nan
         obliquity[~present] = np.nan
         return MountingOutput(
-            tilt, obliquity, calibrated, index, list(self.calibrations), events, list(self.mounting_ids)
+            tilt,
+            obliquity,
+            calibrated,
+            index,
+            list(self.calibrations),
+            events,
+            list(self.mounting_ids),
+            list(self.unconfirmed),
         )
 
     # -- provisional: an automatic calibration whose sign came from walking waits for sitting to confirm it ----
@@ -490,6 +502,8 @@ class MountingTracker:
     def _add(self, cal: Calibration) -> None:
         self.calibrations.append(cal)
         self.mounting_ids.append(self._mounting)
+        # found in the stream with an anterior sign from walking only (awaiting a sit-down to confirm it)
+        self.unconfirmed.append(cal.method == "auto" and cal.sign_check != "sitting")
 
     def _keep(self, part: EpochFeatures, walking_total: int) -> None:
         if len(part) == 0:
