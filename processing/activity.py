@@ -292,6 +292,8 @@ class ActivityClassifier:
         if calibration is not self._calibration:
             if same_mounting and self._calibration is not None and calibration is not None:
                 self._reset_neutral(calibration)
+                if self._provisional:  # a posture the angle alone decided: decide it again on the new angles
+                    self._set(_NONE)
             else:
                 self.reset()
                 self._reset_neutral(calibration)

@@ -60,7 +60,7 @@ from processing.calibration import (
 )
 from processing.features import EpochFeatures
 from processing.samples import STANDARD_GRAVITY, FloatArray
-from processing.transitions import Transition, TransitionDetector
+from processing.transitions import Transition, TransitionDetector, sit_stand_rests, stand_sit
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -710,41 +710,14 @@ def _run_lengths(flags: BoolArray, carry: int) -> IntArray:
 
 def _stand_sit(event: Transition, p: ReclipParams) -> tuple[FloatArray, FloatArray] | None:
     """(standing up vector, sitting up vector) of a sit-down or stand-up (sensor frame), or None."""
-    if event.truncated or event.after_walking or event.turn_deg > p.posture_max_turn_deg:
-        return None
-    before, after = np.array(event.up_before), np.array(event.up_after)
-    if event.dz_m <= -p.posture_drop_m:
-        return before, after
-    if event.dz_m >= p.posture_drop_m:
-        return after, before
-    return None
+    pair = stand_sit(event, drop_m=p.posture_drop_m, max_turn_deg=p.posture_max_turn_deg)
+    return None if pair is None else (np.array(pair[0]), np.array(pair[1]))
 
 
 def _posture_shift(features: EpochFeatures, p: ReclipParams) -> tuple[FloatArray, int]:
     """Summed sitting-minus-standing up vectors (sensor frame) of the sit-downs and stand-ups in ``features``."""
-    det = TransitionDetector(max_epochs=8)
-    shift = np.zeros(3)
-    n = 0
-    if features.vert_acc is None or features.vert_acc_late is None:
-        return shift, n
-    gyro_rms = np.sqrt(np.maximum(np.trace(features.gyro_cov, axis1=1, axis2=2), 0.0))
-    acc_std = features.acc_norm_std
-    for e in range(len(features)):
-        up = features.up[e]
-        if not (features.coverage[e] >= 0.5 and np.all(np.isfinite(up))):
-            det.reset()
-            continue
-        event = det.step(
-            float(features.t[e]), present=True, rest=bool(acc_std[e] < 0.3 and gyro_rms[e] < 0.3),
-            vert_acc=float(features.vert_acc[e]), vert_acc_late=float(features.vert_acc_late[e]), incl_deg=0.0,
-            tilt_deg=math.nan, up=(float(up[0]), float(up[1]), float(up[2])),
-            quiet=bool(acc_std[e] < 0.1 and gyro_rms[e] < 0.1),
-        )  # fmt: skip
-        pair = None if event is None else _stand_sit(event, p)
-        if pair is not None:
-            shift += pair[1] - pair[0]
-            n += 1
-    return shift, n
+    rests = sit_stand_rests(features, drop_m=p.posture_drop_m, max_turn_deg=p.posture_max_turn_deg)
+    return np.array(rests.shift_sum), rests.n
 
 
 def _flip_walking_up(walking_up: tuple[float, float, float] | None, flip: float) -> tuple[float, float, float] | None:
