@@ -231,6 +231,9 @@ class ActivityClassifier:
         )
         self.transitions: list[tuple[str, Transition]] = []
         self.neutral = StandingNeutral(window=params.neutral_window)
+        #: (degrees, weight): a prior for the standing neutral of the next automatic calibration, from a first
+        #: look at the same batch (``hindsight`` only; see :class:`processing.pipeline.PostureTracker`)
+        self.neutral_hint: tuple[float, float] | None = None
         #: per epoch of the last ``update``: the standing reference (degrees, calibration frame) and its confidence
         self.neutral_deg = np.empty(0)
         self.neutral_confidence = np.empty(0)
@@ -254,6 +257,11 @@ class ActivityClassifier:
         self._base: tuple[Transition, str] | None = None  # the movement in progress was decided: (event, kind)
 
     @property
+    def calibration(self) -> Calibration | None:
+        """The calibration the state machine runs on."""
+        return self._calibration
+
+    @property
     def standing_reference_deg(self) -> float:
         """The wearer's standing tilt learnt so far, degrees relative to the calibration's neutral."""
         return self.neutral.estimate_deg
@@ -264,6 +272,9 @@ class ActivityClassifier:
         self.neutral.prior_weight = (
             w_guided if method in ("guided", "stored") else (w_upright if method == "upright" else w_auto)
         )
+        self.neutral.prior_deg = 0.0
+        if self.neutral_hint is not None and method == "auto":
+            self.neutral.prior_deg, self.neutral.prior_weight = self.neutral_hint
         self.neutral.reset()
         self._after_walk: list[float] = []  # still tilts of the stop after walking (one observation per stop)
         self._observed_t = math.nan  # start of the movement the last standing observation came from

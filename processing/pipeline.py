@@ -204,6 +204,11 @@ class PostureTracker:
             cal = mount.calibrations[ci]
             same = self._mounting_id is not None and mount.mounting_ids[ci] == self._mounting_id
             trusted = not mount.unconfirmed[ci]
+            if self.params.activity.hindsight and cal.method == "auto" and cal is not self.activity.calibration:
+                # A batch (analyze): a first look over it gives the standing neutral the day shows, as a prior.
+                probe = ActivityClassifier(self.params.activity)
+                probe.update(features.select(sel), tilt[sel], cal, tilt_trusted=trusted)
+                self.activity.neutral_hint = (probe.neutral.estimate_deg, 2.0 * probe.neutral.confidence)
             activity[sel] = self.activity.update(
                 features.select(sel), tilt[sel], cal, same_mounting=same, tilt_trusted=trusted
             )
