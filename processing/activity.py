@@ -193,6 +193,13 @@ class StandingNeutral:
                 break
         self.confidence = self._confidence()
 
+    @property
+    def effective_deg(self) -> float:
+        """The estimate as far as it is trusted: none of it below confidence 0.25, all of it from 0.5 (three
+        agreeing observations), so that one anterior-tilted stand does not move the reference."""
+        share = min(1.0, max(0.0, (self.confidence - 0.25) / 0.25))
+        return self.prior_deg + share * (self.estimate_deg - self.prior_deg)
+
     def drop_last(self) -> None:
         """Forget the latest observation (it is being replaced by a better one of the same movement)."""
         if self._obs:
@@ -234,7 +241,8 @@ class ActivityClassifier:
         #: (degrees, weight): a prior for the standing neutral of the next automatic calibration, from a first
         #: look at the same batch (``hindsight`` only; see :class:`processing.pipeline.PostureTracker`)
         self.neutral_hint: tuple[float, float] | None = None
-        #: per epoch of the last ``update``: the standing reference (degrees, calibration frame) and its confidence
+        #: per epoch of the last ``update``: the standing reference as far as it is trusted (degrees, calibration
+        #: frame; :attr:`StandingNeutral.effective_deg`) and its confidence
         self.neutral_deg = np.empty(0)
         self.neutral_confidence = np.empty(0)
         self.reset()
@@ -349,7 +357,7 @@ class ActivityClassifier:
                             out[j] = before
                 by_angle.clear()
             out[i] = code
-            self.neutral_deg[i] = self.neutral.estimate_deg
+            self.neutral_deg[i] = self.neutral.effective_deg
             self.neutral_confidence[i] = self.neutral.confidence
             if self._angle_label:
                 by_angle.append(i)
@@ -411,7 +419,7 @@ class ActivityClassifier:
                 self._since_upright_s = 0.0
             self._angle_label = self._posture == _NONE or self._provisional  # (not revised: still walking)
             return WALKING
-        rel = tilt - self.neutral.estimate_deg
+        rel = tilt - self.neutral.effective_deg
         if math.isfinite(tilt):
             by_angle = _SIT if rel < p.sitting_tilt_deg else _STAND
         else:  # upright-only calibration: no tilt, but a pelvis leaning far from the standing vertical sits

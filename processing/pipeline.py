@@ -214,10 +214,9 @@ class PostureTracker:
             )
             self._mounting_id = mount.mounting_ids[ci]
             neutral_confidence[sel] = self.activity.neutral_confidence
-            if cal.method == "auto":  # a self-calibration: the tilt is relative to the standing learnt so far,
-                # in full once sure of it (confidence 0.5: three agreeing observations), not after one stand
-                share = np.clip((self.activity.neutral_confidence - 0.25) / 0.25, 0.0, 1.0)
-                tilt[sel] -= share * self.activity.neutral_deg
+            if cal.method == "auto":  # a self-calibration: the tilt is relative to the standing learnt so far
+                # (as far as it is sure of it: StandingNeutral.effective_deg)
+                tilt[sel] -= self.activity.neutral_deg
         self.neutral_confidence = float(neutral_confidence[-1]) if m else self.neutral_confidence
         # Pelvic-tilt drills and glute bridges count as exercise on the day each bout starts.
         exercise = self.exercise.update(features.t, tilt, activity)
