@@ -195,9 +195,9 @@ class StandingNeutral:
 
     @property
     def effective_deg(self) -> float:
-        """The estimate as far as it is trusted: none of it below confidence 0.2, all of it from 0.4 (two
-        agreeing observations), so that one anterior-tilted stand does not move the reference."""
-        share = min(1.0, max(0.0, (self.confidence - 0.2) / 0.2))
+        """The estimate as far as it is trusted: none of it below confidence 0.25 (one observation), all of it
+        from 0.5 (three agreeing ones), so that one anterior-tilted stand does not move the reference."""
+        share = min(1.0, max(0.0, (self.confidence - 0.25) / 0.25))
         return self.prior_deg + share * (self.estimate_deg - self.prior_deg)
 
     def drop_last(self) -> None:
