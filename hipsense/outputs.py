@@ -12,13 +12,14 @@ from processing.activity import ACTIVITIES
 from processing.alerts import Alert
 from processing.bouts import Bout
 from processing.calibration import Calibration
-from processing.pipeline import DayTotals, Epochs
+from processing.pipeline import MOUNTING, DayTotals, Epochs
 
-TIMELINE_HEADER = "t,activity,tilt_deg,obliquity_deg,calibrated,sitting_bout_s\n"
+TIMELINE_HEADER = "t,activity,tilt_deg,obliquity_deg,calibrated,sitting_bout_s,mounting\n"
 
 
 def write_timeline(fh: TextIO, epochs: Epochs, *, header: bool = True) -> None:
-    """One row per 1 s epoch; ``tilt_deg`` and ``obliquity_deg`` empty where undefined."""
+    """One row per 1 s epoch; ``tilt_deg`` and ``obliquity_deg`` empty where undefined; ``mounting`` says why
+    (``calibrated``, ``calibrating``, ``in doubt``: then the activity is ``unknown`` too)."""
     if header:
         fh.write(TIMELINE_HEADER)
     names = np.array(ACTIVITIES)[epochs.activity]
@@ -29,7 +30,15 @@ def write_timeline(fh: TextIO, epochs: Epochs, *, header: bool = True) -> None:
     t = np.char.mod("%.3f", epochs.t)
     cal = np.where(epochs.calibrated, "1", "0")
     bout = np.char.mod("%d", epochs.sitting_bout_s.astype(np.int64))
-    rows = [",".join(r) for r in zip(t, names, tilt, obl, cal, bout, strict=True)]
+    # A whole-recording analysis blanks the tilt between a re-clip's onset and its detection afterwards:
+    # those epochs are in doubt, so every column says so.
+    assert epochs.mounting is not None
+    doubt = (epochs.mounting == MOUNTING.index("in doubt")) | (
+        ~epochs.calibrated & (epochs.mounting == MOUNTING.index("calibrated"))
+    )
+    names = np.where(doubt, "unknown", names)
+    mounting = np.where(doubt, "in doubt", np.array(MOUNTING)[epochs.mounting])
+    rows = [",".join(r) for r in zip(t, names, tilt, obl, cal, bout, mounting, strict=True)]
     if rows:
         fh.write("\n".join(rows))
         fh.write("\n")

@@ -17,14 +17,23 @@ how the wearer got there: sitting down lowers the pelvis by 0.3–0.5 m, standin
   once;
 - **unknown**: uncalibrated, a gap (coverage below ``min_coverage``), or non-wear (:mod:`processing.nonwear`).
 
-The wearer's standing tilt is learnt as they go: still epochs soon after walking or a stand-up, within
-``reference_band_deg`` of the reference, pull it toward themselves. Without ``hindsight`` the classifier is
-causal and its output does not depend on how the epochs are batched; a posture change shows with the first
-still epoch after the transition (within 1–2 s of its end).
+The wearer's standing neutral is learnt as they go (:class:`StandingNeutral`): every sit-down tells the tilt
+at the rest before it, every stand-up the tilt at the rest after it, and every stop after walking the tilt of
+the first still seconds; a weighted median of these observations (and of the calibration's own neutral, as a
+prior weighted by how the calibration was made) is the standing reference, with a confidence. People do not
+all stand the way they walk (up to 15° apart), so after a calibration from walking the reference can move
+anywhere; after a guided one it stays near the neutral the wearer showed. Without ``hindsight`` the
+classifier is causal and its output does not depend on how the epochs are batched; a posture change shows
+with the first still epoch after the transition (within 1–2 s of its end).
+
+With an *upright-only* calibration (the standing vertical without an anterior axis, see
+:func:`processing.calibration.upright_only`) the tilt is unknown (NaN): transitions, walking and lying still
+decide, and a posture without a transition to go by is taken as standing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -40,6 +49,9 @@ from processing.transitions import Transition, TransitionDetector
 Int8Array = NDArray[np.int8]
 
 ACTIVITIES = ("unknown", "sitting", "standing", "walking", "lying")
+_COS_BACK = math.cos(math.radians(6.0))  # a movement that ends within 6° of where it started went back
+#: Sit-downs and stand-ups kept in ``ActivityClassifier.transitions`` (bounded memory on long streams).
+MAX_TRANSITIONS = 1000
 UNKNOWN, SITTING, STANDING, WALKING, LYING = range(5)
 
 
@@ -67,9 +79,15 @@ class ActivityParams:
     gait_s, gait_turn_deg: walking epochs in a row, each within ``gait_turn_deg`` of the inclination of the
         one before, that make sure the wearer is on their feet (s, degrees).
     min_lying_s: lying shorter than this does not make the next upright posture sitting, s.
-    reference_band_deg: standing epochs this close to the standing reference update it, degrees.
-    reference_after_s: the standing reference learns from still epochs this soon after walking or a
-        stand-up, s.
+    reference_band_deg: kept for compatibility: not used (the standing reference is a robust median now).
+    reference_after_s: the standing reference learns from the still epochs this soon after walking, s.
+    neutral_prior_weight: weight of the calibration's own neutral in the standing reference, per calibration
+        method (guided/stored, auto, upright), in observations (one sit-down or stand-up weighs 1).
+    neutral_window: observations kept for the standing reference (the latest ones: it follows the day).
+    upright_sitting_incl_deg: with an upright-only calibration (no tilt), inclination from the standing
+        vertical above which a rest without a transition to go by is sitting, degrees.
+    second_drop_m: a sit-down (stand-up) of this displacement or more, m, that resumes after a single resting
+        epoch and ends within 6° of where it started was a sit (stand) of 1–2 s: both movements count.
     nonwear_s: motionless seconds before a sensor counts as not worn (see :class:`NonWearDetector`).
     nonwear_acc_std, nonwear_gyro_rms: motion below sensor-noise level, m/s² and rad/s.
     hindsight: revise the epochs of the same ``update`` batch that the angle alone decided (at the start of
@@ -97,7 +115,11 @@ class ActivityParams:
     gait_turn_deg: float = 10.0
     min_lying_s: float = 10.0
     reference_band_deg: float = 6.0
-    reference_after_s: float = 20.0
+    reference_after_s: float = 8.0
+    neutral_prior_weight: tuple[float, float, float] = (20.0, 0.5, 1.0)
+    neutral_window: int = 40
+    upright_sitting_incl_deg: float = 35.0
+    second_drop_m: float = 0.25
     nonwear_s: float = 3600.0
     nonwear_acc_std: float = 0.04
     nonwear_gyro_rms: float = 0.02
@@ -119,6 +141,75 @@ class ActivityParams:
             raise ValueError("nonwear_s must be > 0 s")
         if self.hindsight_m < self.drop_m:
             raise ValueError("hindsight_m must be >= drop_m (metres)")
+        if len(self.neutral_prior_weight) != 3 or min(self.neutral_prior_weight) <= 0.0:
+            raise ValueError("neutral_prior_weight must be 3 weights > 0 (guided/stored, auto, upright)")
+        if self.neutral_window < 1:
+            raise ValueError("neutral_window must be >= 1 observation")
+
+
+class StandingNeutral:
+    """The wearer's standing tilt, degrees in the calibration's frame, from observations with weights.
+
+    ``update(tilt_deg, weight)`` adds one observation (a rest next to a sit-down or stand-up, or the stop
+    after walking); ``estimate_deg`` is the weighted median of the prior and the last ``window``
+    observations; ``confidence`` (0..1) grows with the weight that agrees with it (within ``agree_deg``):
+    ``w / (w + 3)``, so about 0.5 after three agreeing observations and 0.9 after 27.
+
+    >>> n = StandingNeutral(prior_deg=0.0, prior_weight=0.5)
+    >>> for tilt in (-14.0, -15.0, -13.5, 2.0):
+    ...     n.update(tilt, 1.0)
+    >>> round(n.estimate_deg, 1), round(n.confidence, 2)
+    (-13.5, 0.5)
+    """
+
+    def __init__(self, *, prior_deg: float = 0.0, prior_weight: float = 1.0, window: int = 40, agree_deg: float = 4.0):
+        self.prior_deg = prior_deg
+        self.prior_weight = prior_weight
+        self.window = window
+        self.agree_deg = agree_deg
+        self.reset()
+
+    def reset(self) -> None:
+        self._obs: list[tuple[float, float]] = []
+        self.estimate_deg = self.prior_deg
+        self.confidence = self._confidence()
+
+    def update(self, tilt_deg: float, weight: float) -> None:
+        if not math.isfinite(tilt_deg) or weight <= 0.0:
+            return
+        self._obs.append((tilt_deg, weight))
+        if len(self._obs) > self.window:
+            self._obs.pop(0)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        values = sorted([(self.prior_deg, self.prior_weight), *self._obs])
+        half = 0.5 * sum(w for _, w in values)
+        acc = 0.0
+        for v, w in values:
+            acc += w
+            if acc >= half:
+                self.estimate_deg = v
+                break
+        self.confidence = self._confidence()
+
+    @property
+    def effective_deg(self) -> float:
+        """The estimate as far as it is trusted: none of it below confidence 0.25 (one observation), all of it
+        from 0.5 (three agreeing ones), so that one anterior-tilted stand does not move the reference."""
+        share = min(1.0, max(0.0, (self.confidence - 0.25) / 0.25))
+        return self.prior_deg + share * (self.estimate_deg - self.prior_deg)
+
+    def drop_last(self) -> None:
+        """Forget the latest observation (it is being replaced by a better one of the same movement)."""
+        if self._obs:
+            self._obs.pop()
+            self._refresh()
+
+    def _confidence(self) -> float:
+        pairs = [(self.prior_deg, self.prior_weight), *self._obs]
+        agree = sum(w for v, w in pairs if abs(v - self.estimate_deg) <= self.agree_deg)
+        return agree / (agree + 3.0)
 
 
 # Posture held while upright and not walking.
@@ -129,7 +220,7 @@ class ActivityClassifier:
     """Streaming activity per epoch: ``update(features, tilt_deg, calibration) -> codes``; see the module doc.
 
     ``transitions`` collects the sit-downs and stand-ups found (as :class:`Transition` with ``kind``), for
-    reports and tests; callers may clear it.
+    reports and tests, across calibrations (the latest :data:`MAX_TRANSITIONS`); callers may clear it.
 
     >>> import numpy as np
     >>> from processing.calibration import Calibration
@@ -146,15 +237,22 @@ class ActivityClassifier:
             acc_std=params.nonwear_acc_std, gyro_rms=params.nonwear_gyro_rms, after_s=params.nonwear_s
         )
         self.transitions: list[tuple[str, Transition]] = []
+        self.neutral = StandingNeutral(window=params.neutral_window)
+        #: (degrees, weight): a prior for the standing neutral of the next automatic calibration, from a first
+        #: look at the same batch (``hindsight`` only; see :class:`processing.pipeline.PostureTracker`)
+        self.neutral_hint: tuple[float, float] | None = None
+        #: per epoch of the last ``update``: the standing reference as far as it is trusted (degrees, calibration
+        #: frame; :attr:`StandingNeutral.effective_deg`) and its confidence
+        self.neutral_deg = np.empty(0)
+        self.neutral_confidence = np.empty(0)
         self.reset()
 
     def reset(self) -> None:
         self.detector.reset()
         self.nonwear.reset()
-        self.transitions.clear()
         self._set(_NONE)
-        self._standing_ref_deg = 0.0
-        self._since_upright_s = math.inf  # seconds since walking or a stand-up
+        self._reset_neutral(None)
+        self._since_upright_s = math.inf  # seconds since walking
         self._calibration: Calibration | None = None
         self._gait_s = 0.0  # seconds of steady walking in a row
         self._last_incl = math.nan
@@ -164,24 +262,66 @@ class ActivityClassifier:
         self._provisional = False  # the posture came from the angle alone (hindsight may revise it)
         self._angle_label = False  # the last epoch's sitting or standing came from the angle alone
         self._revise: tuple[float, int] | None = None  # (t_start, code before) of a transition that shows it
+        self._base: tuple[Transition, str] | None = None  # the movement in progress was decided: (event, kind)
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The calibration the state machine runs on."""
+        return self._calibration
 
     @property
     def standing_reference_deg(self) -> float:
         """The wearer's standing tilt learnt so far, degrees relative to the calibration's neutral."""
-        return self._standing_ref_deg
+        return self.neutral.estimate_deg
 
-    def update(self, features: EpochFeatures, tilt_deg: FloatArray, calibration: Calibration | None) -> Int8Array:
+    def _reset_neutral(self, calibration: Calibration | None) -> None:
+        w_guided, w_auto, w_upright = self.params.neutral_prior_weight
+        method = "" if calibration is None else calibration.method
+        self.neutral.prior_weight = (
+            w_guided if method in ("guided", "stored") else (w_upright if method == "upright" else w_auto)
+        )
+        self.neutral.prior_deg = 0.0
+        if self.neutral_hint is not None and method == "auto":
+            self.neutral.prior_deg, self.neutral.prior_weight = self.neutral_hint
+        self.neutral.reset()
+        self._after_walk: list[float] = []  # still tilts of the stop after walking (one observation per stop)
+        self._observed_t = math.nan  # start of the movement the last standing observation came from
+
+    def update(
+        self,
+        features: EpochFeatures,
+        tilt_deg: FloatArray,
+        calibration: Calibration | None,
+        *,
+        same_mounting: bool = False,
+        tilt_trusted: bool = True,
+    ) -> Int8Array:
         """Activity codes (m,) for the epochs of ``features`` with their tilt (m,) degrees (NaN where undefined).
 
-        A change of calibration starts the state machine afresh (its angles are not comparable).
+        A change of calibration starts the state machine afresh (its angles are not comparable), unless
+        ``same_mounting``: the new calibration is a refinement on the same mounting (a self-calibration that
+        found the anterior axis, or the walking), so the posture held carries over; the standing reference
+        starts again from the new calibration's neutral. ``tilt_trusted`` False: the anterior sign is not
+        confirmed yet (a self-calibration from walking), so the tilt does not decide postures.
         """
         m = len(features)
         out = np.full(m, UNKNOWN, dtype=np.int8)
+        self.neutral_deg = np.full(m, np.nan)
+        self.neutral_confidence = np.zeros(m)
         if calibration is not self._calibration:
-            self.reset()
+            if same_mounting and self._calibration is not None and calibration is not None:
+                self._reset_neutral(calibration)
+                if self._provisional:  # a posture the angle alone decided: decide it again on the new angles
+                    self._set(_NONE)
+            else:
+                self.reset()
+                self._reset_neutral(calibration)
             self._calibration = calibration
         if calibration is None or m == 0:
             return out
+        if calibration.method == "upright" or not tilt_trusted:
+            # no anterior axis, or its sign still unconfirmed (from walking): the tilt does not decide
+            tilt_deg = np.full(m, np.nan)
         p = self.params
         present = features.coverage >= p.min_coverage
         incl = np.degrees(np.arccos(np.clip(features.up @ calibration.rotation[2], -1.0, 1.0)))
@@ -217,10 +357,14 @@ class ActivityClassifier:
                             out[j] = before
                 by_angle.clear()
             out[i] = code
+            self.neutral_deg[i] = self.neutral.effective_deg
+            self.neutral_confidence[i] = self.neutral.confidence
             if self._angle_label:
                 by_angle.append(i)
             else:
                 by_angle.clear()
+        if len(self.transitions) > MAX_TRANSITIONS:
+            del self.transitions[:-MAX_TRANSITIONS]
         return out
 
     def _step(
@@ -275,8 +419,11 @@ class ActivityClassifier:
                 self._since_upright_s = 0.0
             self._angle_label = self._posture == _NONE or self._provisional  # (not revised: still walking)
             return WALKING
-        rel = tilt - self._standing_ref_deg
-        by_angle = _SIT if rel < p.sitting_tilt_deg else _STAND
+        rel = tilt - self.neutral.effective_deg
+        if math.isfinite(tilt):
+            by_angle = _SIT if rel < p.sitting_tilt_deg else _STAND
+        else:  # upright-only calibration: no tilt, but a pelvis leaning far from the standing vertical sits
+            by_angle = _SIT if incl > p.upright_sitting_incl_deg else _STAND
         if self._posture == _NONE:
             # Without a transition the angle decides, from rest epochs only (not the moving ones of getting
             # the sensor on or of settling), until a transition or gait shows the posture.
@@ -288,28 +435,66 @@ class ActivityClassifier:
             self._set(_SIT)  # up from lying without rising: sitting (a stand-up would have raised the pelvis)
         elif self._posture == _STAND and rest and rel < p.sure_sitting_tilt_deg:
             self._set(_SIT)
-        if (
-            self._posture == _STAND
-            and rest
-            and self._since_upright_s <= p.reference_after_s
-            and abs(rel) <= p.reference_band_deg
-        ):
-            self._standing_ref_deg += 0.1 * rel
+        if self._posture == _STAND and self._since_upright_s <= p.reference_after_s and math.isfinite(tilt):
+            if quiet:  # the stop after walking: one observation per stop, from its still seconds
+                self._after_walk.append(tilt)
+        elif self._after_walk:
+            self._flush_after_walk()
         self._angle_label = self._provisional
         return SITTING if self._posture == _SIT else STANDING
 
+    def _flush_after_walk(self) -> None:
+        if len(self._after_walk) >= 2:
+            self.neutral.update(float(np.median(self._after_walk)), 0.5)
+        self._after_walk = []
+
     def _on_transition(self, event: Transition) -> None:
         """Update the posture from a transition (one with the same start supersedes the previous one)."""
-        p = self.params
+        self._after_walk = []
+        base = self._base
         if self._pending is not None and self._pending[0] == event.t_start:
             self._set(*self._pending[1:])
             if self.transitions and self.transitions[-1][1].t_start == event.t_start:
                 self.transitions.pop()
         else:
             self._pending = (event.t_start, self._posture, self._provisional)
+            base = self._base = None
+        n_before = len(self.transitions)
+        self._judge(event)
+        if len(self.transitions) > n_before:
+            self._base = (event, self.transitions[-1][0])
+        elif base is not None and not event.truncated:
+            self._quick_sit(event, base)  # else the decided part stays the reference while the movement goes on
+
+    def _quick_sit(self, event: Transition, base: tuple[Transition, str]) -> None:
+        """A clear sit-down (stand-up) resumed after a single resting epoch and the whole movement went back
+        where it started: a sit (stand) of 1–2 s, then up (down) again. Both count; the posture is the final one."""
+        first, kind = base
+        dot = sum(a * b for a, b in zip(event.up_before, event.up_after, strict=True))
+        if abs(first.dz_m) < self.params.second_drop_m or dot < _COS_BACK or event.t_end <= first.t_end:
+            return
+        second = dataclasses.replace(
+            event,
+            t_start=first.t_end,
+            dz_m=event.dz_m - first.dz_m,
+            incl_before_deg=first.incl_after_deg,
+            tilt_before_deg=first.tilt_after_deg,
+            up_before=first.up_after,
+            after_walking=False,
+        )
+        self.transitions.append((kind, first))
+        other = "sit-to-stand" if kind == "stand-to-sit" else "stand-to-sit"
+        self.transitions.append((other, second))
+        self._base = (event, other)
+
+    def _judge(self, event: Transition) -> None:
+        """Sit-down, stand-up or neither, from one movement between two rests."""
+        p = self.params
         if event.incl_after_deg > p.lying_deg or event.truncated:
             return
         turn = event.tilt_after_deg - event.tilt_before_deg
+        if not math.isfinite(turn):  # tilt unknown (upright-only calibration): the displacement alone
+            turn = 0.0
         score = event.dz_m + p.tilt_weight_m_per_deg * turn
         if event.incl_before_deg > p.lying_deg:
             if event.dz_m >= p.lying_rise_m:
@@ -325,6 +510,7 @@ class ActivityClassifier:
         if score <= -p.drop_m and turn <= p.max_counter_turn_deg:
             self._set(_SIT)
             self.transitions.append(("stand-to-sit", event))
+            self._observe(event.t_start, event.tilt_before_deg)
             if unsure and score <= -p.hindsight_m:
                 self._revise = (event.t_start, STANDING)
         elif score >= p.drop_m and turn >= -p.max_counter_turn_deg:
@@ -338,8 +524,15 @@ class ActivityClassifier:
 
     def _stand_up(self, event: Transition) -> None:
         self._set(_STAND)
-        self._since_upright_s = 0.0
         self.transitions.append(("sit-to-stand", event))
+        self._observe(event.t_start, event.tilt_after_deg)
+
+    def _observe(self, t_start: float, tilt_deg: float) -> None:
+        """One standing observation per movement: a superseding event of the same movement replaces it."""
+        if self._observed_t == t_start:
+            self.neutral.drop_last()
+        self.neutral.update(tilt_deg, 1.0)
+        self._observed_t = t_start if math.isfinite(tilt_deg) else math.nan
 
 
 def _still(t: FloatArray, *, tilt_deg: float) -> EpochFeatures:

@@ -332,11 +332,19 @@ def calibrate_guided(
     return from_axes(vertical, found.axis, "guided", found.sign_check, axis_from=found.axis_from, walking_up=walking_up)
 
 
-def calibrate_auto(features: EpochFeatures, *, walking_up: tuple[float, float, float] | None = None) -> Calibration:
+def calibrate_auto(
+    features: EpochFeatures,
+    *,
+    walking_up: tuple[float, float, float] | None = None,
+    neutral_up: FloatArray | None = None,
+) -> Calibration:
     """Automatic calibration from walking bouts (vertical and forward) and sitting (sign).
 
     ``walking_up``: the walking up vector in the neutral pelvis frame known from an earlier guided
     calibration; the result is then rotated so that neutral standing stays the reference.
+    ``neutral_up``: (3,) the standing vertical in the sensor frame read from sit-downs and stand-ups (a
+    self-calibration); it becomes the vertical instead of the walking one (people do not all stand the way
+    they walk), and the walking up vector is kept in ``walking_up``. Ignored when ``walking_up`` is given.
     Raises :class:`CalibrationError`.
     """
     walking = walking_mask(features)
@@ -354,12 +362,28 @@ def calibrate_auto(features: EpochFeatures, *, walking_up: tuple[float, float, f
             "the walking does not show a clear forward direction and there is no sitting to tell front from back",
             hint="walk straight ahead for 10 or more steps",
         )
+    if walking_up is None and neutral_up is not None:
+        off = math.degrees(math.acos(min(1.0, float(_unit(neutral_up) @ vertical))))
+        if off <= 30.0:
+            return from_axes(
+                _unit(neutral_up), found.axis, "auto", found.sign_check, axis_from=found.axis_from, walking_up=vertical
+            )
     cal = from_axes(vertical, found.axis, "auto", found.sign_check, axis_from=found.axis_from)
     if walking_up is None:
         return cal
     # The auto frame has the walking vertical as z; rotate it so that walking sits where it did (neutral stays).
     offset = _rotation_between(np.array([0.0, 0.0, 1.0]), _unit(np.asarray(walking_up, dtype=np.float64)))
     return Calibration(offset @ cal.rotation, "auto", cal.sign_check, cal.axis_from, walking_up)
+
+
+def upright_only(vertical: FloatArray, sign_check: str) -> Calibration:
+    """A calibration that knows the standing vertical (sensor frame) but not the anterior axis: it tells
+    upright from lying and sitting down from standing up, not the tilt. ``method`` is ``"upright"``;
+    ``sign_check`` says where the vertical came from (``"posture"``: sit-downs and stand-ups, ``"assumed"``:
+    the first rest taken as standing). The x axis is an arbitrary horizontal."""
+    z = _unit(np.asarray(vertical, dtype=np.float64))
+    helper = np.array([1.0, 0.0, 0.0]) if abs(float(z[0])) < 0.9 else np.array([0.0, 1.0, 0.0])
+    return from_axes(z, helper, "upright", sign_check, axis_from="none")
 
 
 def calibrate(

@@ -29,6 +29,10 @@ from processing.samples import FloatArray, Samples
 BoolArray = NDArray[np.bool_]
 Int8Array = NDArray[np.int8]
 
+#: Mounting states per epoch (``Epochs.mounting``).
+MOUNTING = ("calibrated", "calibrating", "in doubt")
+CALIBRATED, CALIBRATING, IN_DOUBT = range(3)
+
 #: The wall-clock time assumed at t = 0 when a recording has no ``start``.
 DEFAULT_START = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -68,6 +72,11 @@ class Epochs:
     anterior positive, NaN where undefined; obliquity_deg: (m,) degrees, left side up positive;
     calibrated: (m,) bool; sitting_bout_s: (m,) length of the sitting bout in progress, s;
     sitting_today_s: (m,) sitting so far on the epoch's local day, s.
+    mounting: (m,) int8 codes into :data:`MOUNTING`: ``calibrated``; ``calibrating`` (no calibration yet, or
+    only the standing vertical: the activity may be known, the tilt is not); ``in doubt`` (the sensor moved
+    on the belt: between the estimated moment and a new calibration every column is unknown: activity
+    ``unknown``, no tilt or obliquity, not calibrated). neutral_confidence: (m,) 0..1, how sure the standing
+    neutral is (:class:`processing.activity.StandingNeutral`; 0 without a calibration).
     Lying epochs keep their tilt, but it is not a standing or sitting posture: check ``activity``.
     """
 
@@ -78,6 +87,15 @@ class Epochs:
     calibrated: BoolArray
     sitting_bout_s: FloatArray
     sitting_today_s: FloatArray
+    mounting: Int8Array | None = None
+    neutral_confidence: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        n = self.t.shape[0]
+        if self.mounting is None:  # made by hand: calibrated where calibrated, else calibrating
+            object.__setattr__(self, "mounting", np.where(self.calibrated, CALIBRATED, CALIBRATING).astype(np.int8))
+        if self.neutral_confidence is None:
+            object.__setattr__(self, "neutral_confidence", np.zeros(n))
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -88,13 +106,29 @@ class Epochs:
             return _empty_epochs()
         return Epochs(*(np.concatenate([getattr(p, n) for p in parts]) for n in Epochs.__slots__))
 
+    def mark_in_doubt(self, start_s: float, end_s: float) -> None:
+        """Epochs starting in [start_s, end_s) had a mounting in doubt (a re-clip's onset to its detection):
+        every column says so (activity unknown, no tilt or obliquity, not calibrated). In place."""
+        assert self.mounting is not None and self.neutral_confidence is not None
+        moved = (self.t >= start_s) & (self.t < end_s)
+        self.activity[moved] = 0
+        self.tilt_deg[moved] = np.nan
+        self.obliquity_deg[moved] = np.nan
+        self.calibrated[moved] = False
+        self.mounting[moved] = IN_DOUBT
+        self.neutral_confidence[moved] = 0.0
+
+    def mounting_names(self) -> list[str]:
+        assert self.mounting is not None
+        return [MOUNTING[m] for m in self.mounting.tolist()]
+
     def activity_names(self) -> list[str]:
         return [ACTIVITIES[a] for a in self.activity.tolist()]
 
 
 def _empty_epochs() -> Epochs:
     f = np.empty(0)
-    return Epochs(f, np.empty(0, np.int8), f, f, np.empty(0, bool), f, f)
+    return Epochs(f, np.empty(0, np.int8), f, f, np.empty(0, bool), f, f, np.empty(0, np.int8), f)
 
 
 @dataclass(frozen=True)
@@ -133,6 +167,10 @@ class PostureTracker:
         self.days: dict[date, DayTotals] = defaultdict(DayTotals)
         self.reclips: list[ReclipEvent] = []
         self.exercise = ExerciseDetector()
+        self._mounting_id: int | None = None
+        self._in_doubt = False  # a re-clip was detected and no calibration has been found since
+        #: confidence (0..1) in the standing neutral at the last epoch (see processing.activity.StandingNeutral)
+        self.neutral_confidence = 0.0
 
     @property
     def calibration(self) -> Calibration | None:
@@ -156,11 +194,30 @@ class PostureTracker:
         tilt[~calibrated] = np.nan
         obliquity[~calibrated] = np.nan
         activity = np.zeros(m, dtype=np.int8)
-        for ci in np.unique(mount.calibration_index).tolist():
+        neutral_confidence = np.zeros(m)
+        index = mount.calibration_index
+        # calibrations in the order they apply (the indices only grow within a chunk)
+        for ci in np.unique(index).tolist():
             if ci < 0:
                 continue
-            sel = (mount.calibration_index == ci) & calibrated
-            activity[sel] = self.activity.update(features.select(sel), tilt[sel], mount.calibrations[ci])
+            sel = index == ci
+            cal = mount.calibrations[ci]
+            same = self._mounting_id is not None and mount.mounting_ids[ci] == self._mounting_id
+            trusted = not mount.unconfirmed[ci]
+            if self.params.activity.hindsight and cal.method == "auto" and cal is not self.activity.calibration:
+                # A batch (analyze): a first look over it gives the standing neutral the day shows, as a prior.
+                probe = ActivityClassifier(self.params.activity)
+                probe.update(features.select(sel), tilt[sel], cal, tilt_trusted=trusted)
+                self.activity.neutral_hint = (probe.neutral.estimate_deg, 2.0 * probe.neutral.confidence)
+            activity[sel] = self.activity.update(
+                features.select(sel), tilt[sel], cal, same_mounting=same, tilt_trusted=trusted
+            )
+            self._mounting_id = mount.mounting_ids[ci]
+            neutral_confidence[sel] = self.activity.neutral_confidence
+            if cal.method == "auto":  # a self-calibration: the tilt is relative to the standing learnt so far
+                # (as far as it is sure of it: StandingNeutral.effective_deg)
+                tilt[sel] -= self.activity.neutral_deg
+        self.neutral_confidence = float(neutral_confidence[-1]) if m else self.neutral_confidence
         # Pelvic-tilt drills and glute bridges count as exercise on the day each bout starts.
         exercise = self.exercise.update(features.t, tilt, activity)
         for ex in exercise:
@@ -168,6 +225,24 @@ class PostureTracker:
         bout_s = np.zeros(m)
         today_s = np.zeros(m)
         alerts: list[Alert] = []
+        # Mounting per epoch. After a re-clip, until a calibration (even upright-only) is found again, the
+        # mounting is in doubt: every column says unknown. (The epochs between its estimated onset and its
+        # detection were output as they came; a whole-recording consumer may mark them with mark_in_doubt.)
+        mounting = np.where(calibrated, CALIBRATED, CALIBRATING).astype(np.int8)
+        detected = {e.t_detected for e in mount.events if isinstance(e, ReclipEvent)}
+        for k in range(m):  # carried across batches until the mounting is known again
+            if float(features.t[k]) in detected:
+                self._in_doubt = True
+            elif index[k] >= 0:
+                self._in_doubt = False
+            if self._in_doubt:
+                mounting[k] = IN_DOUBT
+        doubt = mounting == IN_DOUBT
+        activity[doubt] = 0
+        tilt[doubt] = np.nan
+        obliquity[doubt] = np.nan
+        calibrated[doubt] = False
+        neutral_confidence[doubt | (index < 0)] = 0.0
         for event in mount.events:
             if isinstance(event, ReclipEvent):
                 self.reclips.append(event)
@@ -197,7 +272,9 @@ class PostureTracker:
                     exercise_today_s=day.exercise_s + self.exercise.current_s,
                 )
             )
-        epochs = Epochs(features.t, activity, tilt, obliquity, calibrated, bout_s, today_s)
+        epochs = Epochs(
+            features.t, activity, tilt, obliquity, calibrated, bout_s, today_s, mounting, neutral_confidence
+        )
         return PipelineOutput(epochs, alerts, bouts, exercise)
 
     def restore(self, day: date, totals: DayTotals, *, recent_t: FloatArray, recent_activity: Int8Array) -> None:
@@ -262,6 +339,7 @@ class Pipeline:
 __all__ = [
     "ACTIVITIES",
     "LYING",
+    "MOUNTING",
     "SITTING",
     "DayTotals",
     "Epochs",

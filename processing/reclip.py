@@ -38,6 +38,7 @@ Chunk invariant: the result does not depend on how the epochs are split into ``u
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -45,20 +46,27 @@ import numpy as np
 from numpy.typing import NDArray
 
 from processing.calibration import (
+    MIN_AXIS_AGREEMENT,
     MIN_SITTING_EPOCHS,
     Calibration,
     CalibrationError,
     calibrate_auto,
     calibrate_guided,
+    from_axes,
     pelvic_angles,
     still_mask,
+    upright_only,
     walking_mask,
 )
 from processing.features import EpochFeatures
 from processing.samples import STANDARD_GRAVITY, FloatArray
+from processing.transitions import Transition, TransitionDetector, sit_stand_rests, stand_sit
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
+
+_COS_10 = math.cos(math.radians(10.0))
+_COS_3 = math.cos(math.radians(3.0))
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,15 @@ class ReclipParams:
     max_obliquity_deg: impossible-posture check.
     calibrate_walking_epochs: walking epochs gathered before an automatic (re-)calibration is tried, and
     again after each further ``retry_walking_epochs`` while it fails. window_epochs: most epochs kept for it.
+    posture_drop_m, posture_max_turn_deg, posture_min_shift_deg: self-calibration from postures before any
+    walking: a movement between two rests that lowered (raised) the pelvis by ``posture_drop_m`` (m) or more
+    and turned it by less than ``posture_max_turn_deg`` is a sit-down (stand-up), whatever the mounting; the
+    rest on the standing side of it gives the standing vertical, and once the sitting rests lean back by
+    ``posture_min_shift_deg`` on average, the direction they lean gives the anterior axis (full calibration).
+    assume_standing: until the first sit-down or stand-up, the latest still rest is taken as standing
+    (upright only: the activity is followed, the tilt stays unknown) until it has been held for 5 s of
+    rest; people clip the sensor on standing, and the first sit-down or stand-up corrects it. Not after a
+    detected re-clip (the wearer may be sitting).
     """
 
     vertical_epochs: int = 25
@@ -94,6 +111,10 @@ class ReclipParams:
     calibrate_walking_epochs: int = 20
     retry_walking_epochs: int = 10
     window_epochs: int = 3600
+    posture_drop_m: float = 0.15
+    posture_max_turn_deg: float = 60.0
+    posture_min_shift_deg: float = 6.0
+    assume_standing: bool = True
 
     def __post_init__(self) -> None:
         counts = ["vertical", "quick", "bout", "turn", "sit", "sit_alone", "implausible", "calibrate_walking"]
@@ -132,8 +153,10 @@ class CalibrationEvent:
 @dataclass(frozen=True)
 class MountingOutput:
     """Per epoch: tilt_deg, obliquity_deg (m,) degrees (NaN where uncalibrated); calibrated (m,) bool;
-    calibration_index (m,) int, index into ``calibrations`` (-1 uncalibrated), so a stage that needs the
-    rotation per epoch can look it up; events in time order."""
+    calibration_index (m,) int, index into ``calibrations`` (-1 when not even the vertical is known), so a
+    stage that needs the rotation per epoch can look it up; an uncalibrated epoch with an index >= 0 has an
+    *upright-only* calibration (method ``"upright"``: the standing vertical, no anterior axis, no tilt);
+    events in time order."""
 
     tilt_deg: FloatArray
     obliquity_deg: FloatArray
@@ -141,6 +164,12 @@ class MountingOutput:
     calibration_index: IntArray
     calibrations: list[Calibration]
     events: list[ReclipEvent | CalibrationEvent] = field(default_factory=list)
+    #: per calibration, the mounting it belongs to (two calibrations with the same id are refinements of one
+    #: mounting; a detected re-clip starts a new id)
+    mounting_ids: list[int] = field(default_factory=list)
+    #: per calibration: found in this stream with an anterior sign from walking only, not yet confirmed by a
+    #: sit-down or stand-up (the tilt may be mirrored: it should not decide postures)
+    unconfirmed: list[bool] = field(default_factory=list)
 
 
 def _angle_deg(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -186,9 +215,15 @@ class MountingTracker:
     def reset(self) -> None:
         self.calibration: Calibration | None = self.initial
         self.calibrations: list[Calibration] = [] if self.initial is None else [self.initial]
+        #: per calibration, the mounting it belongs to (counts the re-clips detected before it)
+        self.mounting_ids: list[int] = [0] * len(self.calibrations)
+        #: per calibration: its anterior sign came from walking in this stream and is not confirmed yet
+        self.unconfirmed: list[bool] = [False] * len(self.calibrations)
+        self._mounting = 0
         self._walking_up_hint = None if self.initial is None else self.initial.walking_up
         self._guided_done = self.initial is not None
         self._reset_checks(t=-math.inf)
+        self._moved = False  # a re-clip was detected: the first rest after it is not assumed to be standing
         self._pending: list[EpochFeatures] = []
         self._pending_len = 0
         self._pending_walking = 0
@@ -196,6 +231,20 @@ class MountingTracker:
         self._first_t: float | None = None
         self._provisional: list[EpochFeatures] = []
         self._provisional_sitting = 0
+        self._reset_posture()
+
+    def _reset_posture(self) -> None:
+        """Self-calibration from postures (before any walking): see :class:`ReclipParams`."""
+        self._upright: Calibration | None = None  # upright-only calibration in force
+        self._upright_index = -1
+        self._posture_det = TransitionDetector(max_epochs=8)
+        self._stand_sum = np.zeros(3)  # standing verticals read at sit-downs and stand-ups (sensor frame)
+        self._shift_sum = np.zeros(3)  # sitting minus standing up vectors
+        self._posture_n = 0
+        self._last_up: FloatArray | None = None
+        self._quiet_run = 0
+        self._walk_run_u = 0
+        self._held = 0  # rest epochs seen on the assumed vertical (after 5 it is kept until a transition)
 
     def _reset_checks(self, t: float) -> None:
         self._walk_up = np.empty((0, 3))  # last walking up vectors, sensor frame
@@ -217,13 +266,14 @@ class MountingTracker:
         tilt = np.full(m, np.nan)
         obliquity = np.full(m, np.nan)
         index = np.full(m, -1, dtype=np.int64)
+        calibrated = np.zeros(m, dtype=bool)
         events: list[ReclipEvent | CalibrationEvent] = []
         if self._first_t is None and m:
             self._first_t = float(features.t[0])
         i = 0
         while i < m:
             if self.calibration is None:
-                i = self._feed_uncalibrated(features, i, events)
+                i = self._feed_uncalibrated(features, i, events, index)
                 continue
             j, event = self._check(features, i)
             refine = self._refine_index(features, i, j)
@@ -234,16 +284,29 @@ class MountingTracker:
             index[i:j] = len(self.calibrations) - 1
             if refine is not None:
                 self._refine(features.t[refine], events)
+            calibrated[i:j] = True
             if event is not None:
                 events.append(event)
                 self.calibration = None
                 self._provisional = []
                 self._next_try = self.params.calibrate_walking_epochs
+                self._reset_posture()
+                self._moved = True
+                self._mounting += 1
             i = j
         present = features.count > 0
         tilt[~present] = np.nan
         obliquity[~present] = np.nan
-        return MountingOutput(tilt, obliquity, index >= 0, index, list(self.calibrations), events)
+        return MountingOutput(
+            tilt,
+            obliquity,
+            calibrated,
+            index,
+            list(self.calibrations),
+            events,
+            list(self.mounting_ids),
+            list(self.unconfirmed),
+        )
 
     # -- provisional: an automatic calibration whose sign came from walking waits for sitting to confirm it ----
 
@@ -268,51 +331,179 @@ class MountingTracker:
     def _refine(self, t: float, events: list[ReclipEvent | CalibrationEvent]) -> None:
         # the checks ran past this epoch (the chunk is cut here): start them again from the next epoch
         self._reset_checks(t=float(t))
-        window = EpochFeatures.concat(self._provisional[-self.params.window_epochs :])
-        self._provisional, self._provisional_sitting = [], 0
-        try:
-            cal = calibrate_auto(window, walking_up=self._walking_up_hint)
-        except CalibrationError:
-            return
+        window = EpochFeatures.concat(self._provisional)
+        window = window.select(slice(max(0, len(window) - self.params.window_epochs), None))
+        assert self.calibration is not None
+        # Sit-downs and stand-ups tell the sign; reclined rests alone do not (a standing anterior tilt of 15°
+        # is as far from the walking vertical as a sitting): without one yet, keep waiting.
+        cal = self._posture_sign(self.calibration, window)
+        if cal.sign_check != "sitting" and _reclined_deg(window, self.calibration) >= 18.0:
+            # no sit-down or stand-up seen, but rests leaning as far as sitting does: the reclined rests decide
+            with contextlib.suppress(CalibrationError):
+                cal = calibrate_auto(window, walking_up=self._walking_up_hint)
         if cal.sign_check != "sitting":
+            self._provisional, self._provisional_sitting = [window], 0
             return
+        self._provisional, self._provisional_sitting = [], 0
         self.calibration = cal
-        self.calibrations.append(cal)
+        self._add(cal)
         events.append(CalibrationEvent(float(t) + 1.0, cal))
 
     # -- uncalibrated: gather epochs until a calibration succeeds -----------------------------------------
 
-    def _feed_uncalibrated(self, features: EpochFeatures, i: int, events: list[ReclipEvent | CalibrationEvent]) -> int:
+    def _feed_uncalibrated(
+        self,
+        features: EpochFeatures,
+        i: int,
+        events: list[ReclipEvent | CalibrationEvent],
+        index: IntArray,
+    ) -> int:
         rest = features.select(slice(i, None))
         walking_count = self._pending_walking + np.cumsum(walking_mask(rest))
         ready = walking_count >= self._next_try
-        if self.neutral is not None and not self._guided_done:
+        guided_first = self.neutral is not None and not self._guided_done
+        if guided_first:
+            assert self.neutral is not None
             ready &= rest.t + 1.0 >= self.neutral[1]
         k = int(np.argmax(ready)) if ready.any() else -1
+        # Before walking: the postures (sit-downs, stand-ups, the first rest) calibrate, epoch by epoch.
+        if not guided_first:
+            last = k if k >= 0 else len(rest) - 1
+            for e in range(last + 1):
+                full = self._posture_step(rest, e)
+                if full is not None:
+                    self._calibrated(full, float(rest.t[e]), events)
+                    return i + e  # the rest epoch after the transition is output with the new calibration
+                index[i + e] = self._upright_index
         if k < 0:
             self._keep(rest, int(walking_count[-1]) if len(rest) else self._pending_walking)
             return len(features)
         self._keep(rest.select(slice(0, k + 1)), int(walking_count[k]))
         window = EpochFeatures.concat(self._pending)
+        neutral_up = self._posture_vertical()
+        if neutral_up is None and self._upright is not None and self._held >= 5:
+            neutral_up = self._upright.rotation[2]  # the rest taken as standing (a weak guess the activity refines)
         try:
-            if self.neutral is not None and not self._guided_done:
+            if guided_first:
+                assert self.neutral is not None
                 cal = calibrate_guided(window, self.neutral)
             else:
-                cal = calibrate_auto(window, walking_up=self._walking_up_hint)
+                cal = calibrate_auto(window, walking_up=self._walking_up_hint, neutral_up=neutral_up)
         except CalibrationError:
             self._next_try = self._pending_walking + self.params.retry_walking_epochs
             return i + k + 1
+        if cal.method == "auto" and cal.sign_check != "sitting":
+            cal = self._posture_sign(cal, None)
         self._guided_done = True
+        self._calibrated(cal, float(rest.t[k]), events)
+        if cal.method == "auto" and cal.sign_check != "sitting":
+            self._provisional, self._provisional_sitting = [window], 0
+        return i + k  # epoch k is output with the new calibration
+
+    def _calibrated(self, cal: Calibration, t: float, events: list[ReclipEvent | CalibrationEvent]) -> None:
         self.calibration = cal
         if cal.walking_up is not None:
             self._walking_up_hint = cal.walking_up
-        self.calibrations.append(cal)
-        events.append(CalibrationEvent(float(rest.t[k]), cal))
-        if cal.method == "auto" and cal.sign_check != "sitting":
-            self._provisional, self._provisional_sitting = [window], 0
+        self._add(cal)
+        events.append(CalibrationEvent(t, cal))
         self._pending, self._pending_len, self._pending_walking = [], 0, 0
-        self._reset_checks(t=float(rest.t[k]))
-        return i + k  # epoch k is output with the new calibration
+        self._reset_checks(t=t)
+        self._reset_posture()
+
+    def _posture_vertical(self) -> FloatArray | None:
+        """The standing vertical (sensor frame) read from sit-downs and stand-ups so far, or None."""
+        if self._posture_n == 0:
+            return None
+        out: FloatArray = self._stand_sum / np.linalg.norm(self._stand_sum)
+        return out
+
+    def _posture_step(self, part: EpochFeatures, e: int) -> Calibration | None:
+        """Advance the posture self-calibration by epoch ``e`` of ``part``; a full calibration when one is found
+        (it applies from the next epoch). May change the upright-only calibration (from epoch ``e`` on)."""
+        p = self.params
+        up = part.up[e]
+        present = bool(part.coverage[e] >= 0.5) and bool(np.all(np.isfinite(up)))
+        vert = np.nan if part.vert_acc is None else float(part.vert_acc[e])
+        late = np.nan if part.vert_acc_late is None else float(part.vert_acc_late[e])
+        if not present:
+            self._posture_det.reset()
+            self._last_up, self._quiet_run, self._walk_run_u = None, 0, 0
+            return None
+        gyro_rms = math.sqrt(max(float(np.trace(part.gyro_cov[e])), 0.0))
+        acc_std = float(part.acc_norm_std[e])
+        rest = acc_std < 0.3 and gyro_rms < 0.3
+        quiet = acc_std < 0.1 and gyro_rms < 0.1
+        steady = self._last_up is not None and float(up @ self._last_up) >= _COS_10
+        self._walk_run_u = self._walk_run_u + 1 if acc_std > 0.9 and steady else 0
+        still = rest and float(up @ self._last_up) >= _COS_3 if self._last_up is not None else False
+        self._quiet_run = self._quiet_run + 1 if still else 0
+        self._last_up = up
+        up3 = (float(up[0]), float(up[1]), float(up[2]))
+        event = self._posture_det.step(
+            float(part.t[e]), present=True, rest=rest, vert_acc=vert, vert_acc_late=late, incl_deg=0.0,
+            tilt_deg=math.nan, up=up3, walking=self._walk_run_u >= 3, quiet=quiet,
+        )  # fmt: skip
+        if event is not None and self._posture_event(event):
+            vertical = self._posture_vertical()
+            assert vertical is not None
+            shift = self._shift_sum - (self._shift_sum @ vertical) * vertical
+            mean_shift = float(np.linalg.norm(shift)) / self._posture_n
+            if mean_shift >= math.sin(math.radians(p.posture_min_shift_deg)):
+                return from_axes(vertical, shift, "auto", "sitting", axis_from="sitting")
+            self._set_upright(upright_only(vertical, "posture"))
+        elif self._posture_n == 0 and p.assume_standing and not self._moved and self._quiet_run >= 1:
+            # before any sit-down or stand-up, the rest is taken as standing: the latest one, once it differs
+            # (a sensor handled before it is clipped on must not fix the vertical)
+            if self._upright is None or (self._held < 5 and float(up @ self._upright.rotation[2]) < _COS_10):
+                self._set_upright(upright_only(up, "assumed"))
+                self._held = 0
+            self._held += 1
+        return None
+
+    def _posture_event(self, event: Transition) -> bool:
+        """Take a sit-down or stand-up into the standing vertical and the sitting shift; False if it is neither."""
+        pair = _stand_sit(event, self.params)
+        if pair is None:
+            return False
+        stand, sit = pair
+        self._stand_sum += stand
+        self._shift_sum += sit - stand
+        self._posture_n += 1
+        return True
+
+    def _posture_sign(self, cal: Calibration, window: EpochFeatures | None) -> Calibration:
+        """``cal`` with its anterior sign checked against the sit-downs and stand-ups seen (those gathered so far,
+        or those in ``window``): the pelvis leans back when sitting. Unchanged when they do not tell."""
+        if window is None:
+            shift, n = self._shift_sum, self._posture_n
+        else:
+            shift, n = _posture_shift(window, self.params)
+        z = cal.rotation[2]
+        horizontal = shift - (shift @ z) * z
+        if n == 0 or float(np.linalg.norm(horizontal)) / n < math.sin(math.radians(self.params.posture_min_shift_deg)):
+            return cal
+        cos = float(horizontal @ cal.rotation[0]) / float(np.linalg.norm(horizontal))
+        if abs(cos) < MIN_AXIS_AGREEMENT:  # the walking axis is not the anteroposterior one: the lean is
+            fresh = from_axes(z, horizontal, cal.method, "sitting", axis_from="sitting")
+            walking_up = None
+            if cal.walking_up is not None:  # the walking up vector, back to the sensor frame, then into the new one
+                w = fresh.rotation @ (cal.rotation.T @ np.array(cal.walking_up))
+                walking_up = (float(w[0]), float(w[1]), float(w[2]))
+            return Calibration(fresh.rotation, cal.method, "sitting", "sitting", walking_up)
+        flip = -1.0 if cos < 0.0 else 1.0
+        rotation = cal.rotation * np.array([[flip], [flip], [1.0]])
+        return Calibration(rotation, cal.method, "sitting", cal.axis_from, _flip_walking_up(cal.walking_up, flip))
+
+    def _set_upright(self, cal: Calibration) -> None:
+        self._upright = cal
+        self._add(cal)
+        self._upright_index = len(self.calibrations) - 1
+
+    def _add(self, cal: Calibration) -> None:
+        self.calibrations.append(cal)
+        self.mounting_ids.append(self._mounting)
+        # found in the stream with an anterior sign from walking only (awaiting a sit-down to confirm it)
+        self.unconfirmed.append(cal.method == "auto" and cal.sign_check != "sitting")
 
     def _keep(self, part: EpochFeatures, walking_total: int) -> None:
         if len(part) == 0:
@@ -515,3 +706,28 @@ def _run_lengths(flags: BoolArray, carry: int) -> IntArray:
     run = np.where(last_false < 0, run + carry, run)
     out: IntArray = np.where(flags, run, 0).astype(np.int64)
     return out
+
+
+def _stand_sit(event: Transition, p: ReclipParams) -> tuple[FloatArray, FloatArray] | None:
+    """(standing up vector, sitting up vector) of a sit-down or stand-up (sensor frame), or None."""
+    pair = stand_sit(event, drop_m=p.posture_drop_m, max_turn_deg=p.posture_max_turn_deg)
+    return None if pair is None else (np.array(pair[0]), np.array(pair[1]))
+
+
+def _posture_shift(features: EpochFeatures, p: ReclipParams) -> tuple[FloatArray, int]:
+    """Summed sitting-minus-standing up vectors (sensor frame) of the sit-downs and stand-ups in ``features``."""
+    rests = sit_stand_rests(features, drop_m=p.posture_drop_m, max_turn_deg=p.posture_max_turn_deg)
+    return np.array(rests.shift_sum), rests.n
+
+
+def _flip_walking_up(walking_up: tuple[float, float, float] | None, flip: float) -> tuple[float, float, float] | None:
+    if walking_up is None:
+        return None
+    return (flip * walking_up[0], flip * walking_up[1], walking_up[2])
+
+
+def _reclined_deg(features: EpochFeatures, cal: Calibration) -> float:
+    """Mean inclination from the calibrated vertical of the still epochs 12–60° from it, degrees (0 if none)."""
+    angle = np.degrees(np.arccos(np.clip(features.up @ cal.rotation[2], -1.0, 1.0)))
+    reclined = still_mask(features) & (angle > 12.0) & (angle < 60.0)
+    return float(angle[reclined].mean()) if reclined.any() else 0.0

@@ -35,6 +35,10 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
+
+from processing.features import EpochFeatures
+
 _COS_STEADY = math.cos(math.radians(3.0))  # two resting epochs this close in orientation make an anchor
 _MIN_TURN2 = (2.0 * math.sin(math.radians(1.5))) ** 2  # turns below 3° between the rests: interpolate in time
 
@@ -49,6 +53,8 @@ class Transition:
     tilt_before_deg, tilt_after_deg: pelvic tilt at the rests, degrees, anterior positive (NaN if unknown).
     truncated: the run was longer than the detector integrates (only its tail was used).
     after_walking: it started from walking (whose velocity at the start is only zero on average).
+    up_before, up_after: the gravity direction (unit, sensor frame) at the rest before and after: a
+    self-calibration reads the standing vertical from them, whatever the mounting.
     """
 
     t_start: float
@@ -60,6 +66,14 @@ class Transition:
     tilt_after_deg: float
     truncated: bool
     after_walking: bool = False
+    up_before: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    up_after: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+    @property
+    def turn_deg(self) -> float:
+        """Angle between the gravity directions at the rests before and after, degrees (mounting-free)."""
+        dot = sum(a * b for a, b in zip(self.up_before, self.up_after, strict=True))
+        return math.degrees(math.acos(max(-1.0, min(1.0, dot))))
 
     @property
     def duration_s(self) -> float:
@@ -186,4 +200,67 @@ def _integrate(
         tilt_after_deg=after.tilt_deg,
         truncated=truncated,
         after_walking=after_walking,
+        up_before=before.up,
+        up_after=after.up,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SitStandRests:
+    """What the sit-downs and stand-ups of a stretch tell about the mounting, whatever it is (sensor frame).
+
+    stand_sum: (3,) sum of the gravity directions at the standing rest of each; shift_sum: (3,) sum of
+    (sitting rest - standing rest) gravity directions (the pelvis leans back when sitting); n: how many.
+    """
+
+    stand_sum: tuple[float, float, float]
+    shift_sum: tuple[float, float, float]
+    n: int
+
+
+def sit_stand_rests(features: EpochFeatures, *, drop_m: float = 0.15, max_turn_deg: float = 60.0) -> SitStandRests:
+    """The sit-downs and stand-ups in ``features``: movements between two rests that lowered (raised) the pelvis
+    by ``drop_m`` (m) or more and turned it by less than ``max_turn_deg`` (not lying down, not from walking).
+    A movement that goes on after one resting epoch counts once (its last, longest integration)."""
+    stand, shift = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+    if features.vert_acc is None or features.vert_acc_late is None:
+        return SitStandRests((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 0)
+    det = TransitionDetector()
+    gyro_rms = np.sqrt(np.maximum(np.trace(features.gyro_cov, axis1=1, axis2=2), 0.0))
+    acc_std = features.acc_norm_std
+    chosen: dict[float, tuple[tuple[float, float, float], tuple[float, float, float]] | None] = {}
+    for e in range(len(features)):
+        up = features.up[e]
+        if not (features.coverage[e] >= 0.5 and np.all(np.isfinite(up))):
+            det.reset()
+            continue
+        event = det.step(
+            float(features.t[e]), present=True, rest=bool(acc_std[e] < 0.3 and gyro_rms[e] < 0.3),
+            vert_acc=float(features.vert_acc[e]), vert_acc_late=float(features.vert_acc_late[e]), incl_deg=0.0,
+            tilt_deg=math.nan, up=(float(up[0]), float(up[1]), float(up[2])),
+            quiet=bool(acc_std[e] < 0.1 and gyro_rms[e] < 0.1),
+        )  # fmt: skip
+        if event is not None:
+            chosen[event.t_start] = stand_sit(event, drop_m=drop_m, max_turn_deg=max_turn_deg)
+    n = 0
+    for pair in chosen.values():
+        if pair is None:
+            continue
+        n += 1
+        for i in range(3):
+            stand[i] += pair[0][i]
+            shift[i] += pair[1][i] - pair[0][i]
+    return SitStandRests((stand[0], stand[1], stand[2]), (shift[0], shift[1], shift[2]), n)
+
+
+def stand_sit(
+    event: Transition, *, drop_m: float = 0.15, max_turn_deg: float = 60.0
+) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
+    """(standing, sitting) gravity directions of a sit-down or stand-up, or None if ``event`` is neither."""
+    if event.truncated or event.after_walking or event.turn_deg > max_turn_deg:
+        return None
+    if event.dz_m <= -drop_m:
+        return event.up_before, event.up_after
+    if event.dz_m >= drop_m:
+        return event.up_after, event.up_before
+    return None

@@ -349,7 +349,7 @@ class _Builder:
             "lying": rng.uniform(-89.0, -82.0) if side == "supine" else float(np.clip(rng.normal(0, 6), -15, 15)),
         }[seg.activity]
         default_obl = float(np.clip(rng.normal(0.0, 1.0 if seg.activity in _UPRIGHT else 2.0), -4.0, 4.0))
-        tilt = default_tilt if seg.tilt_deg is None else seg.tilt_deg
+        tilt = (default_tilt if seg.tilt_deg is None else seg.tilt_deg) + seg.tilt_offset_deg
         obl = default_obl if seg.obliquity_deg is None else seg.obliquity_deg
         obl += {"supine": 0.0, "left": -90.0, "right": 90.0}[side] if seg.activity == "lying" else 0.0
         return tilt * _DEG, obl * _DEG

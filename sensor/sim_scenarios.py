@@ -45,6 +45,8 @@ class Segment:
         amplitude, degrees, centred on ``tilt_deg`` (default None: no rocking). A sine, no random draw, that
         starts after the transition into the segment and fades in and out over a second.
     rock_hz: the rocking's frequency, Hz (default 0.25 when ``rock_deg`` is given).
+    tilt_offset_deg: added to the segment's mean tilt (given or drawn), degrees; no random draw. Used by
+        :func:`with_stand_offset` on walking segments for a wearer who stands off their walking posture.
     """
 
     activity: str
@@ -59,6 +61,7 @@ class Segment:
     motion_scale: float = 1.0
     rock_deg: float | None = None
     rock_hz: float | None = None
+    tilt_offset_deg: float = 0.0
 
     def __post_init__(self) -> None:
         if self.activity not in ACTIVITIES:
@@ -80,6 +83,7 @@ class Segment:
         _check_range("motion_scale", self.motion_scale, 0.0, 10.0)
         _check_range("rock_deg", self.rock_deg, 0.0, 60.0)
         _check_range("rock_hz", self.rock_hz, 0.02, 2.0)
+        _check_range("tilt_offset_deg", self.tilt_offset_deg, -45.0, 45.0)
         if (self.rock_deg is not None or self.rock_hz is not None) and self.activity == "walking":
             raise ValueError("Segment rock_deg/rock_hz (rhythmic pelvic rocking) is not for walking")
         if self.rock_hz is not None and self.rock_deg is None:
@@ -149,6 +153,25 @@ def parse_scenario(spec: str) -> list[Segment]:
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}", hint=hint) from None
     return segments
+
+
+def with_stand_offset(segments: list[Segment], stand_offset_deg: float) -> list[Segment]:
+    """The same scenario for a wearer whose neutral standing is ``stand_offset_deg`` from their walking posture.
+
+    Degrees, anterior positive: -14 is someone who stands 14° behind (posterior of) the way they walk. Tilts
+    stay relative to neutral standing (the truth), so only walking moves: every walking segment's mean tilt
+    gets ``-stand_offset_deg`` (:attr:`Segment.tilt_offset_deg`). No random draw changes, so the same seed
+    gives the same day with only the walking posture shifted.
+
+    >>> [s.tilt_offset_deg for s in with_stand_offset(parse_scenario("stand 10, walk 20"), -12.0)]
+    [0.0, 12.0]
+    """
+    if not (math.isfinite(stand_offset_deg) and -45.0 <= stand_offset_deg <= 45.0):
+        raise ValueError(f"stand_offset_deg={stand_offset_deg!r} is outside [-45, 45] degrees")
+    return [
+        replace(s, tilt_offset_deg=s.tilt_offset_deg - stand_offset_deg) if s.activity == "walking" else s
+        for s in segments
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------

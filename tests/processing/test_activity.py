@@ -206,3 +206,50 @@ def test_leaning_far_back_in_a_chair_is_sitting_not_lying():
     for activity in ("sitting", "lying"):
         sel = steady & (et.activity == activity)
         assert np.mean(names[sel] == activity) > 0.95, activity
+
+
+def test_the_standing_neutral_is_a_robust_weighted_median_with_a_confidence():
+    from processing.activity import StandingNeutral
+
+    guided = StandingNeutral(prior_deg=0.0, prior_weight=20.0)
+    auto = StandingNeutral(prior_deg=0.0, prior_weight=0.5)
+    for tilt in (-14.0, -15.5, -13.0, -14.5, 12.0):  # four stands 14° behind the frame, one anterior tilt
+        guided.update(tilt, 1.0)
+        auto.update(tilt, 1.0)
+    assert guided.estimate_deg == 0.0  # a guided neutral is what the wearer showed
+    assert auto.estimate_deg == pytest.approx(-14.0, abs=0.6)
+    assert 0.5 < auto.confidence < 0.7
+    for _ in range(20):
+        auto.update(-14.0, 1.0)
+    assert auto.confidence > 0.85
+    auto.update(float("nan"), 1.0)  # unknown tilts are no observation
+    assert auto.estimate_deg == pytest.approx(-14.0, abs=0.6)
+
+
+@pytest.mark.parametrize("sit_s", [2.0, 3.0])
+def test_a_quick_sit_between_two_stands_counts_both_movements(sit_s):
+    spec = f"stand 20, walk 20, stand 10, sit {sit_s + 2} transition=2, stand 12 transition=2, sit 30, stand 15"
+    samples, _, cal = wearer(spec, seed=7)
+    features = features_of(samples)
+    clf = ActivityClassifier(ActivityParams())
+    codes = clf.update(features, pelvic_angles(features.up, cal)[0], cal)
+    kinds = [(kind, round(e.t_start)) for kind, e in clf.transitions]
+    quick = [k for k, t0 in kinds if 49 <= t0 <= 50 + sit_s + 4]
+    assert quick == ["stand-to-sit", "sit-to-stand"], kinds
+    names = np.array(ACTIVITIES)[codes]
+    assert "sitting" in names[50 : int(52 + sit_s + 2)]  # the quick sit shows
+    assert np.all(names[int(56 + sit_s) : int(62 + sit_s)] == "standing")  # and it is over
+
+
+def test_an_upright_only_calibration_follows_activity_without_a_tilt():
+    samples, truth, cal = wearer("stand 20, sit 40, stand 30, lie 40", seed=2)
+    features = features_of(samples)
+    from processing.calibration import upright_only
+
+    upright = upright_only(cal.rotation[2], "posture")
+    clf = ActivityClassifier(ActivityParams())
+    names = np.array(ACTIVITIES)[clf.update(features, np.full(len(features), np.nan), upright)]
+    et = epoch_truth(truth)
+    steady = ~et.transition
+    k = et.t.astype(int)
+    assert np.mean(names[k][steady] == et.activity[steady]) > 0.95

@@ -85,3 +85,12 @@ def test_sitting_down_and_standing_up_move_the_pelvis_by_about_half_a_metre(seed
     assert events[1].dz_m == pytest.approx(0.45, abs=0.15)
     assert events[0].t_start >= 19.0 and events[0].t_end <= 25.0
     assert events[1].t_start >= 49.0 and events[1].t_end <= 55.0
+
+
+def test_a_transition_carries_the_gravity_directions_of_its_rests():
+    events = simulated_events("stand 20, sit 30, stand 30", 1)
+    sit_down = events[0]
+    assert len(sit_down.up_before) == 3 and len(sit_down.up_after) == 3
+    assert math.isclose(sum(v * v for v in sit_down.up_before), 1.0, abs_tol=1e-6)
+    # sitting turns the pelvis back by 15–25°: the rests' gravity directions differ as much
+    assert 10.0 < sit_down.turn_deg < 30.0
