@@ -48,6 +48,8 @@ class Analysis:
     exercise: list[ExerciseBout]
     alerts: list[Alert]
     error: RecordingError | None
+    #: No start in the metadata nor given: 2000-01-01 00:00 UTC was assumed.
+    start_assumed: bool = False
 
     def epoch_days(self) -> EpochDays:
         """The epochs on absolute time with their local days, for :class:`~processing.days.DayBuilder`."""
@@ -83,7 +85,7 @@ class Analysis:
             calibration=self.calibration,
             start=self.start,
             tz=self.clock.tz,
-            assumed_start=self.info.start is None,
+            assumed_start=self.start_assumed,
             error=None if self.error is None else self.error.message,
         )
 
@@ -98,10 +100,13 @@ def analyze_recording(
     accel_unit: Literal["auto", "m/s2", "g"] = "auto",
     gyro_unit: Literal["auto", "rad/s", "deg/s"] = "auto",
     rate_hz: float | None = None,
+    start: datetime | None = None,
     progress: bool = False,
 ) -> Analysis:
-    """Run the pipeline over the recording at ``path``. Warnings (``RecordingWarning``) say what was repaired or
-    left unknown; a :class:`RecordingError` while opening is raised, one while reading is kept in ``error``."""
+    """Run the pipeline over the recording at ``path``. ``start``: the wall-clock time at t = 0 when the
+    recording's metadata has none (default: 2000-01-01 00:00 UTC, flagged as assumed). Warnings
+    (``RecordingWarning``) say what was repaired or left unknown; a :class:`RecordingError` while opening is
+    raised, one while reading is kept in ``error``."""
     error: RecordingError | None = None
     parts: list[EpochFeatures] = []
     with open_recording(path, accel_unit=accel_unit, gyro_unit=gyro_unit, rate_hz=rate_hz) as rec:
@@ -140,11 +145,11 @@ def analyze_recording(
         warnings.warn(
             f"{path}: could not calibrate ({why}); tilt and activity are left unknown", RecordingWarning, stacklevel=2
         )
-    start = info.start or DEFAULT_START
+    start_time = info.start or start or DEFAULT_START
     params = PipelineParams(
         rate_hz=info.rate_hz,
         wearer=wearer,
-        start=start,
+        start=start_time,
         tz=tz,
         calibration=calibration,
         # The whole recording is one batch: epochs the angle alone decided are revised by the next transition.
@@ -173,7 +178,7 @@ def analyze_recording(
         info=info,
         samples_read=samples_read,
         gaps=extractor.gaps,
-        start=start,
+        start=start_time,
         clock=tracker.clock,
         calibration=calibration,
         epochs=out.epochs,
@@ -181,4 +186,5 @@ def analyze_recording(
         exercise=exercise,
         alerts=out.alerts,
         error=error,
+        start_assumed=info.start is None and start is None,
     )

@@ -202,22 +202,26 @@ def summarize_day(
     )
 
 
-def local_days(clock: LocalClock, t: FloatArray) -> tuple[IntArray, dict[int, float]]:
-    """Local day of each stream time ``t`` (m,) s, increasing: (m,) ``date.toordinal()`` values, and the length
-    in seconds of each day met (23 or 25 h across a DST change)."""
+def local_days(clock: LocalClock, t: FloatArray) -> tuple[IntArray, dict[int, tuple[float, float]]]:
+    """Local day of each stream time ``t`` (m,) s, increasing: (m,) ``date.toordinal()`` values, and for each day
+    met its local midnight on the stream clock and its length, s (23 or 25 h across a DST change)."""
     m = int(t.shape[0])
     ordinals = np.empty(m, np.int64)
-    lengths: dict[int, float] = {}
+    bounds: dict[int, tuple[float, float]] = {}
     i = 0
     while i < m:
         day = clock.day(float(t[i]))
-        begin = clock.stream_time(day, time(0))
-        end = clock.stream_time(day + timedelta(days=1), time(0))
-        j = max(int(np.searchsorted(t, end, side="left")), i + 1)
+        bounds[day.toordinal()] = _day_bounds(clock, day)
+        begin, length = bounds[day.toordinal()]
+        j = max(int(np.searchsorted(t, begin + length, side="left")), i + 1)
         ordinals[i:j] = day.toordinal()
-        lengths[day.toordinal()] = end - begin
         i = j
-    return ordinals, lengths
+    return ordinals, bounds
+
+
+def _day_bounds(clock: LocalClock, day: date) -> tuple[float, float]:
+    begin = clock.stream_time(day, time(0))
+    return begin, clock.stream_time(day + timedelta(days=1), time(0)) - begin
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,8 @@ class EpochDays:
     tilt_deg: FloatArray
     day_length_s: dict[int, float]
     exercise: tuple[tuple[int, float], ...] = ()
+    #: ordinal -> the local midnight of that day, Unix s (for plots by time of day).
+    day_start_ts: dict[int, float] = field(default_factory=dict)
 
     @staticmethod
     def from_stream(
@@ -246,15 +252,22 @@ class EpochDays:
     ) -> EpochDays:
         """Epochs at stream times ``t`` (m,) s of ``clock``; ``exercise``: (start_s, duration_s) on the stream
         clock, counted on the day each starts."""
-        ordinal, lengths = local_days(clock, t)
+        ordinal, bounds = local_days(clock, t)
         ex = []
         for start_s, duration_s in exercise:
-            day = clock.day(start_s).toordinal()
-            ex.append((day, float(duration_s)))
-            if day not in lengths:
-                begin = clock.stream_time(date.fromordinal(day), time(0))
-                lengths[day] = clock.stream_time(date.fromordinal(day) + timedelta(days=1), time(0)) - begin
-        return EpochDays(clock.start.timestamp() + t, ordinal, activity, tilt_deg, lengths, tuple(ex))
+            day = clock.day(start_s)
+            ex.append((day.toordinal(), float(duration_s)))
+            bounds.setdefault(day.toordinal(), _day_bounds(clock, day))
+        t0 = clock.start.timestamp()
+        return EpochDays(
+            t0 + t,
+            ordinal,
+            activity,
+            tilt_deg,
+            {d: length for d, (_, length) in bounds.items()},
+            tuple(ex),
+            {d: t0 + begin for d, (begin, _) in bounds.items()},
+        )
 
 
 @dataclass
