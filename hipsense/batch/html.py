@@ -48,7 +48,7 @@ def dot_histogram(name: str, values: Mapping[str, float], *, unit: str, bin_widt
     """One dot per wearer (``values``: wearer -> value), stacked in bins of ``bin_width``; the median dashed."""
     if not values:
         return _svg(name, 40, ['<text x="10" y="24">no wearer with a valid day</text>'], name)
-    hi = max(max(values.values()), bin_width) * 1.05
+    hi = max(max(values.values()), bin_width) * 1.1 + bin_width
     n_bins = max(1, math.ceil(hi / bin_width))
     plot_w = WIDTH - 60 - RIGHT
     r = max(3.0, min(7.0, plot_w / n_bins / 2.2))
@@ -59,7 +59,7 @@ def dot_histogram(name: str, values: Mapping[str, float], *, unit: str, bin_widt
         level = stacks.get(b, 0)
         stacks[b] = level + 1
         dots.append((wearer, v, b, level))
-    top = 10
+    top = 22
     height_levels = max(stacks.values())
     base = top + height_levels * 2 * r + 4
 
@@ -80,8 +80,8 @@ def dot_histogram(name: str, values: Mapping[str, float], *, unit: str, bin_widt
             f"<title>{html.escape(wearer)}: {v:.1f} {unit}</title></circle>"
         )
     median = float(np.median(list(values.values())))
-    body.append(f'<line x1="{x(median):.1f}" y1="{top}" x2="{x(median):.1f}" y2="{base:.1f}" class="median"/>')
-    body.append(f'<text x="{x(median) + 4:.1f}" y="{top + 10}">median {median:.1f} {unit}</text>')
+    body.append(f'<line x1="{x(median):.1f}" y1="{top - 18}" x2="{x(median):.1f}" y2="{base:.1f}" class="median"/>')
+    body.append(f'<text x="{x(median) + 4:.1f}" y="{top - 8}">median {median:.1f} {unit}</text>')
     body.append(f'<text x="{WIDTH - RIGHT}" y="{base + 28:.1f}" text-anchor="end">{html.escape(unit)}</text>')
     return _svg(name, base + 34, body, f"{name}: one dot per wearer")
 
@@ -176,7 +176,7 @@ def study_html(
         f'<meta name="viewport" content="width=device-width"><style>{CSS}</style></head><body>'
         "<h1>Study at a glance</h1>"
         f"<p>{len(days)} wearers, {recordings} recordings, {n_days} wearer-days of which {n_valid} valid "
-        f"(at least {params.min_wear_h:g} h of wear); {len(errors)} recordings with an error.</p>"
+        f"(at least {params.min_wear_h:g} h of wear); {len(errors)} with an error (see below).</p>"
         "<h2>Sitting per day (mean over valid days, hours; one dot per wearer)</h2>"
         + dot_histogram("sitting-distribution", sitting, unit="h/day", bin_width=0.5, colour=COLOURS["sitting"])
         + f"<h2>Anterior tilt while standing (&gt;= {params.anterior_tilt_deg:g}°; mean over valid days, minutes)</h2>"
