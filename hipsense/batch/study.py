@@ -266,6 +266,26 @@ def _run_pool(tasks: list[Task], jobs: int, on_result: Callable[[Done | Failed],
     """Run the tasks on ``jobs`` worker processes. If a worker dies (killed, out of memory), the recordings that
     were unfinished are run again one by one in fresh processes; one that kills its worker again is a failure."""
     ctx = multiprocessing.get_context("spawn")
+    # One BLAS/OpenMP thread per worker (as Dask's workers have): N workers do not fight over the cores, and the
+    # numbers do not depend on how many threads a reduction was split into.
+    saved = {k: os.environ.get(k) for k in _ONE_THREAD}
+    os.environ.update(_ONE_THREAD)
+    try:
+        _pool_loop(tasks, jobs, on_result, ctx)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _pool_loop(
+    tasks: list[Task], jobs: int, on_result: Callable[[Done | Failed], None], ctx: multiprocessing.context.SpawnContext
+) -> None:
     pending = tasks
     alone = False
     while pending:
