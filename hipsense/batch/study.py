@@ -26,9 +26,9 @@ import multiprocessing
 import os
 import sys
 import tempfile
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
@@ -286,26 +286,47 @@ _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THR
 def _pool_loop(
     tasks: list[Task], jobs: int, on_result: Callable[[Done | Failed], None], ctx: multiprocessing.context.SpawnContext
 ) -> None:
-    pending = tasks
-    alone = False
-    while pending:
-        retry: list[Task] = []
-        batches = [[t] for t in pending] if alone else [pending]
-        for batch in batches:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(batch)), mp_context=ctx) as pool:
-                futures = {pool.submit(run_task, t): t for t in batch}
-                for fut in as_completed(futures):
-                    task = futures[fut]
-                    try:
-                        on_result(fut.result())
-                    except BrokenProcessPool:
-                        if alone:
-                            on_result(
-                                Failed(task.path, task.content, "its worker process died (killed or out of memory)")
-                            )
-                        else:
-                            retry.append(task)
-        pending, alone = retry, True
+    todo, suspects = list(tasks), []
+    while todo:
+        todo, lost = _pool_pass(todo, jobs, on_result, ctx)
+        suspects += lost
+    for task in suspects:  # each alone in a fresh process: one that kills its worker again fails
+        _, lost = _pool_pass([task], 1, on_result, ctx)
+        for t in lost:
+            on_result(Failed(t.path, t.content, _DIED))
+
+
+def _pool_pass(
+    tasks: list[Task], jobs: int, on_result: Callable[[Done | Failed], None], ctx: multiprocessing.context.SpawnContext
+) -> tuple[list[Task], list[Task]]:
+    """Run tasks until done or until the pool breaks (a worker died); returns the tasks not started and those that
+    were running when it broke. At most 2 x jobs tasks are in flight, so finished results never pile up."""
+    queue = deque(tasks)
+    running: dict[Future[Done | Failed], Task] = {}
+    lost: list[Task] = []
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+        while queue or running:
+            while queue and not lost and len(running) < 2 * jobs:
+                task = queue.popleft()
+                try:
+                    running[pool.submit(run_task, task)] = task
+                except BrokenProcessPool:
+                    queue.appendleft(task)
+                    break
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                task = running.pop(fut)
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    lost.append(task)
+                    continue
+                on_result(result)
+            if lost and not running:
+                break
+    return list(queue), lost
 
 
 def _run_dask(tasks: list[Task], address: str, on_result: Callable[[Done | Failed], None]) -> None:
@@ -329,7 +350,7 @@ def _run_dask(tasks: list[Task], address: str, on_result: Callable[[Done | Faile
         for task in tasks:
             futures[client.submit(run_task, task, key=f"hipsense-batch-{task.content}", pure=False)] = task
         for fut in dask_completed(list(futures)):  # type: ignore[no-untyped-call]
-            task = futures[fut]
+            task = futures.pop(fut)
             try:
                 result = fut.result()
             except Exception as exc:  # a worker lost or killed: that recording fails, the study goes on
@@ -492,9 +513,9 @@ def _add_ribbons(ribbons: dict[tuple[str, date], np.ndarray], wearer: str, part:
         minute = np.clip(((part.ts[lo:hi] - start) // 60).astype(np.int64), 0, n_min - 1)
         counts = np.bincount(minute * 5 + part.activity[lo:hi], minlength=n_min * 5).reshape(n_min, 5)
         key = (wearer, date.fromordinal(d))
-        if key in ribbons:
+        if key in ribbons:  # a day in two recordings: the earlier one's minutes count as one epoch each
             old = ribbons[key]
-            for a in range(5):  # merge: recompute the counts of the minutes seen before is not possible; keep both
+            for a in range(5):
                 counts[:, a] += old == a
         best = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1).astype(np.int8)
         ribbons[key] = best

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -198,3 +203,38 @@ def test_simulate_writes_the_wearer_and_start(tmp_path):
     assert "# wearer=p-07" in head and "# start=2026-02-01T07:30:00+01:00" in head
     assert not (tmp_path / "x.truth.csv").exists()
     assert main(["simulate", "--out", str(tmp_path / "y.csv"), "--wearer", "no spaces", "--minutes", "1"]) == 2
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find the worker process")
+def test_a_worker_killed_midway_is_replaced_and_its_recordings_run_again(study, tmp_path):
+    out = tmp_path / "killed"
+    inputs = [str(study / "a"), str(study / "b_1.csv.gz")]
+    cmd = [sys.executable, "-m", "hipsense", "batch", *inputs, "--out", str(out), "--jobs", "1", "--no-progress"]
+    proc = subprocess.Popen([*cmd, *MIN_WEAR], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = None
+    while proc.poll() is None and killed is None:
+        for child in _children(proc.pid):
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    os.kill(child, signal.SIGKILL)
+                    killed = child
+            except (OSError, ProcessLookupError):
+                continue
+        time.sleep(0.02)
+    _, err = proc.communicate(timeout=240)
+    assert killed is not None, "the batch ended before a worker was seen"
+    assert proc.returncode == 0, err
+    assert rows(out / "errors.csv") == []
+    assert sorted(r["status"] for r in rows(out / "recordings.csv")) == ["ok"] * 4
