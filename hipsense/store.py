@@ -333,13 +333,15 @@ class HistoryStore:
     def _refresh_day(self, day: date, anterior_tilt_deg: float) -> None:
         d = day.isoformat()
         # The day's figures come from processing.days, as in analyze --summary and batch.
-        epochs = self.day_epochs(day)
+        rows = self.conn.execute("SELECT activity, tilt_deg FROM epochs WHERE day = ?", (d,)).fetchall()
+        names, tilts = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [])
+        code = {name: i for i, name in enumerate(ACTIVITIES)}
         bouts = [float(r[0]) for r in self.conn.execute("SELECT duration_s FROM bouts WHERE day = ?", (d,))]
         stats = summarize_day(
             day,
             length_s=86400.0,
-            activity=epochs.activity,
-            tilt_deg=epochs.tilt_deg,
+            activity=np.array([code.get(n, 0) for n in names], dtype=np.int8),
+            tilt_deg=np.array(tilts, dtype=float),
             bouts_s=bouts,
             params=DayParams(anterior_tilt_deg=anterior_tilt_deg),
         )
