@@ -401,6 +401,8 @@ def run_study(inputs: Sequence[str], options: StudyOptions) -> StudyResult:
         def on_result(r: Done | Failed) -> None:
             writer.write(r)
             result.analysed += isinstance(r, Done)
+            if isinstance(r, Failed) or r.error:
+                bar.set_postfix_str(f"{len(writer.errors)} with errors", refresh=False)
             bar.update(1)
 
         if tasks and options.scheduler:
