@@ -191,7 +191,7 @@ class _Writer:
         if not isinstance(state, dict) or state.get("settings") != self.key:
             return False
         files = [state.get("timeline"), state.get("summary"), state.get("days")]
-        if not all(isinstance(f, str) and (self.out / f).is_file() for f in files):
+        if not all(_inside(f) and (self.out / f).is_file() for f in files):
             return False
         self._keep(path, state)
         return True
@@ -243,8 +243,13 @@ class _Writer:
             return
         for key in ("timeline", "summary"):
             f = old.get(key) if isinstance(old, dict) else None
-            if isinstance(f, str) and f not in keep and not Path(f).is_absolute() and ".." not in Path(f).parts:
+            if _inside(f) and f not in keep:
                 (self.out / f).unlink(missing_ok=True)
+
+
+def _inside(f: object) -> bool:
+    """A path from a state file that stays inside the output folder."""
+    return isinstance(f, str) and bool(f) and not Path(f).is_absolute() and ".." not in Path(f).parts
 
 
 def _safe_stem(path: str) -> str:
