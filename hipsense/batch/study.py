@@ -33,7 +33,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from tqdm import tqdm
@@ -247,7 +247,7 @@ class _Writer:
                 (self.out / f).unlink(missing_ok=True)
 
 
-def _inside(f: object) -> bool:
+def _inside(f: object) -> TypeGuard[str]:
     """A path from a state file that stays inside the output folder."""
     return isinstance(f, str) and bool(f) and not Path(f).is_absolute() and ".." not in Path(f).parts
 
