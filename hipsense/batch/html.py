@@ -44,11 +44,13 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return sum(kept) / len(kept) if kept else None
 
 
-def dot_histogram(name: str, values: Mapping[str, float], *, unit: str, bin_width: float, colour: str) -> str:
-    """One dot per wearer (``values``: wearer -> value), stacked in bins of ``bin_width``; the median dashed."""
+def dot_histogram(name: str, values: Mapping[str, float], *, unit: str, colour: str) -> str:
+    """One dot per wearer (``values``: wearer -> value), stacked in bins (about 40 across); the median dashed."""
     if not values:
         return _svg(name, 40, ['<text x="10" y="24">no wearer with a valid day</text>'], name)
-    hi = max(max(values.values()), bin_width) * 1.1 + bin_width
+    top_value = max(max(values.values()), 1e-3) * 1.1
+    bin_width = _nice_step(top_value) / 5
+    hi = top_value + bin_width
     n_bins = max(1, math.ceil(hi / bin_width))
     plot_w = WIDTH - 60 - RIGHT
     r = max(3.0, min(7.0, plot_w / n_bins / 2.2))
@@ -178,9 +180,9 @@ def study_html(
         f"<p>{len(days)} wearers, {recordings} recordings, {n_days} wearer-days of which {n_valid} valid "
         f"(at least {params.min_wear_h:g} h of wear); {len(errors)} with an error (see below).</p>"
         "<h2>Sitting per day (mean over valid days, hours; one dot per wearer)</h2>"
-        + dot_histogram("sitting-distribution", sitting, unit="h/day", bin_width=0.5, colour=COLOURS["sitting"])
+        + dot_histogram("sitting-distribution", sitting, unit="h/day", colour=COLOURS["sitting"])
         + f"<h2>Anterior tilt while standing (&gt;= {params.anterior_tilt_deg:g}°; mean over valid days, minutes)</h2>"
-        + dot_histogram("anterior-distribution", anterior, unit="min/day", bin_width=5.0, colour="#e0a030")
+        + dot_histogram("anterior-distribution", anterior, unit="min/day", colour="#e0a030")
         + "<h2>Every wearer-day (local time, activity per minute)</h2>"
         + ribbons_svg(ribbons, valid)
         + "<h2>Wearers (means over valid days)</h2><table><tr><th>wearer</th><th>valid days</th><th>wear h</th>"
