@@ -22,6 +22,7 @@ COMMANDS = (
     "live",
     "devices",
     "analyze",
+    "batch",
     "replay",
     "calibrate",
     "assess",

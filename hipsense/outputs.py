@@ -1,8 +1,9 @@
-"""Outputs of a run: the timeline CSV (a contract, see docs/contracts.md) and the JSON summary."""
+"""Outputs of a run: the timeline CSV (a contract, see docs/contracts.md), the JSON summary, and the rows of a
+study's ``days.csv`` (``hipsense batch``); the day figures in both come from :mod:`processing.days`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
@@ -12,7 +13,8 @@ from processing.activity import ACTIVITIES
 from processing.alerts import Alert
 from processing.bouts import Bout
 from processing.calibration import Calibration
-from processing.pipeline import MOUNTING, DayTotals, Epochs
+from processing.days import DayStats
+from processing.pipeline import MOUNTING, Epochs
 
 TIMELINE_HEADER = "t,activity,tilt_deg,obliquity_deg,calibrated,sitting_bout_s,mounting\n"
 
@@ -48,11 +50,85 @@ def _iso(start: datetime, t: float, tz: Any) -> str:
     return (start.astimezone(UTC) + timedelta(seconds=t)).astimezone(tz).isoformat(timespec="seconds")
 
 
+def _opt(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summary_day_row(d: DayStats) -> dict[str, Any]:
+    """A day of the ``--summary`` JSON (seconds)."""
+    return {
+        "date": d.day.isoformat(),
+        **{f"{name}_s": round(getattr(d, f"{name}_s")) for name in ACTIVITIES},
+        "anterior_tilt_standing_s": round(d.anterior_tilt_standing_s),
+        "exercise_s": round(d.exercise_s),
+        "wear_s": round(d.wear_s),
+        "nonwear_s": round(d.nonwear_s),
+        "valid": d.valid,
+        "sitting_bouts": d.bouts,
+        "sitting_bouts_30min": d.long_bouts,
+        "longest_bout_s": round(d.longest_bout_s),
+        "sitting_breaks": d.breaks,
+        "breaks_per_sitting_h": _opt(d.breaks_per_sitting_h, 2),
+        "standing_tilt_median_deg": _opt(d.standing_tilt_median_deg, 2),
+        "sitting_tilt_median_deg": _opt(d.sitting_tilt_median_deg, 2),
+    }
+
+
+#: The columns of a study's ``days.csv`` after ``wearer`` (see README, Studies).
+DAY_COLUMNS = (
+    "date",
+    "valid",
+    "wear_min",
+    "recorded_min",
+    "nonwear_min",
+    "sitting_min",
+    "standing_min",
+    "walking_min",
+    "lying_min",
+    "unknown_min",
+    "sitting_bouts",
+    "sitting_bouts_30min",
+    "longest_bout_min",
+    "sitting_breaks",
+    "breaks_per_sitting_h",
+    "anterior_tilt_standing_min",
+    "standing_tilt_median_deg",
+    "sitting_tilt_median_deg",
+    "exercise_min",
+)
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def study_day_row(d: DayStats) -> list[str]:
+    """A row of ``days.csv`` (the :data:`DAY_COLUMNS`), minutes with 2 decimals, degrees with 2."""
+    return [
+        d.day.isoformat(),
+        "1" if d.valid else "0",
+        *(
+            _fmt(v / 60.0)
+            for v in (d.wear_s, d.recorded_s, d.nonwear_s, d.sitting_s, d.standing_s, d.walking_s, d.lying_s)
+        ),
+        _fmt(d.unknown_s / 60.0),
+        str(d.bouts),
+        str(d.long_bouts),
+        _fmt(d.longest_bout_s / 60.0),
+        str(d.breaks),
+        _fmt(d.breaks_per_sitting_h),
+        _fmt(d.anterior_tilt_standing_s / 60.0),
+        _fmt(d.standing_tilt_median_deg),
+        _fmt(d.sitting_tilt_median_deg),
+        _fmt(d.exercise_s / 60.0),
+    ]
+
+
 def build_summary(
     *,
     recording: dict[str, Any],
     epochs: Epochs,
-    days: dict[Any, DayTotals],
+    days: Sequence[DayStats],
     bouts: Iterable[Bout],
     alerts: Iterable[Alert],
     calibration: Calibration | None,
@@ -61,19 +137,9 @@ def build_summary(
     assumed_start: bool,
     error: str | None,
 ) -> dict[str, Any]:
-    """The ``--summary`` JSON: per-day totals, sitting bouts, tilt exposure and alerts."""
+    """The ``--summary`` JSON: per-day figures (:mod:`processing.days`), sitting bouts, tilt exposure and alerts."""
     valid = ~np.isnan(epochs.tilt_deg)
-    day_rows = []
-    for day in sorted(days):
-        totals = days[day]
-        day_rows.append(
-            {
-                "date": day.isoformat(),
-                **{f"{name}_s": round(totals.seconds[name]) for name in ACTIVITIES},
-                "anterior_tilt_standing_s": round(totals.anterior_tilt_standing_s),
-                "exercise_s": round(totals.exercise_s),
-            }
-        )
+    day_rows = [summary_day_row(d) for d in days]
     return {
         "recording": recording,
         "start": start.isoformat(timespec="seconds"),

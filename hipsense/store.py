@@ -33,6 +33,7 @@ from processing.activity import ACTIVITIES
 from processing.alerts import Alert
 from processing.bouts import Bout
 from processing.clock import LocalClock
+from processing.days import DayParams, summarize_day
 from processing.errors import ConfigError, HipsenseError
 from processing.exercise import ExerciseBout
 from processing.pipeline import DayTotals, Epochs
@@ -363,26 +364,29 @@ class HistoryStore:
 
     def _refresh_day(self, day: date, anterior_tilt_deg: float) -> None:
         d = day.isoformat()
-        counts = dict.fromkeys(ACTIVITIES, 0.0)
-        for name, n in self.conn.execute("SELECT activity, COUNT(*) FROM epochs WHERE day = ? GROUP BY 1", (d,)):
-            counts[name] = float(n)
-        (anterior,) = self.conn.execute(
-            "SELECT COUNT(*) FROM epochs WHERE day = ? AND activity = 'standing' AND tilt_deg >= ?",
-            (d, anterior_tilt_deg),
-        ).fetchone()
-        longest, n_bouts = self.conn.execute(
-            "SELECT COALESCE(MAX(duration_s), 0), COUNT(*) FROM bouts WHERE day = ?", (d,)
-        ).fetchone()
+        # The day's figures come from processing.days, as in analyze --summary and batch.
+        rows = self.conn.execute("SELECT activity, tilt_deg FROM epochs WHERE day = ?", (d,)).fetchall()
+        names, tilts = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [])
+        code = {name: i for i, name in enumerate(ACTIVITIES)}
+        bouts = [float(r[0]) for r in self.conn.execute("SELECT duration_s FROM bouts WHERE day = ?", (d,))]
+        stats = summarize_day(
+            day,
+            length_s=86400.0,
+            activity=np.array([code.get(n, 0) for n in names], dtype=np.int8),
+            tilt_deg=np.array(tilts, dtype=float),
+            bouts_s=bouts,
+            params=DayParams(anterior_tilt_deg=anterior_tilt_deg),
+        )
         (n_alerts,) = self.conn.execute("SELECT COUNT(*) FROM alerts WHERE day = ?", (d,)).fetchone()
         old = self.conn.execute("SELECT exercise_s FROM days WHERE day = ?", (d,)).fetchone()
         self.conn.execute(
             f"INSERT OR REPLACE INTO days ({','.join(DAY_FIELDS)}) VALUES ({','.join('?' * len(DAY_FIELDS))})",
             (
                 d,
-                *(counts[name] for name in ACTIVITIES),
-                float(anterior),
-                float(longest),
-                int(n_bouts),
+                *(getattr(stats, f"{name}_s") for name in ACTIVITIES),
+                stats.anterior_tilt_standing_s,
+                stats.longest_bout_s,
+                stats.bouts,
                 int(n_alerts),
                 0.0 if old is None else float(old[0]),
             ),

@@ -15,11 +15,12 @@ from datetime import UTC, date, datetime, tzinfo
 import numpy as np
 from numpy.typing import NDArray
 
-from processing.activity import ACTIVITIES, LYING, SITTING, STANDING, ActivityClassifier, ActivityParams
+from processing.activity import ACTIVITIES, LYING, SITTING, ActivityClassifier, ActivityParams
 from processing.alerts import Alert, AlertParams, AlertRules
 from processing.bouts import Bout, BoutTracker
 from processing.calibration import Calibration
 from processing.clock import LocalClock
+from processing.days import DayTotals
 from processing.exercise import ExerciseBout, ExerciseDetector
 from processing.features import EpochFeatures, FeatureExtractor, UpEstimator
 from processing.gravity import make_up_estimator
@@ -139,15 +140,6 @@ class PipelineOutput:
     exercise: list[ExerciseBout] = field(default_factory=list)
 
 
-@dataclass
-class DayTotals:
-    """Seconds per activity on one local day, plus anterior tilt while standing."""
-
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ACTIVITIES, 0.0))
-    exercise_s: float = 0.0
-    anterior_tilt_standing_s: float = 0.0
-
-
 class PostureTracker:
     """Stage two: epoch features -> calibration, tilt, activity, bouts, day totals and alerts (streaming)."""
 
@@ -256,9 +248,7 @@ class PostureTracker:
             if done is not None:
                 bouts.append(done)
             day = self.days[self.clock.day(t)]
-            day.seconds[ACTIVITIES[a]] += 1.0
-            if a == STANDING and tilt[i] >= tilt_threshold:
-                day.anterior_tilt_standing_s += 1.0
+            day.add_epoch(a, float(tilt[i]), tilt_threshold)
             bout_s[i] = self.bouts.current_s
             today_s[i] = day.seconds["sitting"]
             alerts.extend(

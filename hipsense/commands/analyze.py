@@ -5,24 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from tqdm import tqdm
-
+from hipsense.analysis import analyze_recording
 from hipsense.commands._common import add_recording_flags, atomic_write, parse_tz, parse_window
 from hipsense.config import load_config
-from hipsense.outputs import build_summary, write_timeline
+from hipsense.outputs import write_timeline
 from hipsense.store import save_run
-from processing.activity import ActivityParams
-from processing.calibration import calibrate
-from processing.errors import RecordingError, RecordingWarning
-from processing.features import EpochFeatures, FeatureExtractor
-from processing.gravity import make_up_estimator
-from processing.pipeline import DEFAULT_START, PipelineParams, PostureTracker
-from sensor.recording import EmptyRecordingError, open_recording
+from processing.errors import RecordingError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -64,122 +54,44 @@ def run(args: argparse.Namespace) -> int:
     config = load_config()
     neutral = parse_window(args.neutral, "--neutral") if args.neutral else None
     tz = parse_tz(args.tz or config.wearer.timezone or None)
-    error: RecordingError | None = None
-    parts: list[EpochFeatures] = []
-    with open_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, rate_hz=args.rate) as rec:
-        info = rec.info
-        extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=make_up_estimator(info.rate_hz))
-        show = not args.no_progress and sys.stderr.isatty()
-        total = getattr(rec, "bytes_total", None)
-        with tqdm(
-            total=total, unit="B", unit_scale=True, disable=not show, desc=args.recording.name, leave=False
-        ) as bar:
-            done = 0
-            try:
-                for chunk in rec:
-                    parts.append(extractor.update(chunk))
-                    now = getattr(rec, "bytes_read", 0)
-                    bar.update(now - done)
-                    done = now
-            except RecordingError as exc:
-                error = exc
-        parts.append(extractor.flush())
-        samples_read = rec.samples_read
-    if isinstance(error, EmptyRecordingError):
-        raise error  # nothing was read: no timeline, no summary, exit 2
-    features = EpochFeatures.concat(parts)
-    if neutral is not None and len(features) and neutral[1] > features.t[-1] + 1.0:
-        warnings.warn(
-            f"--neutral {args.neutral}: ends after the recording ({features.t[-1] + 1.0:.0f} s); "
-            "using the part inside it",
-            RecordingWarning,
-            stacklevel=1,
-        )
-    calibration = calibrate(features, neutral=neutral) if len(features) else None
-    if calibration is None:
-        why = (
-            "no epochs inside the --neutral window or too little walking for the forward axis"
-            if neutral
-            else "too little walking to find the forward axis (about 20 s is needed)"
-        )
-        warnings.warn(
-            f"{args.recording}: could not calibrate ({why}); tilt and activity are left unknown",
-            RecordingWarning,
-            stacklevel=1,
-        )
-    start = info.start or DEFAULT_START
-    params = PipelineParams(
-        rate_hz=info.rate_hz,
+    result = analyze_recording(
+        args.recording,
         wearer=config.wearer.id,
-        start=start,
-        tz=tz,
-        calibration=calibration,
-        # The whole recording is one batch: epochs the angle alone decided are revised by the next transition.
-        activity=ActivityParams(hindsight=True),
         alerts=config.alerts,
+        neutral=neutral,
+        tz=tz,
+        accel_unit=args.accel_unit,
+        gyro_unit=args.gyro_unit,
+        rate_hz=args.rate,
+        progress=not args.no_progress,
     )
-    tracker = PostureTracker(params)
-    out = tracker.update(features)
-    bouts = out.bouts + tracker.finish()
-    exercise = out.exercise + tracker.finish_exercise()
-    for event in tracker.reclips:
-        # Live output cannot be corrected afterwards; a whole-recording analysis can: between the estimated
-        # moment the sensor moved and its detection, the mounting is unknown.
-        moved = (out.epochs.t >= event.t_onset) & (out.epochs.t < event.t_detected)
-        out.epochs.calibrated[moved] = False
-        out.epochs.tilt_deg[moved] = np.nan
-        out.epochs.obliquity_deg[moved] = np.nan
-        warnings.warn(
-            f"{args.recording}: the sensor moved on the belt near t = {event.t_onset:.0f} s ({event.reason}); "
-            f"recalibrated at t = {event.t_detected:.0f} s, tilt left empty in between",
-            RecordingWarning,
-            stacklevel=1,
-        )
     with atomic_write(args.timeline) as fh:
-        write_timeline(fh, out.epochs)
+        write_timeline(fh, result.epochs)
     if args.store is not None:
         save_run(
             Path(args.store) if args.store else None,
-            epochs=out.epochs,
-            clock=tracker.clock,
-            bouts=bouts,
-            alerts=out.alerts,
+            epochs=result.epochs,
+            clock=result.clock,
+            bouts=result.bouts,
+            alerts=result.alerts,
             anterior_tilt_deg=config.alerts.anterior_tilt_deg,
-            exercise=exercise,
+            exercise=result.exercise,
         )
     if args.summary:
-        recording: dict[str, Any] = {
-            "path": str(args.recording),
-            "format": info.format,
-            "rate_hz": info.rate_hz,
-            "samples": samples_read,
-            "gaps": extractor.gaps,
-            "metadata": dict(info.metadata),
-        }
-        summary = build_summary(
-            recording=recording,
-            epochs=out.epochs,
-            days=tracker.days,
-            bouts=bouts,
-            alerts=out.alerts,
-            calibration=calibration,
-            start=start,
-            tz=tracker.tz,
-            assumed_start=info.start is None,
-            error=None if error is None else error.message,
-        )
+        summary = result.summary(anterior_tilt_deg=config.alerts.anterior_tilt_deg)
         with atomic_write(args.summary) as fh:
             json.dump(summary, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
-    for alert in out.alerts:
+    for alert in result.alerts:
         print(f"{alert.time.isoformat(timespec='seconds')}  {alert.event_type}: {alert.message}")
     print(
-        f"{args.recording}: {len(out.epochs)} epochs -> {args.timeline}"
+        f"{args.recording}: {len(result.epochs)} epochs -> {args.timeline}"
         + (f", {args.summary}" if args.summary else ""),
         file=sys.stderr,
     )
-    if error is not None:
+    if result.error is not None:
         raise RecordingError(
-            f"{error.message} (the timeline holds the {len(out.epochs)} epochs that were read)", hint=error.hint
+            f"{result.error.message} (the timeline holds the {len(result.epochs)} epochs that were read)",
+            hint=result.error.hint,
         )
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -69,8 +70,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="ISO",
         help="wall-clock time at t = 0, ISO 8601 with offset (default: 2026-01-05T08:00:00+01:00)",
     )
+    p.add_argument(
+        "--wearer",
+        default=None,
+        metavar="ID",
+        help="the wearer id written to the recording's metadata, [A-Za-z0-9_-], at most 64 characters "
+        "(default: sim<SEED>); hipsense batch groups recordings into wearers by it",
+    )
+    p.add_argument("--no-truth", action="store_true", help="do not write the ground truth file beside the recording")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.set_defaults(func=run)
+
+
+WEARER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _scenario(args: argparse.Namespace) -> list[Segment]:
@@ -103,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--start {args.start!r} is not ISO 8601", hint="e.g. 2026-01-05T08:00:00+01:00") from exc
     if start.tzinfo is None:
         raise ConfigError(f"--start {args.start!r} has no UTC offset", hint="e.g. 2026-01-05T08:00:00+01:00")
+    wearer = f"sim{args.seed}" if args.wearer is None else args.wearer
+    if not WEARER_RE.fullmatch(wearer):
+        raise ConfigError(f"--wearer {wearer!r}: use 1-64 letters, digits, '_' or '-'")
     segments = _scenario(args)
     try:
         sensor = SensorModel(
@@ -118,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         "start": start.isoformat(),
         "device": "simulator",
         "rate_hz": f"{args.rate:g}",
-        "wearer": f"sim{args.seed}",
+        "wearer": wearer,
         "scenario": args.scenario,
         "seed": str(args.seed),
     }
@@ -137,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
             bar.update(round(now - done))
             done = round(now)
     parts.append(truth.finish())
+    if args.no_truth:
+        print(f"{out}: {total_s / 60:.1f} min at {args.rate:g} Hz", file=sys.stderr)
+        return 0
     tpath = truth_path(out)
     write_truth_csv(tpath, parts)
     print(f"{out}: {total_s / 60:.1f} min at {args.rate:g} Hz; truth in {tpath}", file=sys.stderr)
