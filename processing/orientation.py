@@ -269,8 +269,8 @@ class _Butter:
     n_start: int  # samples of running mean after an initialisation
     span: int  # samples per block of the cumulative sums (|p|^span >= e^-20, so nothing loses precision)
     powers: NDArray[np.complex128]  # p^1 .. p^span
-    powers_re: FloatArray
-    powers_im: FloatArray
+    powers_re2: FloatArray  # 2 Re(p^k)
+    powers_im2: FloatArray  # 2 Im(p^k)
     r_over_powers: NDArray[np.complex128]  # r p^-1 .. r p^-span
 
     @staticmethod
@@ -293,8 +293,8 @@ class _Butter:
             max(1, round(tau_s / dt_s)),
             span,
             powers,
-            np.ascontiguousarray(powers.real),
-            np.ascontiguousarray(powers.imag),
+            2.0 * powers.real,
+            2.0 * powers.imag,
             residue / powers,
         )
 
@@ -308,18 +308,23 @@ def _iir(x: FloatArray, s0: NDArray[np.complex128], bw: _Butter) -> tuple[FloatA
     ch, n = x.shape
     y = np.empty((ch, n))
     s = s0.copy()
+    width = min(n, bw.span)
+    z_buf = np.empty((ch, width), dtype=np.complex128)
+    tmp_buf = np.empty((ch, width))
     for lo in range(0, n, bw.span):
         hi = min(n, lo + bw.span)
         m = hi - lo
-        z = x[:, lo:hi] * bw.r_over_powers[:m]  # r x_i p^-i
+        z, tmp, xs, ys = z_buf[:, :m], tmp_buf[:, :m], x[:, lo:hi], y[:, lo:hi]
+        np.multiply(xs, bw.r_over_powers[:m], out=z)  # r x_i p^-i
         np.cumsum(z, axis=1, out=z)
         z += s[:, None]  # s_k = p^k (s_0 + Σ_{i<=k} r x_i p^-i)
         s = z[:, -1] * bw.powers[m - 1]
         # y = c x + 2 Re(p^k z)
-        np.multiply(z.real, bw.powers_re[:m], out=y[:, lo:hi])
-        y[:, lo:hi] -= z.imag * bw.powers_im[:m]
-        y[:, lo:hi] *= 2.0
-        y[:, lo:hi] += bw.c * x[:, lo:hi]
+        np.multiply(z.real, bw.powers_re2[:m], out=ys)
+        np.multiply(z.imag, bw.powers_im2[:m], out=tmp)
+        ys -= tmp
+        np.multiply(xs, bw.c, out=tmp)
+        ys += tmp
     return y, s
 
 
@@ -343,6 +348,49 @@ def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
         y[:, k:], st.zi = _iir(x[:, k:], st.zi, bw)
         st.count += n - k
     return y
+
+
+def _iir_at(
+    x: FloatArray, s0: NDArray[np.complex128], bw: _Butter, at: IntArray
+) -> tuple[FloatArray, NDArray[np.complex128]]:
+    """:func:`_iir`'s output only at the sorted sample indices ``at`` (ch, len(at)), and the final state.
+
+    The same recursion, but the cumulative sum is taken only between the wanted samples (segment sums, then a
+    short cumulative sum), and the output is formed only there: about a third of the work of :func:`_iir`."""
+    ch, n = x.shape
+    out = np.empty((ch, at.shape[0]))
+    s = s0.copy()
+    for lo in range(0, n, bw.span):
+        hi = min(n, lo + bw.span)
+        m = hi - lo
+        a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
+        pos = at[a0:a1] - lo
+        marks = pos if pos.shape[0] and pos[-1] == m - 1 else np.append(pos, m - 1)
+        z = x[:, lo:hi] * bw.r_over_powers[:m]
+        seg = np.add.reduceat(z, np.concatenate(([0], marks[:-1] + 1)), axis=1)
+        np.cumsum(seg, axis=1, out=seg)
+        seg += s[:, None]
+        wanted = seg[:, : pos.shape[0]] * bw.powers[pos]
+        out[:, a0:a1] = bw.c * x[:, lo + pos] + 2.0 * wanted.real
+        s = seg[:, -1] * bw.powers[m - 1]
+    return out, s
+
+
+def _lowpass_at(x: FloatArray, st: _Lowpass, bw: _Butter | None, at: IntArray) -> FloatArray:
+    """:func:`_lowpass` of (ch, n) ``x``, returned only at the sorted sample indices ``at`` (ch, len(at)); the
+    state ``st`` is carried exactly as by :func:`_lowpass`."""
+    n = x.shape[1]
+    n_start = bw.n_start if bw is not None else st.count + n + 1
+    parts = []
+    k = 0
+    if st.count < n_start:  # the running mean after an initialisation: short, computed in full
+        k = min(n, n_start - st.count)
+        parts.append(_lowpass(x[:, :k], st, bw)[:, at[at < k]])
+    if k < n and bw is not None:
+        y, st.zi = _iir_at(x[:, k:], st.zi, bw, at[at >= k] - k)
+        st.count += n - k
+        parts.append(y)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
 def _snap(st: _Lowpass, bw: _Butter | None, level: FloatArray) -> None:
@@ -585,11 +633,12 @@ class OrientationEstimator:
         snap = self._rest_onsets(rest)
         blocks = self._blocks(t, init)
         b_rest, var_rest, rest_t = self._rest_bias(blocks, gyro, dt, rest)
-        g1, atil, cold = self._drift_pass(
-            acc, gyro, dt, init, np.repeat(b_rest, blocks.lengths, axis=1), snap, acc_rest
+        ends = blocks.starts + blocks.lengths - 1
+        g_end, atil_end, cold = self._drift_pass(
+            acc, gyro, dt, init, np.repeat(b_rest, blocks.lengths, axis=1), snap, acc_rest, ends
         )
         blocks = blocks.with_reinit(cold)
-        bias = self._fused_bias(blocks, b_rest, var_rest, rest_t, g1, atil)
+        bias = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
         bias = np.repeat(bias, blocks.lengths, axis=1)
         up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
         return OrientationResult(t.copy(), up.T.copy(), bias.T.copy(), rest, init)
@@ -687,32 +736,40 @@ class OrientationEstimator:
         p, rb = self.params, self.state.rest_bias
         rest_dt = np.where(rest, dt, 0.0)
         rest_t = np.add.reduceat(rest_dt, blocks.starts).tolist()
-        rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1)
-        out = np.empty((3, len(blocks.index)))
+        rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1).T.tolist()
+        # plain Python floats: a loop over the blocks, each a few scalar operations (numpy's per-call cost
+        # on 3-vectors would dominate)
+        walk = p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s
+        min_rest = 0.3 * min(1.0, p.bias_block_s)
+        noise_sq = p.rest_gyro_noise_rps**2
+        step_sq = p.rest_step_sigmas**2
+        b0, b1, b2 = (float(v) for v in rb.b)
+        s0, s1, s2 = (float(v) for v in rb.rest_sum)
+        r_t, v, cur = rb.rest_t, rb.var, rb.block
+        out: list[tuple[float, float, float]] = []
         var = []
-        for i, blk in enumerate(blocks.index):
-            if blk != rb.block:
-                if rb.block >= 0:
-                    rb.var += p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s * (blk - rb.block)
-                    if rb.rest_t >= 0.3 * min(1.0, p.bias_block_s):
-                        noise = p.rest_gyro_noise_rps**2 / rb.rest_t
-                        innov = rb.rest_sum / rb.rest_t - rb.b
-                        worst = float(np.abs(innov).max())
-                        if worst * worst > p.rest_step_sigmas**2 * (
-                            rb.var + noise
-                        ):  # a step (temperature, knock): forget
-                            rb.var = max(rb.var, worst * worst)
-                        gain = rb.var / (rb.var + noise)
-                        rb.b = rb.b + gain * innov
-                        rb.var *= 1.0 - gain
-                    rb.rest_t = 0.0
-                    rb.rest_sum = np.zeros(3)
-                rb.block = blk
-            out[:, i] = rb.b
-            var.append(rb.var)
-            rb.rest_t += rest_t[i]
-            rb.rest_sum += rest_sum[:, i]
-        return out, var, rest_t
+        for blk, rt, (g0, g1, g2) in zip(blocks.index, rest_t, rest_sum, strict=True):
+            if blk != cur:
+                if cur >= 0:
+                    v += walk * (blk - cur)
+                    if r_t >= min_rest:
+                        noise = noise_sq / r_t
+                        i0, i1, i2 = s0 / r_t - b0, s1 / r_t - b1, s2 / r_t - b2
+                        worst = max(abs(i0), abs(i1), abs(i2))
+                        if worst * worst > step_sq * (v + noise):  # a step (temperature, knock): forget
+                            v = max(v, worst * worst)
+                        gain = v / (v + noise)
+                        b0, b1, b2 = b0 + gain * i0, b1 + gain * i1, b2 + gain * i2
+                        v *= 1.0 - gain
+                    r_t, s0, s1, s2 = 0.0, 0.0, 0.0, 0.0
+                cur = blk
+            out.append((b0, b1, b2))
+            var.append(v)
+            r_t += rt
+            s0, s1, s2 = s0 + g0, s1 + g1, s2 + g2
+        rb.b, rb.rest_sum = np.array([b0, b1, b2]), np.array([s0, s1, s2])
+        rb.rest_t, rb.var, rb.block = r_t, v, cur
+        return np.array(out).T.reshape(3, -1), var, rest_t
 
     def _drift_pass(
         self,
@@ -723,15 +780,17 @@ class OrientationEstimator:
         b_rest: FloatArray,
         snap: BoolArray,
         acc_rest: FloatArray,
+        at: IntArray,
     ) -> tuple[FloatArray, FloatArray, BoolArray]:
-        """First pass, with the rest bias only: the low-passed gravity (3, n), ``Ã`` (9, n), and the samples
+        """First pass, with the rest bias only: the low-passed gravity (3, len(at)) and ``Ã`` (9, len(at)) at
+        the sorted sample indices ``at`` (the block ends: only they enter the motion equations), and the samples
         whose low-passes are still warming up after an initialisation (two start windows: the motion equations
         assume a settled filter, and the start of a recording is often the sensor being put on)."""
         s = self.state
         f = s.drift_pass
         n = dt.shape[0]
-        g = np.empty((3, n))
-        atil = np.empty((9, n))
+        g = np.empty((3, at.shape[0]))
+        atil = np.empty((9, at.shape[0]))
         cold = np.zeros(n, dtype=bool)
         warm_after = 2 * s.butter.n_start if s.butter is not None else 1 << 62
         for lo, hi in _segments(init | snap):
@@ -744,11 +803,14 @@ class OrientationEstimator:
             r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], b_rest[:, lo:hi], f.q, f.p)
             if snap[lo] and not init[lo]:
                 _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
-            g[:, lo:hi] = _lowpass(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter)
-            a = np.cumsum(r * dt[lo:hi], axis=1)
+            a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
+            want = at[a0:a1] - lo
+            g[:, a0:a1] = _lowpass_at(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter, want)
+            a = r * dt[lo:hi]
+            np.cumsum(a, axis=1, out=a)
             a += f.a_cum[:, None]
             f.a_cum = a[:, -1].copy()
-            atil[:, lo:hi] = _lowpass(a, f.a_lp, s.butter)
+            atil[:, a0:a1] = _lowpass_at(a, f.a_lp, s.butter, want)
         return g, atil, cold
 
     def _fused_bias(
@@ -757,8 +819,8 @@ class OrientationEstimator:
         b_rest: FloatArray,
         var_rest: list[float],
         rest_t: list[float],
-        g1: FloatArray,
-        atil: FloatArray,
+        g_end: FloatArray,
+        a_end: FloatArray,
     ) -> FloatArray:
         """Bias in force during each block piece (3, pieces): the rest estimate fused with the motion equations
         of the blocks finished before it (blocks with rest or a re-initialisation give no equation).
@@ -769,16 +831,13 @@ class OrientationEstimator:
         p, mb = self.params, self.state.motion_bias
         if len(blocks.index) == 1 and blocks.index[0] == mb.block:
             # the chunk lies inside the block in progress (the live case): nothing closes
-            end = int(blocks.starts[0] + blocks.lengths[0] - 1)
             mb.reinit |= blocks.reinit[0]
             mb.rest_t += 1.0 if rest_t[0] > 0.0 else 0.0
-            mb.g_now = g1[:, end].copy()
-            mb.atil_now = atil[:, end].copy()
+            mb.g_now = g_end[:, 0].copy()
+            mb.atil_now = a_end[:, 0].copy()
             return mb.b[:, None].copy()
         idx = np.array(blocks.index, dtype=np.int64)
         npc = idx.shape[0]
-        ends = blocks.starts + blocks.lengths - 1
-        g_end, a_end = g1[:, ends], atil[:, ends]
         new = np.ones(npc, dtype=bool)
         new[0] = idx[0] != mb.block
         reinit = np.array(blocks.reinit, dtype=bool)
@@ -912,12 +971,17 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     g_end = np.empty((3, len(blocks.index)))
     atil_end = np.empty((9, len(blocks.index)))
     for lo, hi in pieces:
-        g1, atil, cold[lo:hi] = est._drift_pass(
-            acc[:, lo:hi], gyro[:, lo:hi], dt[lo:hi], init[lo:hi], b_rest_s[:, lo:hi], snap[lo:hi], acc_rest[:, lo:hi]
-        )
         sel = (ends >= lo) & (ends < hi)
-        g_end[:, sel] = g1[:, ends[sel] - lo]
-        atil_end[:, sel] = atil[:, ends[sel] - lo]
+        g_end[:, sel], atil_end[:, sel], cold[lo:hi] = est._drift_pass(
+            acc[:, lo:hi],
+            gyro[:, lo:hi],
+            dt[lo:hi],
+            init[lo:hi],
+            b_rest_s[:, lo:hi],
+            snap[lo:hi],
+            acc_rest[:, lo:hi],
+            ends[sel] - lo,
+        )
     blocks = blocks.with_reinit(cold)
     bias = _two_sided_bias(p, blocks, b_rest, var_rest, rest_t, g_end, atil_end)
     bias = np.repeat(bias, blocks.lengths, axis=1)
