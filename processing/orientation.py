@@ -221,6 +221,37 @@ def _linrec(c: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
     return out
 
 
+def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArray) -> FloatArray:
+    """First-order low-pass ``y_k = y_{k-1} + gain_k (x_k - y_{k-1})`` of the rows of the arrays ``xs`` (each
+    (ch_i, m)) stacked, from ``y0``; gains in (0, 1]. Returns (Σ ch_i, m).
+
+    :func:`_linrec` with ``c = 1 - gain`` and ``u = gain x``, written so that the per-sample weights
+    ``gain / Π c`` are formed once for all channels (no stacked copy of the input, no division per channel).
+    """
+    c = np.maximum(1.0 - gain, _MIN_PROD)
+    m = gain.shape[0]
+    out = np.empty((y0.shape[0], m))
+    start, y = 0, y0
+    while start < m:
+        prod = np.cumprod(c[start:])
+        stop = m
+        if prod[-1] < _MIN_PROD:
+            stop = start + max(1, int(np.searchsorted(-prod, -_MIN_PROD, side="right")))
+            prod = prod[: stop - start]
+        w = gain[start:stop] / prod
+        row = 0
+        for x in xs:
+            np.multiply(x[:, start:stop], w, out=out[row : row + x.shape[0], start:stop])
+            row += x.shape[0]
+        seg = out[:, start:stop]
+        np.cumsum(seg, axis=1, out=seg)
+        seg += y[:, None]
+        seg *= prod
+        y = seg[:, -1]
+        start = stop
+    return out
+
+
 def _unit_or(v: FloatArray, fallback: FloatArray) -> FloatArray:
     """Columns of (3, n) ``v`` normalised; a column of (almost) zero norm becomes ``fallback`` (3,)."""
     norm = np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
@@ -692,8 +723,7 @@ class OrientationEstimator:
         p, s = self.params, self.state
         gain = -np.expm1(dt * (-1.0 / p.rest_filter_tau_s))
         gain[init] = 1.0  # a re-initialisation restarts the low-passes at the sample
-        both = np.concatenate((gyro, acc))
-        lp = _linrec(1.0 - gain, both * gain, np.concatenate((s.gyro_lp, s.acc_lp)))
+        lp = _smooth_first_order((gyro, acc), gain, np.concatenate((s.gyro_lp, s.acc_lp)))
         s.gyro_lp = lp[:3, -1].copy()
         s.acc_lp = lp[3:, -1].copy()
         dg = gyro - lp[:3]
