@@ -303,6 +303,8 @@ class _Butter:
     powers_re2: FloatArray  # 2 Re(p^k)
     powers_im2: FloatArray  # 2 Im(p^k)
     r_over_powers: NDArray[np.complex128]  # r p^-1 .. r p^-span
+    r_over_powers_re: FloatArray
+    r_over_powers_im: FloatArray
 
     @staticmethod
     def design(tau_s: float, dt_s: float) -> _Butter:
@@ -327,6 +329,8 @@ class _Butter:
             2.0 * powers.real,
             2.0 * powers.imag,
             residue / powers,
+            np.ascontiguousarray((residue / powers).real),
+            np.ascontiguousarray((residue / powers).imag),
         )
 
     def steady(self, level: FloatArray) -> NDArray[np.complex128]:
@@ -397,8 +401,11 @@ def _iir_at(
         a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
         pos = at[a0:a1] - lo
         marks = pos if pos.shape[0] and pos[-1] == m - 1 else np.append(pos, m - 1)
-        z = x[:, lo:hi] * bw.r_over_powers[:m]
-        seg = np.add.reduceat(z, np.concatenate(([0], marks[:-1] + 1)), axis=1)
+        cuts = np.concatenate(([0], marks[:-1] + 1))
+        xs = x[:, lo:hi]
+        seg = np.empty((ch, marks.shape[0]), dtype=np.complex128)
+        seg.real = np.add.reduceat(xs * bw.r_over_powers_re[:m], cuts, axis=1)
+        seg.imag = np.add.reduceat(xs * bw.r_over_powers_im[:m], cuts, axis=1)
         np.cumsum(seg, axis=1, out=seg)
         seg += s[:, None]
         wanted = seg[:, : pos.shape[0]] * bw.powers[pos]
