@@ -20,7 +20,7 @@ from processing.activity import ActivityParams
 from processing.calibration import calibrate
 from processing.errors import RecordingError, RecordingWarning
 from processing.features import EpochFeatures, FeatureExtractor
-from processing.gravity import make_up_estimator
+from processing.gravity import HindsightUp
 from processing.pipeline import DEFAULT_START, PipelineParams, PostureTracker
 from sensor.recording import open_recording
 
@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     parts: list[EpochFeatures] = []
     with open_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, rate_hz=args.rate) as rec:
         info = rec.info
-        extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=make_up_estimator(info.rate_hz))
+        # A stored recording: the orientation uses hindsight (smoothing over windows of a few minutes).
+        hindsight = HindsightUp(info.rate_hz)
+        extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=hindsight)
         show = not args.no_progress and sys.stderr.isatty()
         total = getattr(rec, "bytes_total", None)
         with tqdm(
@@ -77,12 +79,13 @@ def run(args: argparse.Namespace) -> int:
             done = 0
             try:
                 for chunk in rec:
-                    parts.append(extractor.update(chunk))
+                    parts.extend(extractor.update(ready) for ready in hindsight.push(chunk))
                     now = getattr(rec, "bytes_read", 0)
                     bar.update(now - done)
                     done = now
             except RecordingError as exc:
                 error = exc
+        parts.extend(extractor.update(ready) for ready in hindsight.finish())
         parts.append(extractor.flush())
         samples_read = rec.samples_read
     features = EpochFeatures.concat(parts)
