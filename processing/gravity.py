@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections import deque
 
-import numpy as np
 
 from processing.orientation import OrientationEstimator, OrientationParams, estimate_up
 from processing.samples import FloatArray, Samples
