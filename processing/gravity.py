@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections import deque
 
-
 from processing.orientation import OrientationEstimator, OrientationParams, estimate_up
 from processing.samples import FloatArray, Samples
 
