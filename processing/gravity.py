@@ -53,7 +53,7 @@ class HindsightUp:
         self,
         rate_hz: float,
         *,
-        window_s: float = 300.0,
+        window_s: float = 600.0,
         margin_s: float = 60.0,
         params: OrientationParams | None = None,
     ) -> None:

@@ -64,6 +64,9 @@ IntArray = NDArray[np.int64]
 
 #: Internal processing block, samples (bounds the temporaries; results do not depend on it).
 _CHUNK = 32768
+#: The offline path keeps the rotation matrices of segments up to this many samples (72 bytes each) rather
+#: than integrating the gyro a second time.
+_KEEP_ROTATIONS = 1 << 18
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
@@ -318,7 +321,10 @@ class _Butter:
         pole = (-a1 + complex(a1 * a1 - 4.0 * a2) ** 0.5) / 2.0
         residue = (b0 + b1 / pole + b2 / pole**2) / (1.0 - pole.conjugate() / pole)
         span = max(1, min(1 << 20, int(20.0 / max(1e-12, -math.log(abs(pole))))))
-        powers = np.asarray(pole ** np.arange(1, span + 1, dtype=np.float64), dtype=np.complex128)
+        ks = np.arange(1, span + 1, dtype=np.float64)
+        angle = ks * math.atan2(pole.imag, pole.real)
+        # p^k from modulus and argument: ~10x faster than complex powers, same to ~1e-12
+        powers = np.exp(ks * math.log(abs(pole))) * (np.cos(angle) + 1j * np.sin(angle))
         return _Butter(
             b2 / a2,
             pole,
@@ -1029,15 +1035,19 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     fallback = np.array([0.0, 0.0, 1.0])
     for lo, hi in _segments(init):
         aref = np.empty((3, hi - lo))
-        quats = []
+        pieces = [(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)]
+        keep = hi - lo <= _KEEP_ROTATIONS  # a bounded window: keep the rotations instead of integrating twice
+        quats, rots = [], []
         q, qp = 1.0 + 0.0j, 0.0j
-        for a, b in [(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)]:
+        for a, b in pieces:
             quats.append((q, qp))
             r, q, qp = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q, qp)
             aref[:, a - lo : b - lo] = _quat.rotate(r, acc[:, a:b])
+            if keep:
+                rots.append(r)
         g = _zero_phase(aref, bw)
-        for (a, b), (q0, p0) in zip([(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)], quats, strict=True):
-            r, _, _ = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q0, p0)
+        for i, ((a, b), (q0, p0)) in enumerate(zip(pieces, quats, strict=True)):
+            r = rots[i] if keep else _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q0, p0)[0]
             u = _unit_or(_quat.rotate_inverse(r, g[:, a - lo : b - lo]), fallback)
             up[:, a:b] = _ahead(u, gyro[:, a:b] - bias[:, a:b], p.latency_s)
             fallback = u[:, -1].copy()

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     parts: list[EpochFeatures] = []
     with open_recording(args.recording, accel_unit=args.accel_unit, gyro_unit=args.gyro_unit, rate_hz=args.rate) as rec:
         info = rec.info
-        # A stored recording: the orientation uses hindsight (smoothing over windows of a few minutes).
+        # A stored recording: the orientation uses hindsight (smoothing over 10 min windows).
         hindsight = HindsightUp(info.rate_hz)
         extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=hindsight)
         show = not args.no_progress and sys.stderr.isatty()
