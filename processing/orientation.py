@@ -682,10 +682,11 @@ class OrientationEstimator:
             acc, gyro, dt, init, np.repeat(b_rest, blocks.lengths, axis=1), snap, acc_rest, ends
         )
         blocks = blocks.with_reinit(cold)
-        bias = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
-        bias = np.repeat(bias, blocks.lengths, axis=1)
+        bias_blocks = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
+        bias = np.repeat(bias_blocks, blocks.lengths, axis=1)
         up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
-        return OrientationResult(t.copy(), up.T.copy(), bias.T.copy(), rest, init)
+        bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
+        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init)
 
     def _timing(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
         """Sample intervals (0 at re-initialisations) and the re-initialising samples (first, after a gap)."""
