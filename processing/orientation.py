@@ -67,6 +67,8 @@ _CHUNK = 32768
 #: The offline path keeps the rotation matrices of segments up to this many samples (72 bytes each) rather
 #: than integrating the gyro a second time.
 _KEEP_ROTATIONS = 1 << 18
+#: Pieces up to this many samples are low-passed in full and then picked from (live chunks: fewer calls).
+_SMALL_PIECE = 64
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
@@ -347,6 +349,9 @@ class _Butter:
 def _iir(x: FloatArray, s0: NDArray[np.complex128], bw: _Butter) -> tuple[FloatArray, NDArray[np.complex128]]:
     """Filter (ch, n) ``x`` from the state ``s0`` (ch,); returns the output and the final state."""
     ch, n = x.shape
+    if n == 1:  # one live sample: s = p s + r x, y = c x + 2 Re(s)
+        s = s0 * bw.p + bw.r * x[:, 0]
+        return (bw.c * x[:, 0] + 2.0 * s.real)[:, None], s
     y = np.empty((ch, n))
     s = s0.copy()
     width = min(n, bw.span)
@@ -424,6 +429,8 @@ def _lowpass_at(x: FloatArray, st: _Lowpass, bw: _Butter | None, at: IntArray) -
     """:func:`_lowpass` of (ch, n) ``x``, returned only at the sorted sample indices ``at`` (ch, len(at)); the
     state ``st`` is carried exactly as by :func:`_lowpass`."""
     n = x.shape[1]
+    if n <= _SMALL_PIECE:  # a few live samples: fewer numpy calls the plain way
+        return _lowpass(x, st, bw)[:, at]
     n_start = bw.n_start if bw is not None else st.count + n + 1
     parts = []
     k = 0
