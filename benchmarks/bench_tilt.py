@@ -35,7 +35,7 @@ from _references import up_imufusion, up_vqf  # benchmarks/_references.py
 
 from processing.calibration import CalibrationError, calibrate, calibrate_guided, pelvic_angles
 from processing.features import EpochFeatures, FeatureExtractor
-from processing.gravity import make_up_estimator
+from processing.gravity import HindsightUp, make_up_estimator
 from processing.samples import Samples
 from sensor.simulate import SensorModel, Truth, epoch_truth, parse_scenario, simulate
 
@@ -84,6 +84,11 @@ def run_one(
     true_tilt, sel = masks(truth)
     n = min(len(features), len(true_tilt))
     variants = {"hipsense": features}
+    # the analyze path: hindsight over windows (processing.gravity.HindsightUp), fed as analyze feeds it
+    hindsight = HindsightUp(rate)
+    fx = FeatureExtractor(rate_hz=rate, up_estimator=hindsight)
+    parts = [fx.update(piece) for piece in [*hindsight.push(samples), *hindsight.finish()]]
+    variants["hipsense analyze"] = EpochFeatures.concat([*parts, fx.flush()])
     if others:
         variants["VQF (online, 6D)"] = with_up(features, samples, up_vqf(samples, rate))
     if others and imufusion:

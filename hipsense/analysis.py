@@ -26,7 +26,7 @@ from processing.days import DayBuilder, DayParams, DayStats, EpochDays
 from processing.errors import RecordingError, RecordingWarning
 from processing.exercise import ExerciseBout
 from processing.features import EpochFeatures, FeatureExtractor
-from processing.gravity import make_up_estimator
+from processing.gravity import HindsightUp
 from processing.pipeline import DEFAULT_START, Epochs, PipelineParams, PostureTracker
 from sensor.recording import EmptyRecordingError, RecordingInfo, open_recording
 
@@ -110,19 +110,22 @@ def analyze_recording(
     parts: list[EpochFeatures] = []
     with open_recording(path, accel_unit=accel_unit, gyro_unit=gyro_unit, rate_hz=rate_hz) as rec:
         info = rec.info
-        extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=make_up_estimator(info.rate_hz))
+        # A stored recording: the orientation uses hindsight (smoothing over 10 min windows, bounded memory).
+        hindsight = HindsightUp(info.rate_hz)
+        extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=hindsight)
         show = progress and sys.stderr.isatty()
         total = getattr(rec, "bytes_total", None)
         with tqdm(total=total, unit="B", unit_scale=True, disable=not show, desc=path.name, leave=False) as bar:
             done = 0
             try:
                 for chunk in rec:
-                    parts.append(extractor.update(chunk))
+                    parts.extend(extractor.update(ready) for ready in hindsight.push(chunk))
                     now = getattr(rec, "bytes_read", 0)
                     bar.update(now - done)
                     done = now
             except RecordingError as exc:
                 error = exc
+        parts.extend(extractor.update(ready) for ready in hindsight.finish())
         parts.append(extractor.flush())
         samples_read = rec.samples_read
     if isinstance(error, EmptyRecordingError):

@@ -1,8 +1,12 @@
-"""The gravity direction the pipeline uses: :class:`~processing.orientation.OrientationEstimator`'s ``up``."""
+"""The gravity direction the pipeline uses: :class:`~processing.orientation.OrientationEstimator`'s ``up``, or,
+for stored recordings, hindsight over bounded windows (:class:`HindsightUp`)."""
 
 from __future__ import annotations
 
-from processing.orientation import OrientationEstimator, OrientationParams
+import math
+from collections import deque
+
+from processing.orientation import OrientationEstimator, OrientationParams, estimate_up
 from processing.samples import FloatArray, Samples
 
 
@@ -21,3 +25,90 @@ class OrientationUp:
 
 def make_up_estimator(rate_hz: float) -> OrientationUp:
     return OrientationUp(OrientationParams(rate_hz=rate_hz))
+
+
+class HindsightUp:
+    """Hindsight (offline) up vectors for a stored recording, in memory bounded by a window, not the recording.
+
+    Samples go in through :meth:`push` and come out delayed, in order, as released pieces: each window of
+    ``window_s`` seconds' worth of samples (counted at ``rate_hz``) is smoothed by
+    :func:`~processing.orientation.estimate_up` with ``offline=True`` together with ``margin_s`` of context before
+    and after it, and only the window itself is released. :meth:`finish` releases the rest. :meth:`update` is
+    the pipeline's ``UpEstimator``: called with exactly the pieces released, in order, it returns their up
+    vectors (n, 3). Memory: at most ``window_s + 2 margin_s`` of samples plus one input chunk. Results do not
+    depend on how the input is chunked.
+
+    >>> import numpy as np
+    >>> n = 500
+    >>> s = Samples(np.arange(n) / 100.0, np.tile([0.0, 0.0, 9.81], (n, 1)), np.zeros((n, 3)))
+    >>> h = HindsightUp(100.0, window_s=2.0, margin_s=1.0)
+    >>> pieces = h.push(s) + h.finish()
+    >>> [len(p) for p in pieces]
+    [200, 200, 100]
+    >>> np.round(h.update(pieces[0])[0], 6) + 0.0
+    array([0., 0., 1.])
+    """
+
+    def __init__(
+        self,
+        rate_hz: float,
+        *,
+        window_s: float = 600.0,
+        margin_s: float = 60.0,
+        params: OrientationParams | None = None,
+    ) -> None:
+        if not (math.isfinite(rate_hz) and rate_hz > 0):
+            raise ValueError(f"HindsightUp: rate_hz must be > 0, got {rate_hz!r}")
+        if not (math.isfinite(window_s) and window_s > 0 and math.isfinite(margin_s) and margin_s >= 0):
+            raise ValueError("HindsightUp: window_s must be > 0 and margin_s >= 0 (seconds)")
+        self.params = params if params is not None else OrientationParams(rate_hz=rate_hz)
+        self.window_n = max(1, round(window_s * rate_hz))
+        self.margin_n = round(margin_s * rate_hz)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything buffered and released."""
+        self._buf: list[Samples] = []
+        self._n = 0  # samples in the buffer
+        self._emit = 0  # index (in the buffer) of the first sample not yet released
+        self._out: deque[tuple[Samples, FloatArray]] = deque()
+
+    def push(self, samples: Samples) -> list[Samples]:
+        """Add a chunk; returns the pieces released by it (possibly none), oldest first."""
+        if len(samples):
+            self._buf.append(samples)
+            self._n += len(samples)
+        ready = []
+        while self._n - self._emit >= self.window_n + self.margin_n:
+            ready.append(self._release(self._emit + self.window_n + self.margin_n, self._emit + self.window_n))
+        return ready
+
+    def finish(self) -> list[Samples]:
+        """Release everything still buffered (the end of the recording)."""
+        if self._n > self._emit:
+            return [self._release(self._n, self._n)]
+        return []
+
+    def update(self, samples: Samples) -> FloatArray:
+        """Up vectors (n, 3) of ``samples``, which must be the oldest released piece not yet asked for."""
+        if not self._out:
+            raise ValueError("HindsightUp.update: no released piece is waiting; feed the pieces push() returns")
+        piece, up = self._out.popleft()
+        if len(piece) != len(samples) or (len(piece) and piece.t[0] != samples.t[0]):
+            raise ValueError("HindsightUp.update: samples are not the next piece push() or finish() released")
+        return up
+
+    def _release(self, stop: int, emit_stop: int) -> Samples:
+        """Smooth buffer[0:stop], release buffer[emit:emit_stop], keep the context for the next window."""
+        whole = Samples.concat(self._buf) if len(self._buf) > 1 else self._buf[0]
+        part = whole.slice(0, stop)
+        up = estimate_up(part.t, part.gyro, part.acc, offline=True, params=self.params)
+        piece = whole.slice(self._emit, emit_stop)
+        self._out.append((piece, up[self._emit : emit_stop]))
+        keep = max(0, emit_stop - self.margin_n)
+        tail = whole.slice(keep)  # copied: a view would hold on to the whole buffer
+        rest = Samples(tail.t.copy(), tail.acc.copy(), tail.gyro.copy())
+        self._buf = [rest] if len(rest) else []
+        self._n = len(rest)
+        self._emit = emit_stop - keep
+        return piece

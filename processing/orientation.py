@@ -64,6 +64,11 @@ IntArray = NDArray[np.int64]
 
 #: Internal processing block, samples (bounds the temporaries; results do not depend on it).
 _CHUNK = 32768
+#: The offline path keeps the rotation matrices of segments up to this many samples (72 bytes each) rather
+#: than integrating the gyro a second time.
+_KEEP_ROTATIONS = 1 << 18
+#: Pieces up to this many samples are low-passed in full and then picked from (live chunks: fewer calls).
+_SMALL_PIECE = 64
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
@@ -221,6 +226,37 @@ def _linrec(c: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
     return out
 
 
+def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArray) -> FloatArray:
+    """First-order low-pass ``y_k = y_{k-1} + gain_k (x_k - y_{k-1})`` of the rows of the arrays ``xs`` (each
+    (ch_i, m)) stacked, from ``y0``; gains in (0, 1]. Returns (Σ ch_i, m).
+
+    :func:`_linrec` with ``c = 1 - gain`` and ``u = gain x``, written so that the per-sample weights
+    ``gain / Π c`` are formed once for all channels (no stacked copy of the input, no division per channel).
+    """
+    c = np.maximum(1.0 - gain, _MIN_PROD)
+    m = gain.shape[0]
+    out = np.empty((y0.shape[0], m))
+    start, y = 0, y0
+    while start < m:
+        prod = np.cumprod(c[start:])
+        stop = m
+        if prod[-1] < _MIN_PROD:
+            stop = start + max(1, int(np.searchsorted(-prod, -_MIN_PROD, side="right")))
+            prod = prod[: stop - start]
+        w = gain[start:stop] / prod
+        row = 0
+        for x in xs:
+            np.multiply(x[:, start:stop], w, out=out[row : row + x.shape[0], start:stop])
+            row += x.shape[0]
+        seg = out[:, start:stop]
+        np.cumsum(seg, axis=1, out=seg)
+        seg += y[:, None]
+        seg *= prod
+        y = seg[:, -1]
+        start = stop
+    return out
+
+
 def _unit_or(v: FloatArray, fallback: FloatArray) -> FloatArray:
     """Columns of (3, n) ``v`` normalised; a column of (almost) zero norm becomes ``fallback`` (3,)."""
     norm = np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
@@ -269,9 +305,11 @@ class _Butter:
     n_start: int  # samples of running mean after an initialisation
     span: int  # samples per block of the cumulative sums (|p|^span >= e^-20, so nothing loses precision)
     powers: NDArray[np.complex128]  # p^1 .. p^span
-    powers_re: FloatArray
-    powers_im: FloatArray
+    powers_re2: FloatArray  # 2 Re(p^k)
+    powers_im2: FloatArray  # 2 Im(p^k)
     r_over_powers: NDArray[np.complex128]  # r p^-1 .. r p^-span
+    r_over_powers_re: FloatArray
+    r_over_powers_im: FloatArray
 
     @staticmethod
     def design(tau_s: float, dt_s: float) -> _Butter:
@@ -285,7 +323,10 @@ class _Butter:
         pole = (-a1 + complex(a1 * a1 - 4.0 * a2) ** 0.5) / 2.0
         residue = (b0 + b1 / pole + b2 / pole**2) / (1.0 - pole.conjugate() / pole)
         span = max(1, min(1 << 20, int(20.0 / max(1e-12, -math.log(abs(pole))))))
-        powers = np.asarray(pole ** np.arange(1, span + 1, dtype=np.float64), dtype=np.complex128)
+        ks = np.arange(1, span + 1, dtype=np.float64)
+        angle = ks * math.atan2(pole.imag, pole.real)
+        # p^k from modulus and argument: ~10x faster than complex powers, same to ~1e-12
+        powers = np.exp(ks * math.log(abs(pole))) * (np.cos(angle) + 1j * np.sin(angle))
         return _Butter(
             b2 / a2,
             pole,
@@ -293,9 +334,11 @@ class _Butter:
             max(1, round(tau_s / dt_s)),
             span,
             powers,
-            np.ascontiguousarray(powers.real),
-            np.ascontiguousarray(powers.imag),
+            2.0 * powers.real,
+            2.0 * powers.imag,
             residue / powers,
+            np.ascontiguousarray((residue / powers).real),
+            np.ascontiguousarray((residue / powers).imag),
         )
 
     def steady(self, level: FloatArray) -> NDArray[np.complex128]:
@@ -306,20 +349,28 @@ class _Butter:
 def _iir(x: FloatArray, s0: NDArray[np.complex128], bw: _Butter) -> tuple[FloatArray, NDArray[np.complex128]]:
     """Filter (ch, n) ``x`` from the state ``s0`` (ch,); returns the output and the final state."""
     ch, n = x.shape
+    if n == 1:  # one live sample: s = p s + r x, y = c x + 2 Re(s)
+        s = s0 * bw.p + bw.r * x[:, 0]
+        return (bw.c * x[:, 0] + 2.0 * s.real)[:, None], s
     y = np.empty((ch, n))
     s = s0.copy()
+    width = min(n, bw.span)
+    z_buf = np.empty((ch, width), dtype=np.complex128)
+    tmp_buf = np.empty((ch, width))
     for lo in range(0, n, bw.span):
         hi = min(n, lo + bw.span)
         m = hi - lo
-        z = x[:, lo:hi] * bw.r_over_powers[:m]  # r x_i p^-i
+        z, tmp, xs, ys = z_buf[:, :m], tmp_buf[:, :m], x[:, lo:hi], y[:, lo:hi]
+        np.multiply(xs, bw.r_over_powers[:m], out=z)  # r x_i p^-i
         np.cumsum(z, axis=1, out=z)
         z += s[:, None]  # s_k = p^k (s_0 + Σ_{i<=k} r x_i p^-i)
         s = z[:, -1] * bw.powers[m - 1]
         # y = c x + 2 Re(p^k z)
-        np.multiply(z.real, bw.powers_re[:m], out=y[:, lo:hi])
-        y[:, lo:hi] -= z.imag * bw.powers_im[:m]
-        y[:, lo:hi] *= 2.0
-        y[:, lo:hi] += bw.c * x[:, lo:hi]
+        np.multiply(z.real, bw.powers_re2[:m], out=ys)
+        np.multiply(z.imag, bw.powers_im2[:m], out=tmp)
+        ys -= tmp
+        np.multiply(xs, bw.c, out=tmp)
+        ys += tmp
     return y, s
 
 
@@ -343,6 +394,54 @@ def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
         y[:, k:], st.zi = _iir(x[:, k:], st.zi, bw)
         st.count += n - k
     return y
+
+
+def _iir_at(
+    x: FloatArray, s0: NDArray[np.complex128], bw: _Butter, at: IntArray
+) -> tuple[FloatArray, NDArray[np.complex128]]:
+    """:func:`_iir`'s output only at the sorted sample indices ``at`` (ch, len(at)), and the final state.
+
+    The same recursion, but the cumulative sum is taken only between the wanted samples (segment sums, then a
+    short cumulative sum), and the output is formed only there: about a third of the work of :func:`_iir`."""
+    ch, n = x.shape
+    out = np.empty((ch, at.shape[0]))
+    s = s0.copy()
+    for lo in range(0, n, bw.span):
+        hi = min(n, lo + bw.span)
+        m = hi - lo
+        a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
+        pos = at[a0:a1] - lo
+        marks = pos if pos.shape[0] and pos[-1] == m - 1 else np.append(pos, m - 1)
+        cuts = np.concatenate(([0], marks[:-1] + 1))
+        xs = x[:, lo:hi]
+        seg = np.empty((ch, marks.shape[0]), dtype=np.complex128)
+        seg.real = np.add.reduceat(xs * bw.r_over_powers_re[:m], cuts, axis=1)
+        seg.imag = np.add.reduceat(xs * bw.r_over_powers_im[:m], cuts, axis=1)
+        np.cumsum(seg, axis=1, out=seg)
+        seg += s[:, None]
+        wanted = seg[:, : pos.shape[0]] * bw.powers[pos]
+        out[:, a0:a1] = bw.c * x[:, lo + pos] + 2.0 * wanted.real
+        s = seg[:, -1] * bw.powers[m - 1]
+    return out, s
+
+
+def _lowpass_at(x: FloatArray, st: _Lowpass, bw: _Butter | None, at: IntArray) -> FloatArray:
+    """:func:`_lowpass` of (ch, n) ``x``, returned only at the sorted sample indices ``at`` (ch, len(at)); the
+    state ``st`` is carried exactly as by :func:`_lowpass`."""
+    n = x.shape[1]
+    if n <= _SMALL_PIECE:  # a few live samples: fewer numpy calls the plain way
+        return _lowpass(x, st, bw)[:, at]
+    n_start = bw.n_start if bw is not None else st.count + n + 1
+    parts = []
+    k = 0
+    if st.count < n_start:  # the running mean after an initialisation: short, computed in full
+        k = min(n, n_start - st.count)
+        parts.append(_lowpass(x[:, :k], st, bw)[:, at[at < k]])
+    if k < n and bw is not None:
+        y, st.zi = _iir_at(x[:, k:], st.zi, bw, at[at >= k] - k)
+        st.count += n - k
+        parts.append(y)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
 def _snap(st: _Lowpass, bw: _Butter | None, level: FloatArray) -> None:
@@ -585,14 +684,16 @@ class OrientationEstimator:
         snap = self._rest_onsets(rest)
         blocks = self._blocks(t, init)
         b_rest, var_rest, rest_t = self._rest_bias(blocks, gyro, dt, rest)
-        g1, atil, cold = self._drift_pass(
-            acc, gyro, dt, init, np.repeat(b_rest, blocks.lengths, axis=1), snap, acc_rest
+        ends = blocks.starts + blocks.lengths - 1
+        g_end, atil_end, cold = self._drift_pass(
+            acc, gyro, dt, init, np.repeat(b_rest, blocks.lengths, axis=1), snap, acc_rest, ends
         )
         blocks = blocks.with_reinit(cold)
-        bias = self._fused_bias(blocks, b_rest, var_rest, rest_t, g1, atil)
-        bias = np.repeat(bias, blocks.lengths, axis=1)
+        bias_blocks = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
+        bias = np.repeat(bias_blocks, blocks.lengths, axis=1)
         up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
-        return OrientationResult(t.copy(), up.T.copy(), bias.T.copy(), rest, init)
+        bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
+        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init)
 
     def _timing(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
         """Sample intervals (0 at re-initialisations) and the re-initialising samples (first, after a gap)."""
@@ -643,8 +744,7 @@ class OrientationEstimator:
         p, s = self.params, self.state
         gain = -np.expm1(dt * (-1.0 / p.rest_filter_tau_s))
         gain[init] = 1.0  # a re-initialisation restarts the low-passes at the sample
-        both = np.concatenate((gyro, acc))
-        lp = _linrec(1.0 - gain, both * gain, np.concatenate((s.gyro_lp, s.acc_lp)))
+        lp = _smooth_first_order((gyro, acc), gain, np.concatenate((s.gyro_lp, s.acc_lp)))
         s.gyro_lp = lp[:3, -1].copy()
         s.acc_lp = lp[3:, -1].copy()
         dg = gyro - lp[:3]
@@ -687,32 +787,40 @@ class OrientationEstimator:
         p, rb = self.params, self.state.rest_bias
         rest_dt = np.where(rest, dt, 0.0)
         rest_t = np.add.reduceat(rest_dt, blocks.starts).tolist()
-        rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1)
-        out = np.empty((3, len(blocks.index)))
+        rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1).T.tolist()
+        # plain Python floats: a loop over the blocks, each a few scalar operations (numpy's per-call cost
+        # on 3-vectors would dominate)
+        walk = p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s
+        min_rest = 0.3 * min(1.0, p.bias_block_s)
+        noise_sq = p.rest_gyro_noise_rps**2
+        step_sq = p.rest_step_sigmas**2
+        b0, b1, b2 = (float(v) for v in rb.b)
+        s0, s1, s2 = (float(v) for v in rb.rest_sum)
+        r_t, v, cur = rb.rest_t, rb.var, rb.block
+        out: list[tuple[float, float, float]] = []
         var = []
-        for i, blk in enumerate(blocks.index):
-            if blk != rb.block:
-                if rb.block >= 0:
-                    rb.var += p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s * (blk - rb.block)
-                    if rb.rest_t >= 0.3 * min(1.0, p.bias_block_s):
-                        noise = p.rest_gyro_noise_rps**2 / rb.rest_t
-                        innov = rb.rest_sum / rb.rest_t - rb.b
-                        worst = float(np.abs(innov).max())
-                        if worst * worst > p.rest_step_sigmas**2 * (
-                            rb.var + noise
-                        ):  # a step (temperature, knock): forget
-                            rb.var = max(rb.var, worst * worst)
-                        gain = rb.var / (rb.var + noise)
-                        rb.b = rb.b + gain * innov
-                        rb.var *= 1.0 - gain
-                    rb.rest_t = 0.0
-                    rb.rest_sum = np.zeros(3)
-                rb.block = blk
-            out[:, i] = rb.b
-            var.append(rb.var)
-            rb.rest_t += rest_t[i]
-            rb.rest_sum += rest_sum[:, i]
-        return out, var, rest_t
+        for blk, rt, (g0, g1, g2) in zip(blocks.index, rest_t, rest_sum, strict=True):
+            if blk != cur:
+                if cur >= 0:
+                    v += walk * (blk - cur)
+                    if r_t >= min_rest:
+                        noise = noise_sq / r_t
+                        i0, i1, i2 = s0 / r_t - b0, s1 / r_t - b1, s2 / r_t - b2
+                        worst = max(abs(i0), abs(i1), abs(i2))
+                        if worst * worst > step_sq * (v + noise):  # a step (temperature, knock): forget
+                            v = max(v, worst * worst)
+                        gain = v / (v + noise)
+                        b0, b1, b2 = b0 + gain * i0, b1 + gain * i1, b2 + gain * i2
+                        v *= 1.0 - gain
+                    r_t, s0, s1, s2 = 0.0, 0.0, 0.0, 0.0
+                cur = blk
+            out.append((b0, b1, b2))
+            var.append(v)
+            r_t += rt
+            s0, s1, s2 = s0 + g0, s1 + g1, s2 + g2
+        rb.b, rb.rest_sum = np.array([b0, b1, b2]), np.array([s0, s1, s2])
+        rb.rest_t, rb.var, rb.block = r_t, v, cur
+        return np.array(out).T.reshape(3, -1), var, rest_t
 
     def _drift_pass(
         self,
@@ -723,15 +831,17 @@ class OrientationEstimator:
         b_rest: FloatArray,
         snap: BoolArray,
         acc_rest: FloatArray,
+        at: IntArray,
     ) -> tuple[FloatArray, FloatArray, BoolArray]:
-        """First pass, with the rest bias only: the low-passed gravity (3, n), ``Ã`` (9, n), and the samples
+        """First pass, with the rest bias only: the low-passed gravity (3, len(at)) and ``Ã`` (9, len(at)) at
+        the sorted sample indices ``at`` (the block ends: only they enter the motion equations), and the samples
         whose low-passes are still warming up after an initialisation (two start windows: the motion equations
         assume a settled filter, and the start of a recording is often the sensor being put on)."""
         s = self.state
         f = s.drift_pass
         n = dt.shape[0]
-        g = np.empty((3, n))
-        atil = np.empty((9, n))
+        g = np.empty((3, at.shape[0]))
+        atil = np.empty((9, at.shape[0]))
         cold = np.zeros(n, dtype=bool)
         warm_after = 2 * s.butter.n_start if s.butter is not None else 1 << 62
         for lo, hi in _segments(init | snap):
@@ -744,11 +854,14 @@ class OrientationEstimator:
             r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], b_rest[:, lo:hi], f.q, f.p)
             if snap[lo] and not init[lo]:
                 _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
-            g[:, lo:hi] = _lowpass(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter)
-            a = np.cumsum(r * dt[lo:hi], axis=1)
+            a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
+            want = at[a0:a1] - lo
+            g[:, a0:a1] = _lowpass_at(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter, want)
+            a = r * dt[lo:hi]
+            np.cumsum(a, axis=1, out=a)
             a += f.a_cum[:, None]
             f.a_cum = a[:, -1].copy()
-            atil[:, lo:hi] = _lowpass(a, f.a_lp, s.butter)
+            atil[:, a0:a1] = _lowpass_at(a, f.a_lp, s.butter, want)
         return g, atil, cold
 
     def _fused_bias(
@@ -757,8 +870,8 @@ class OrientationEstimator:
         b_rest: FloatArray,
         var_rest: list[float],
         rest_t: list[float],
-        g1: FloatArray,
-        atil: FloatArray,
+        g_end: FloatArray,
+        a_end: FloatArray,
     ) -> FloatArray:
         """Bias in force during each block piece (3, pieces): the rest estimate fused with the motion equations
         of the blocks finished before it (blocks with rest or a re-initialisation give no equation).
@@ -769,16 +882,13 @@ class OrientationEstimator:
         p, mb = self.params, self.state.motion_bias
         if len(blocks.index) == 1 and blocks.index[0] == mb.block:
             # the chunk lies inside the block in progress (the live case): nothing closes
-            end = int(blocks.starts[0] + blocks.lengths[0] - 1)
             mb.reinit |= blocks.reinit[0]
             mb.rest_t += 1.0 if rest_t[0] > 0.0 else 0.0
-            mb.g_now = g1[:, end].copy()
-            mb.atil_now = atil[:, end].copy()
+            mb.g_now = g_end[:, 0].copy()
+            mb.atil_now = a_end[:, 0].copy()
             return mb.b[:, None].copy()
         idx = np.array(blocks.index, dtype=np.int64)
         npc = idx.shape[0]
-        ends = blocks.starts + blocks.lengths - 1
-        g_end, a_end = g1[:, ends], atil[:, ends]
         new = np.ones(npc, dtype=bool)
         new[0] = idx[0] != mb.block
         reinit = np.array(blocks.reinit, dtype=bool)
@@ -912,12 +1022,17 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     g_end = np.empty((3, len(blocks.index)))
     atil_end = np.empty((9, len(blocks.index)))
     for lo, hi in pieces:
-        g1, atil, cold[lo:hi] = est._drift_pass(
-            acc[:, lo:hi], gyro[:, lo:hi], dt[lo:hi], init[lo:hi], b_rest_s[:, lo:hi], snap[lo:hi], acc_rest[:, lo:hi]
-        )
         sel = (ends >= lo) & (ends < hi)
-        g_end[:, sel] = g1[:, ends[sel] - lo]
-        atil_end[:, sel] = atil[:, ends[sel] - lo]
+        g_end[:, sel], atil_end[:, sel], cold[lo:hi] = est._drift_pass(
+            acc[:, lo:hi],
+            gyro[:, lo:hi],
+            dt[lo:hi],
+            init[lo:hi],
+            b_rest_s[:, lo:hi],
+            snap[lo:hi],
+            acc_rest[:, lo:hi],
+            ends[sel] - lo,
+        )
     blocks = blocks.with_reinit(cold)
     bias = _two_sided_bias(p, blocks, b_rest, var_rest, rest_t, g_end, atil_end)
     bias = np.repeat(bias, blocks.lengths, axis=1)
@@ -928,15 +1043,19 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     fallback = np.array([0.0, 0.0, 1.0])
     for lo, hi in _segments(init):
         aref = np.empty((3, hi - lo))
-        quats = []
+        pieces = [(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)]
+        keep = hi - lo <= _KEEP_ROTATIONS  # a bounded window: keep the rotations instead of integrating twice
+        quats, rots = [], []
         q, qp = 1.0 + 0.0j, 0.0j
-        for a, b in [(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)]:
+        for a, b in pieces:
             quats.append((q, qp))
             r, q, qp = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q, qp)
             aref[:, a - lo : b - lo] = _quat.rotate(r, acc[:, a:b])
+            if keep:
+                rots.append(r)
         g = _zero_phase(aref, bw)
-        for (a, b), (q0, p0) in zip([(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)], quats, strict=True):
-            r, _, _ = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q0, p0)
+        for i, ((a, b), (q0, p0)) in enumerate(zip(pieces, quats, strict=True)):
+            r = rots[i] if keep else _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q0, p0)[0]
             u = _unit_or(_quat.rotate_inverse(r, g[:, a - lo : b - lo]), fallback)
             up[:, a:b] = _ahead(u, gyro[:, a:b] - bias[:, a:b], p.latency_s)
             fallback = u[:, -1].copy()
