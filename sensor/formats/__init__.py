@@ -1,4 +1,4 @@
-"""File formats for recordings: fast CSV text codec, compact binary (.hsb), and phone exports.
+"""Owner-only files for health data (:mod:`sensor.formats.files`).
 
-The public entry points are in :mod:`sensor.recording`; these modules are its building blocks.
+The recording formats themselves live in :mod:`sensor.recording`.
 """

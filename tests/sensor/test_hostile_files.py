@@ -25,8 +25,7 @@ import pytest
 from hipsense.cli import main
 from processing.errors import HipsenseError, RecordingError, RecordingWarning
 from processing.samples import Samples
-from sensor.formats import hsb
-from sensor.recording import RecordingWriter, open_recording
+from sensor.recording import RecordingWriter, hsb, open_recording
 from sensor.simulate import write_truth_csv
 from tests.sensor.hostile_inputs import (
     Case,
