@@ -88,9 +88,6 @@ class Epochs:
             return _empty_epochs()
         return Epochs(*(np.concatenate([getattr(p, n) for p in parts]) for n in Epochs.__slots__))
 
-    def activity_names(self) -> list[str]:
-        return [ACTIVITIES[a] for a in self.activity.tolist()]
-
 
 def _empty_epochs() -> Epochs:
     f = np.empty(0)
