@@ -44,10 +44,6 @@ class BoutTracker:
         """Length of the bout in progress (0 when none), seconds, up to its last sitting epoch."""
         return 0.0 if self._start is None else self._last_sit_end - self._start
 
-    @property
-    def in_bout(self) -> bool:
-        return self._start is not None
-
     def step(self, t: float, activity: int) -> Bout | None:
         """Advance by the epoch starting at ``t``; return a bout if this epoch ended one."""
         if activity == SITTING:
