@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from hipsense.mqtt import BrokerSettings, Publisher  # noqa: E402
-from tests.hipsense.conftest import Broker, Collector, Received, _find_mosquitto, make_tls_files  # noqa: E402
+from tests.support.broker import Broker, Collector, Received, _find_mosquitto, make_tls_files  # noqa: E402
 
 BASE = "hipsense/bench"
 

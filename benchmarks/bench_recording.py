@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from processing.samples import Samples
-from sensor import recording
 from sensor.recording import RecordingWriter, format_csv_rows, open_recording
+from sensor.recording import csv as csv_source
 
 RATE = 100.0
 
@@ -70,13 +70,13 @@ def read_all(path: Path) -> tuple[int, float]:
 
 def best_read(path: Path, repeat: int, *, read_ahead: int | None = None) -> tuple[int, float]:
     """Fastest of ``repeat`` reads (the machine may be shared), optionally with another read-ahead depth."""
-    saved = recording.READ_AHEAD_BLOCKS
+    saved = csv_source.READ_AHEAD_BLOCKS
     if read_ahead is not None:
-        recording.READ_AHEAD_BLOCKS = read_ahead
+        csv_source.READ_AHEAD_BLOCKS = read_ahead
     try:
         runs = [read_all(path) for _ in range(repeat)]
     finally:
-        recording.READ_AHEAD_BLOCKS = saved
+        csv_source.READ_AHEAD_BLOCKS = saved
     return runs[0][0], min(s for _, s in runs)
 
 

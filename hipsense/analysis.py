@@ -114,7 +114,7 @@ def analyze_recording(
         hindsight = HindsightUp(info.rate_hz)
         extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=hindsight)
         show = progress and sys.stderr.isatty()
-        total = getattr(rec, "bytes_total", None)
+        total = rec.bytes_total
         with tqdm(total=total, unit="B", unit_scale=True, disable=not show, desc=path.name, leave=False) as bar:
             done = 0
             try:

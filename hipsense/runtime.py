@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from hipsense.inbound import ExerciseGate, InboundError, exercise_seen_path, parse_exercise
-from hipsense.mqtt import Publisher
+from hipsense.mqtt import Publisher, state_payload
 from hipsense.private import StorageError, write_private_text
 from hipsense.store import HistoryStore
-from processing.activity import ACTIVITIES
 from processing.alerts import Alert, AlertRules
 from processing.bouts import Bout
 from processing.clock import LocalClock
@@ -41,28 +40,6 @@ log = logging.getLogger(__name__)
 
 def _no_epochs() -> Epochs:
     return Epochs.concat([])
-
-
-def state_payload(epochs: Epochs, i: int, *, time_iso: str, seq: int, battery_pct: float | None) -> dict[str, Any]:
-    """The MQTT ``state`` JSON of epoch ``i`` (fields fixed by the MQTT contract in docs/contracts.md)."""
-    tilt = float(epochs.tilt_deg[i])
-    obl = float(epochs.obliquity_deg[i])
-    bout_s = round(float(epochs.sitting_bout_s[i]))
-    today_s = round(float(epochs.sitting_today_s[i]))
-    return {
-        "time": time_iso,
-        "activity": ACTIVITIES[int(epochs.activity[i])],
-        "tilt_deg": None if math.isnan(tilt) else round(tilt, 1),
-        "obliquity_deg": None if math.isnan(obl) else round(obl, 1),
-        "sitting_bout_s": bout_s,
-        "sitting_today_s": today_s,
-        "calibrated": bool(epochs.calibrated[i]),
-        "battery_pct": battery_pct,
-        "seq": seq,
-        # Whole minutes, for phone MQTT panels that show a JSON field as it is.
-        "sitting_bout_min": bout_s // 60,
-        "sitting_today_min": today_s // 60,
-    }
 
 
 def link_document(connected: bool, when: datetime, *, device: str = "", detail: str = "") -> dict[str, Any]:

@@ -46,6 +46,7 @@ class BoutTracker:
 
     @property
     def in_bout(self) -> bool:
+        """A sitting bout is in progress."""
         return self._start is not None
 
     def step(self, t: float, activity: int) -> Bout | None:

@@ -60,11 +60,6 @@ class NonWearDetector:
         self._still_s = 0.0
         self._upside_down_s = 0.0
 
-    @property
-    def still_s(self) -> float:
-        """Length of the current motionless run, s."""
-        return self._still_s
-
     def step(
         self,
         *,

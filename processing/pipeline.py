@@ -123,9 +123,6 @@ class Epochs:
         assert self.mounting is not None
         return [MOUNTING[m] for m in self.mounting.tolist()]
 
-    def activity_names(self) -> list[str]:
-        return [ACTIVITIES[a] for a in self.activity.tolist()]
-
 
 def _empty_epochs() -> Epochs:
     f = np.empty(0)

@@ -36,7 +36,7 @@ from bleak.exc import BleakError
 
 from processing.errors import SensorConnectionError
 from processing.samples import Samples
-from sensor.formats.files import open_private
+from sensor.files import open_private
 from sensor.profiles import Decoder, Profile, TimestampRebuilder, load_profiles
 from sensor.source import SourceEvent
 

@@ -52,7 +52,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from processing.samples import STANDARD_GRAVITY, Samples
-from sensor.formats.files import open_private
+from sensor.files import open_private
 from sensor.sim_kinematics import FloatArray, body_rates, pelvis_matrix, rotate_t
 from sensor.sim_plan import Plan, compile_plan
 from sensor.sim_scenarios import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hipsense.config import MqttConfig
-from hipsense.mqtt import BrokerSettings
+from hipsense.mqtt import BrokerSettings, settings_from_config
 
 
 def add_broker_flags(p: argparse.ArgumentParser, *, required: bool = False) -> None:
@@ -35,15 +35,13 @@ def add_broker_flags(p: argparse.ArgumentParser, *, required: bool = False) -> N
 
 def broker_settings(args: argparse.Namespace, cfg: MqttConfig) -> BrokerSettings | None:
     """Broker settings from the flags, then the config file; None when no broker URL is set anywhere."""
-    url = args.mqtt or cfg.url
-    if not url:
-        return None
-    return BrokerSettings.from_url(
-        url,
-        username=args.mqtt_user or cfg.username or None,
-        password=args.mqtt_password or cfg.password or None,
-        ca_file=args.mqtt_ca or cfg.ca_file or None,
-        certfile=args.mqtt_cert or cfg.cert_file or None,
-        keyfile=args.mqtt_key or cfg.key_file or None,
-        insecure=args.insecure or cfg.insecure,
+    return settings_from_config(
+        cfg,
+        url=args.mqtt,
+        username=args.mqtt_user,
+        password=args.mqtt_password,
+        ca_file=args.mqtt_ca,
+        certfile=args.mqtt_cert,
+        keyfile=args.mqtt_key,
+        insecure=args.insecure,
     )

@@ -19,11 +19,7 @@ from processing.exercise import ExerciseBout
 from sensor.recording import RecordingWriter
 from sensor.simulate import SensorModel, parse_scenario, simulate
 
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HIPSENSE_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("home")
 
 
 def _checkup(path: Path, spec: str, *, seed: int, start: str = "2026-03-02T09:00:00+01:00") -> Path:

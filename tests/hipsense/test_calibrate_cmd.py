@@ -15,12 +15,6 @@ from sensor.recording import RecordingWriter
 from sensor.simulate import SensorModel, parse_scenario, realize_sensor, simulate
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HIPSENSE_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def write_recording(path: Path, mounting: tuple[float, float, float], seed: int) -> np.ndarray:
     sensor = SensorModel(mounting_deg=mounting)
     samples, _ = simulate(parse_scenario("stand 20 tilt=0, walk 30, sit 40, stand 10"), sensor, seed=seed)

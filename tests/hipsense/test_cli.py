@@ -16,10 +16,7 @@ from hipsense.cli import build_parser, main
 SCENARIO = "stand 20, walk 40, sit 150, stand 20, walk 30, stand 40"
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HIPSENSE_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("home")
 
 
 @pytest.fixture(scope="module")

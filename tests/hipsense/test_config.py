@@ -5,12 +5,6 @@ from hipsense.config import config_path, data_dir, load_config, mask_url
 from processing.errors import ConfigError
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HIPSENSE_HOME", str(tmp_path))
-    return tmp_path
-
-
 def test_hipsense_home_moves_config_and_data(home):
     assert config_path() == home / "config.toml"
     assert data_dir() == home / "data"

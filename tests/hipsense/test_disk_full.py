@@ -30,8 +30,7 @@ from processing.errors import HipsenseError
 from processing.pipeline import Pipeline, PipelineOutput, PipelineParams
 from sensor.recording import open_recording
 from sensor.replay import ReplaySource
-
-from .conftest import Broker, Collector
+from tests.support.broker import Broker, Collector
 
 SCENARIO = "stand 20, walk 40, sit 4min, walk 30, stand 20"
 

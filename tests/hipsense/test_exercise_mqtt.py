@@ -15,8 +15,7 @@ from hipsense.mqtt import BrokerSettings, Publisher
 from hipsense.runtime import ExerciseLogSink
 from hipsense.store import HistoryStore
 from processing.pipeline import Epochs, PipelineOutput, PipelineParams, PostureTracker
-
-from .conftest import Broker
+from tests.support.broker import Broker
 
 START = datetime(2026, 4, 6, 17, 0, tzinfo=timezone(timedelta(hours=2)))
 

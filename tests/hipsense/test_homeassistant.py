@@ -1,7 +1,7 @@
 """Home Assistant over a whole day: restarts, sensor drop-outs, the wearer id, removing a wearer.
 
 Everything runs a virtual WitMotion (Bumble, over real GATT) through ``hipsense live`` in a child process,
-against a real Mosquitto started by the harness in conftest.py.
+against a real Mosquitto started by the harness in tests/support/broker.py.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from hipsense.cli import main
 from hipsense.config import Config, ensure_wearer_id, load_config
 from hipsense.discovery import discovery_messages, entity_keys
 from processing.calibration import Calibration
-
-from .conftest import Broker, Collector
+from tests.support.broker import Broker, Collector
 
 pytest.importorskip("bumble")
 

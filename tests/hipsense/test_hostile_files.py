@@ -24,14 +24,6 @@ from processing.errors import ConfigError
 SCENARIO = "stand 20, walk 40, sit 3min, walk 30, stand 20"
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HIPSENSE_HOME", str(tmp_path))
-    monkeypatch.delenv("HIPSENSE_MQTT_PASSWORD", raising=False)
-    monkeypatch.delenv("HIPSENSE_MQTT_USER", raising=False)
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("rec") / "short.csv.gz"

@@ -26,8 +26,7 @@ from hipsense.mqtt import BrokerError, BrokerSettings, Publisher
 from hipsense.runtime import ExerciseLogSink
 from hipsense.store import HistoryStore
 from processing.pipeline import Epochs, PipelineOutput, PipelineParams, PostureTracker
-
-from .conftest import Broker, Collector
+from tests.support.broker import Broker, Collector
 
 NESTED = ("[" * 1000 + "]" * 1000).encode()  # 2 KB, 1000 deep: RecursionError in json.loads
 

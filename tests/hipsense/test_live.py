@@ -21,8 +21,7 @@ from hipsense.commands import devices, live
 from processing.pipeline import PipelineOutput
 from sensor.recording import open_recording
 from sensor.source import SourceEvent
-
-from .conftest import Broker, Collector
+from tests.support.broker import Broker, Collector
 
 pytest.importorskip("bumble")
 

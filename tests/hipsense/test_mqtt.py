@@ -1,4 +1,4 @@
-"""MQTT publisher against a real Mosquitto (see conftest.py): retained state, Home Assistant discovery, Last
+"""MQTT publisher against a real Mosquitto (see tests/support/broker.py): retained state, Home Assistant discovery, Last
 Will, alerts through broker outages and process kills, login errors, TLS, and flat memory while offline."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from hipsense.config import Config, MqttConfig, WearerConfig
 from hipsense.discovery import entity_keys
 from hipsense.mqtt import BrokerError, BrokerSettings, Publisher, publisher_from_config, to_json
 from processing.errors import ConfigError
-from tests.hipsense.conftest import BROKER_PASSWORD, BROKER_USER, REPO, Broker, Collector, Received, TlsFiles
+from tests.support.broker import BROKER_PASSWORD, BROKER_USER, REPO, Broker, Collector, Received, TlsFiles
 
 BASE = "hipsense/anna"
 

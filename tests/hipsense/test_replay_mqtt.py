@@ -12,8 +12,7 @@ import pytest
 from hipsense.cli import main
 from hipsense.discovery import entity_keys
 from hipsense.mqtt import STATE_FIELDS
-
-from .conftest import Broker, Collector
+from tests.support.broker import Broker, Collector
 
 SCENARIO = "stand 20, walk 40, sit 32min, walk 60, stand 20"
 

@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from processing.samples import Samples
-from sensor.formats import hsb
-from sensor.recording import write_recording
+from sensor.recording import hsb, write_recording
 from sensor.sim_scenarios import parse_scenario
 from sensor.simulate import SensorModel, simulate
 

@@ -25,8 +25,7 @@ import pytest
 from hipsense.cli import main
 from processing.errors import HipsenseError, RecordingError, RecordingWarning
 from processing.samples import Samples
-from sensor.formats import hsb
-from sensor.recording import RecordingWriter, open_recording
+from sensor.recording import RecordingWriter, hsb, open_recording
 from sensor.simulate import write_truth_csv
 from tests.sensor.hostile_inputs import (
     Case,
@@ -42,10 +41,7 @@ from tests.sensor.hostile_inputs import (
 MB = 1 << 20
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HIPSENSE_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("home")
 
 
 @pytest.fixture(scope="module")

@@ -35,11 +35,8 @@ Threads: paho's network thread (``loop_start``) and the pump. :meth:`Publisher.p
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import json
 import logging
 import math
-import os
 import queue
 import re
 import ssl
@@ -47,12 +44,10 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -60,311 +55,22 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from hipsense.config import Config, check_topic, data_dir, split_credentials
-from hipsense.discovery import ALERT_EVENT_TYPES, DEFAULT_DISCOVERY_PREFIX, discovery_messages, validate_wearer
+from hipsense.config import Config, check_topic, data_dir
+from hipsense.discovery import DEFAULT_DISCOVERY_PREFIX, discovery_messages
 from hipsense.inbound import MAX_EXERCISE_BYTES, MAX_INBOUND_PACKET_BYTES, Coalescer
-from hipsense.outbox import Outbox
-from processing.errors import ConfigError, SensorConnectionError
-
-__all__ = [
-    "DEFAULT_PORTS",
-    "STATE_FIELDS",
-    "BrokerError",
-    "BrokerSettings",
-    "Publisher",
-    "base_topic_for",
-    "publisher_from_config",
-    "refusal_error",
-    "to_json",
-    "validate_base_topic",
-]
-
-log = logging.getLogger(__name__)
-
-DEFAULT_PORTS: dict[str, int] = {"mqtt": 1883, "mqtts": 8883}
-
-#: Fields of the ``<base>/state`` JSON (docs/contracts.md).
-STATE_FIELDS: tuple[str, ...] = (
-    "time",
-    "activity",
-    "tilt_deg",
-    "obliquity_deg",
-    "sitting_bout_s",
-    "sitting_today_s",
-    "calibrated",
-    "battery_pct",
-    "seq",
-    "sitting_bout_min",
-    "sitting_today_min",
+from hipsense.mqtt.delivery import STOP, WAKE, Ack, Link, pump_alerts
+from hipsense.mqtt.payloads import _alert_body, to_json
+from hipsense.mqtt.settings import (
+    BrokerError,
+    BrokerSettings,
+    base_topic_for,
+    refusal_error,
+    settings_from_config,
 )
+from hipsense.outbox import Outbox
+from processing.errors import ConfigError
 
-ENV_USER = "HIPSENSE_MQTT_USER"
-ENV_PASSWORD = "HIPSENSE_MQTT_PASSWORD"
-
-# CONNACK reason codes that mean "your credentials are wrong" (MQTT v5 numbering; paho maps the v3 codes
-# 4 and 5 onto 134 and 135).
-_LOGIN_REFUSED = {134, 135, 140}
-
-
-class BrokerError(SensorConnectionError):
-    """The MQTT broker refused us (login, TLS) or cannot be used as configured."""
-
-
-# ------------------------------------------------------------------------------------------------------
-# Settings
-# ------------------------------------------------------------------------------------------------------
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost.localdomain", "ip6-localhost"}:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerSettings:
-    """Where and how to connect. Build it with :meth:`from_url`.
-
-    host, port: the broker. tls: use TLS (``mqtts://``).
-    username, password: credentials or None; never shown by repr().
-    ca_file: PEM file of CA certificates for TLS (None: the system's CAs).
-    certfile, keyfile: client certificate and key (PEM) for TLS client authentication, or None.
-    insecure: allow credentials in plain text to a host that is not loopback.
-    keepalive_s: MQTT keep-alive, seconds; an abrupt death is noticed after about 1.5 times this.
-    """
-
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = field(default=None, repr=False)
-    password: str | None = field(default=None, repr=False)
-    ca_file: Path | None = None
-    certfile: Path | None = None
-    keyfile: Path | None = None
-    insecure: bool = False
-    keepalive_s: int = 30
-
-    def __post_init__(self) -> None:
-        if not self.host:
-            raise ConfigError("MQTT broker URL has no host", hint="use mqtt://host:port or mqtts://host:port")
-        if not 0 < self.port < 65536:
-            raise ConfigError(f"{self.url}: port {self.port} is out of range", hint="use a port in 1..65535")
-        if self.keepalive_s < 5:
-            raise ConfigError(f"{self.url}: keep-alive {self.keepalive_s} s is too short", hint="use >= 5 s")
-        if self.password is not None and self.username is None:
-            raise ConfigError(f"{self.url}: a password was given without a user name", hint="pass --mqtt-user")
-        if not self.tls and (self.ca_file or self.certfile or self.keyfile):
-            raise ConfigError(
-                f"{self.url}: TLS files were given for a plain-text broker URL",
-                hint="use an mqtts:// URL to connect with TLS",
-            )
-        if (self.certfile is None) != (self.keyfile is None):
-            raise ConfigError(
-                f"{self.url}: a TLS client certificate needs both a certificate and a key file",
-                hint="pass both --mqtt-cert and --mqtt-key",
-            )
-        for name, path in (("CA", self.ca_file), ("certificate", self.certfile), ("key", self.keyfile)):
-            if path is not None and not Path(path).is_file():
-                raise ConfigError(f"{path}: TLS {name} file not found", hint="check the path")
-        if self.username is not None and not self.tls and not self.insecure and not _is_loopback(self.host):
-            raise ConfigError(
-                f"{self.url}: refusing to send the MQTT password in plain text to a host that is not loopback",
-                hint="use an mqtts:// URL (TLS), or pass --insecure if you trust this network",
-            )
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        ca_file: Path | str | None = None,
-        certfile: Path | str | None = None,
-        keyfile: Path | str | None = None,
-        insecure: bool = False,
-        keepalive_s: int = 30,
-        env: Mapping[str, str] | None = None,
-    ) -> BrokerSettings:
-        """Parse ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://...``.
-
-        Credentials come from the arguments first, then the URL, then the environment
-        (``HIPSENSE_MQTT_USER``, ``HIPSENSE_MQTT_PASSWORD``; pass ``env={}`` to ignore it).
-
-        >>> BrokerSettings.from_url("mqtt://alice:s3cret@127.0.0.1", env={})
-        BrokerSettings(host='127.0.0.1', port=1883, tls=False, username='***', password='***')
-        """
-        env = os.environ if env is None else env
-        # Credentials are split off first (at the last '@'), so that no parse error can show the password.
-        url, url_user, url_password = split_credentials(url.strip())
-        try:
-            parts = urlsplit(url)
-            scheme = parts.scheme.lower()
-            host = parts.hostname or ""
-            port = parts.port
-        except ValueError as exc:
-            raise ConfigError(f"MQTT broker URL is not valid ({exc})", hint="use mqtt://host:port") from exc
-        if scheme not in DEFAULT_PORTS:
-            raise ConfigError(
-                f"MQTT broker URL must start with mqtt:// or mqtts://, got {scheme or 'no scheme'!r}",
-                hint="for example mqtt://127.0.0.1:1883",
-            )
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise ConfigError(
-                f"{scheme}://{host}: the broker URL must not have a path or query",
-                hint="set the topic with --base-topic instead",
-            )
-        user = username or (unquote(url_user) if url_user else None) or env.get(ENV_USER) or None
-        pw = password or (unquote(url_password) if url_password else None) or env.get(ENV_PASSWORD) or None
-        return cls(
-            host=host,
-            port=port or DEFAULT_PORTS[scheme],
-            tls=scheme == "mqtts",
-            username=user,
-            password=pw,
-            ca_file=Path(ca_file) if ca_file else None,
-            certfile=Path(certfile) if certfile else None,
-            keyfile=Path(keyfile) if keyfile else None,
-            insecure=insecure,
-            keepalive_s=keepalive_s,
-        )
-
-    @property
-    def url(self) -> str:
-        """The broker URL without credentials, for messages."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{'mqtts' if self.tls else 'mqtt'}://{host}:{self.port}"
-
-    def __repr__(self) -> str:
-        shown = [f"host={self.host!r}", f"port={self.port}", f"tls={self.tls}"]
-        if self.username is not None:
-            shown.append("username='***'")
-        if self.password is not None:
-            shown.append("password='***'")
-        for name in ("ca_file", "certfile", "keyfile"):
-            if getattr(self, name) is not None:
-                shown.append(f"{name}={str(getattr(self, name))!r}")
-        if self.insecure:
-            shown.append("insecure=True")
-        return f"BrokerSettings({', '.join(shown)})"
-
-    def ssl_context(self) -> ssl.SSLContext:
-        """The TLS context (server certificate and host name are always verified)."""
-        try:
-            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-            if self.certfile is not None and self.keyfile is not None:
-                context.load_cert_chain(str(self.certfile), str(self.keyfile))
-        except (ssl.SSLError, OSError) as exc:
-            raise ConfigError(
-                f"{self.url}: cannot load the TLS files ({exc})",
-                hint="check that --mqtt-ca, --mqtt-cert and --mqtt-key are PEM files",
-            ) from exc
-        return context
-
-
-_TOPIC_LEVEL_RE = re.compile(r"[^+#/\x00]+")
-
-
-def base_topic_for(wearer: str, base_topic: str | None = None) -> str:
-    """``base_topic`` validated, or ``hipsense/<wearer>``. Raises ConfigError on a bad wearer or topic."""
-    try:
-        validate_wearer(wearer)
-    except ValueError as exc:
-        raise ConfigError(str(exc), hint="pass --wearer with letters a-z, digits, '_' or '-'") from exc
-    return validate_base_topic(base_topic if base_topic is not None else f"hipsense/{wearer}")
-
-
-def validate_base_topic(topic: str) -> str:
-    """Return ``topic`` if it can be a base topic (no wildcards, no empty levels, no leading '$')."""
-    if topic.startswith("$") or not all(_TOPIC_LEVEL_RE.fullmatch(level) for level in topic.split("/")):
-        raise ConfigError(
-            f"base topic {topic!r} is not valid: no wildcards, no empty levels, no leading '$'",
-            hint="for example hipsense/anna",
-        )
-    return topic
-
-
-def refusal_error(broker: BrokerSettings, reason: ReasonCode) -> BrokerError:
-    """The one-line error for a CONNACK that refused us."""
-    if reason.value in _LOGIN_REFUSED:
-        if broker.username is None:
-            text = f"{broker.url}: broker requires a login ({reason}); pass --mqtt-user/--mqtt-password"
-        else:
-            text = (
-                f"{broker.url}: broker refused the login (bad user name or password); check --mqtt-user/--mqtt-password"
-            )
-        return BrokerError(text, hint=f"credentials can also come from {ENV_USER} and {ENV_PASSWORD}")
-    return BrokerError(f"{broker.url}: broker refused the connection ({reason})", hint="check the broker's log")
-
-
-# ------------------------------------------------------------------------------------------------------
-# JSON
-# ------------------------------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return _jsonable(item())
-    raise TypeError(f"cannot publish a {type(value).__name__} as JSON")
-
-
-def to_json(obj: Mapping[str, Any]) -> str:
-    """Compact JSON; NaN and infinities become null, numpy scalars plain numbers, datetimes ISO 8601."""
-    return json.dumps(_jsonable(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _alert_body(alert: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate an alert and return a JSON-ready copy (ValueError on a malformed one: a programming error)."""
-    body: dict[str, Any] = _jsonable(alert)
-    event_type = body.get("event_type")
-    if event_type not in ALERT_EVENT_TYPES:
-        raise ValueError(f"alert event_type {event_type!r} is not one of {', '.join(ALERT_EVENT_TYPES)}")
-    if not isinstance(body.get("message"), str) or not body["message"]:
-        raise ValueError(f"alert {event_type} has no message")
-    stamp = body.get("time")
-    try:
-        parsed = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise ValueError(f"alert {event_type} time {stamp!r} is not ISO 8601 with a UTC offset")
-    if "id" in body and (not isinstance(body["id"], str) or not body["id"]):
-        raise ValueError(f"alert {event_type} id {body['id']!r} must be a non-empty string")
-    return body
-
-
-# ------------------------------------------------------------------------------------------------------
-# Publisher
-# ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Ack:
-    mid: int
-    reason: ReasonCode
-
-
-@dataclass(frozen=True, slots=True)
-class _Link:
-    connected: bool
-
-
-_WAKE = "wake"
-_STOP = "stop"
+log = logging.getLogger("hipsense.mqtt")  # one logger name for the whole package, as before the split
 
 #: Exercise-log messages held between two :meth:`Publisher.take_exercise_logs` calls; more are dropped.
 INBOX_MAX_MESSAGES = 100
@@ -482,7 +188,7 @@ class Publisher:
         self._client.on_publish = self._guarded(self._on_publish)
         self._client.on_message = self._guarded(self._on_message)
 
-        # Messages for the pump thread: _Ack, _Link, _WAKE, _STOP.
+        # Messages for the pump thread (hipsense.mqtt.delivery): Ack, Link, WAKE, STOP.
         self._events: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._pump_thread: threading.Thread | None = None
         self._progress = threading.Condition()  # notified by the pump after each batch of work
@@ -568,7 +274,7 @@ class Publisher:
             )
             self._first_outcome.set()  # nothing to wait for: paho retries in the background
         client.loop_start()
-        self._events.put(_WAKE)  # alerts left from an earlier run go to paho now, in order
+        self._events.put(WAKE)  # alerts left from an earlier run go to paho now, in order
         if self._first_outcome.wait(self.startup_wait_s) and self._connect_error is not None:
             raise self._connect_error
 
@@ -662,7 +368,7 @@ class Publisher:
         body = _alert_body(alert)
         assert self._outbox is not None
         entry = self._outbox.put(self.alert_topic, body)
-        self._events.put(_WAKE)
+        self._events.put(WAKE)
         self._check_thread()
         return entry.alert_id
 
@@ -771,7 +477,7 @@ class Publisher:
                 self._discovery_timer.cancel()
         self._client.disconnect()
         self._client.loop_stop()
-        self._events.put(_STOP)
+        self._events.put(STOP)
         if self._pump_thread is not None:
             self._pump_thread.join(timeout=5.0)
         if self._outbox is not None:
@@ -825,7 +531,7 @@ class Publisher:
             kept = list(self._kept.items())
         for name, payload in kept:
             client.publish(f"{self.base_topic}/{name}", payload, qos=1, retain=True)
-        self._events.put(_Link(connected=True))
+        self._events.put(Link(connected=True))
         self._first_outcome.set()
 
     def _on_disconnect(
@@ -836,14 +542,14 @@ class Publisher:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        self._events.put(_Link(connected=False))
+        self._events.put(Link(connected=False))
         if not self._closed and self._connect_error is None:
             self._report(f"{self.broker.url}: connection lost ({reason}); reconnecting", "warning")
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, properties: Properties
     ) -> None:
-        self._events.put(_Ack(mid, reason))
+        self._events.put(Ack(mid, reason))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         # Inbound data is hostile until checked (docs/robustness.md): only the size here, the rest in the
@@ -886,57 +592,15 @@ class Publisher:
     # The pump: the only code that hands alerts to paho and records their acknowledgements.
 
     def _pump_loop(self) -> None:
-        inflight: dict[int, int] = {}  # paho mid -> outbox seq, for alerts paho holds
-        cursor = 0  # highest outbox seq handed to paho
-        connected = False
-        # After a reconnect paho re-sends the alerts it still holds, right after on_connect returns. A new
-        # alert handed over before that would overtake them, so new ones wait for the first PUBACK (which
-        # comes after the re-sends) unless paho holds none.
-        settled = False
-        outbox = self._outbox
-        assert outbox is not None
-        while True:
-            try:
-                event = self._events.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            stop = False
-            while True:
-                if event is _STOP:
-                    stop = True
-                elif isinstance(event, _Ack):
-                    seq = inflight.pop(event.mid, None)
-                    if seq is not None:
-                        settled = True
-                        if event.reason.is_failure:
-                            log.warning(
-                                "%s refused alert #%d (%s); it stays in the outbox for the next run",
-                                self.broker.url,
-                                seq,
-                                event.reason,
-                            )
-                        else:
-                            outbox.ack(seq)
-                elif isinstance(event, _Link):
-                    connected = event.connected
-                    settled = connected and not inflight
-                try:
-                    event = self._events.get_nowait()
-                except queue.Empty:
-                    break
-            if stop:
-                break
-            if not inflight or (connected and settled):
-                free = self.window - len(inflight)
-                for entry in outbox.pending(after_seq=cursor, limit=free) if free > 0 else []:
-                    info = self._client.publish(entry.topic, entry.payload, qos=1, retain=False)
-                    if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-                        log.warning("MQTT client could not queue alert #%d (%s)", entry.seq, info.rc)
-                        break
-                    inflight[info.mid] = entry.seq
-                    cursor = entry.seq
-            with self._progress:
-                self._progress.notify_all()
+        assert self._outbox is not None
+        pump_alerts(
+            self._events,
+            self._outbox,
+            lambda topic, payload: self._client.publish(topic, payload, qos=1, retain=False),
+            window=self.window,
+            progress=self._progress,
+            broker_url=self.broker.url,
+        )
 
 
 def publisher_from_config(
@@ -956,20 +620,9 @@ def publisher_from_config(
     Base topic ``<[mqtt] base_topic>/<wearer id>``; outbox ``<data folder>/mqtt-outbox.sqlite3``.
     """
     m = config.mqtt
-    settings = broker
+    settings = broker or settings_from_config(m, url=url, username=username, password=password, insecure=insecure)
     if settings is None:
-        url = url or m.url
-        if not url:
-            return None
-        settings = BrokerSettings.from_url(
-            url,
-            username=username or m.username or None,
-            password=password or m.password or None,
-            ca_file=m.ca_file or None,
-            certfile=m.cert_file or None,
-            keyfile=m.key_file or None,
-            insecure=insecure or m.insecure,
-        )
+        return None
     wearer = wearer or config.wearer.id
     return Publisher(
         settings,

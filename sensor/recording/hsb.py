@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import warnings
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -51,9 +52,10 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from processing.errors import RecordingError
+from processing.errors import RecordingError, RecordingWarning
 from processing.samples import STANDARD_GRAVITY, Samples
-from sensor.formats.files import open_private
+from sensor.files import open_private
+from sensor.recording.base import MAX_GAP_WARNINGS, _RawBlock
 
 MAGIC = b"HSB\x00"
 VERSION = 1
@@ -422,3 +424,60 @@ class HsbWriter:
         if not self._f.closed:
             self._f.flush()
             self._f.close()
+
+
+class _HsbSource:
+    format = "hsb"
+    units_known = True
+    acc_range: float | None = None
+    gyro_range: float | None = None
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        self.bytes_total = path.stat().st_size
+        self._f = path.open("rb")
+        self.header = read_header(self._f, self.name)
+        self._f.seek(self.header.data_offset)
+        self.metadata = dict(self.header.metadata)
+
+    @property
+    def bytes_read(self) -> int:
+        return self._f.tell() if not self._f.closed else self.bytes_total
+
+    def locate(self, line: int) -> str:
+        return f"{self.name} sample {line}"
+
+    def blocks(self) -> Iterator[_RawBlock]:
+        """Every intact block; a damaged one is skipped to the next intact block with a warning naming the
+        time lost (a gap), and the stream ends with an error that says how much was skipped."""
+        damaged: list[Damage] = []
+        last_t: float | None = None
+        pending: Damage | None = None
+        lost: list[str] = []
+        for b in iter_blocks(self._f, self.header, self.name, damaged=damaged):
+            if len(damaged) > len(lost):
+                pending = damaged[-1]
+                before = "the start" if last_t is None else f"t = {last_t:.3f} s"
+                lost.append(f"{before} to t = {b.t[0]:.3f} s")
+                if len(lost) <= MAX_GAP_WARNINGS:
+                    warnings.warn(
+                        f"{self.name}: bytes {pending.start}-{pending.end} are damaged (block {pending.index}: "
+                        f"{pending.problem}); skipped to the next intact block, samples from {lost[-1]} are lost "
+                        "(kept as a gap)",
+                        RecordingWarning,
+                        stacklevel=2,
+                    )
+            lines = b.first_sample + 1 + np.arange(b.t.size, dtype=np.int64)
+            last_t = float(b.t[-1])
+            yield _RawBlock(b.t, b.acc, b.gyro, lines)
+        if lost:
+            raise RecordingError(
+                f"{self.name}: {len(lost)} damaged stretch(es) skipped (samples from {lost[0]}"
+                + (f" and {len(lost) - 1} more" if len(lost) > 1 else "")
+                + " lost); every intact block was read",
+                hint="the lost time is kept as a gap; use another copy of the file if there is one",
+            )
+
+    def close(self) -> None:
+        self._f.close()

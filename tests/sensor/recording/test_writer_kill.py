@@ -37,7 +37,7 @@ while True:  # 0.1 s packets, like BLE notifications, as fast as the disk allows
 @pytest.mark.parametrize("suffix", ["csv.gz", "hsb", "csv"])
 def test_sigkill_loses_at_most_a_second(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"rec.{suffix}"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     last_written = 0.0
