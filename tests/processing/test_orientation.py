@@ -361,3 +361,14 @@ def test_hindsight_update_rejects_a_piece_it_did_not_release() -> None:
     pieces = h.push(samples)
     with pytest.raises(ValueError, match="not the next piece"):
         h.update(samples.slice(1, 1 + len(pieces[0])))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("offline", [False, True])
+def test_very_short_recordings_give_the_accelerometer_vertical(n: int, offline: bool) -> None:
+    """A recording of one to three samples (a cut-off file) is one block: no crash on either path."""
+    t = np.arange(n) * 0.01
+    acc = np.tile([0.0, 0.0, STANDARD_GRAVITY], (n, 1))
+    up = estimate_up(t, np.zeros((n, 3)), acc, offline=offline)
+    assert up.shape == (n, 3)
+    np.testing.assert_allclose(up, np.tile([0.0, 0.0, 1.0], (n, 1)), atol=1e-9)
