@@ -72,15 +72,14 @@ class ActivityParams:
         the pelvis back). A sit-down that turned the pelvis forward by more than ``max_counter_turn_deg``
         (or a stand-up that turned it back as much) is not believed.
         A transition straight from walking is judged by the tilt alone (its displacement is unreliable), except
-        while the tilt is unknown or untrusted (see ``walk_sit_turn_deg``).
-    walk_sit_turn_deg, walk_sit_drop_m: while the tilt cannot decide (anterior sign unconfirmed, or an
-        upright-only calibration), a stop straight from walking is a sit-down when the pelvis turned by
-        ``walk_sit_turn_deg`` (degrees, mounting-free: between the gravity directions of the last walking and
-        the first resting epoch) or more, or when it dropped by ``walk_sit_drop_m`` (m) or more while turning
-        ``walk_sit_min_turn_deg`` (degrees) or more (the displacement from walking is noisy, ±0.3 m, so the
-        turn weighs most). People stand up to ~15° off their walking posture; a sit leans the pelvis back
-        15–30° on top of the drop. The posture so read is provisional: the tilt decides again once the sign
-        is confirmed.
+        while the tilt is unknown or untrusted (see ``walk_sit_drop_m``).
+    walk_sit_drop_m, walk_sit_min_turn_deg: while the tilt cannot decide (anterior sign unconfirmed, or an
+        upright-only calibration), a stop straight from walking is a sit-down when the pelvis dropped by
+        ``walk_sit_drop_m`` (m) or more by either integration (``Transition.dz_m``, integrated back from the
+        rest, or ``Transition.dz_level_m``, from the walking's level) while turning ``walk_sit_min_turn_deg``
+        (degrees, mounting-free) or more. On the simulator stops into standing (also leaning forward 15°)
+        stay within ±0.16 m by both, sit-downs reach -0.2 m or lower by at least one. The posture so read is
+        provisional: the tilt decides again once the sign is confirmed.
     lying_rise_m: rise, m, that makes getting up from lying a stand-up (otherwise the tilt decides).
     sitting_tilt_deg: without a transition to go by, tilt relative to standing below which it is sitting, deg.
     sure_sitting_tilt_deg: tilt relative to standing below which it is sitting in any case, degrees.
@@ -134,8 +133,7 @@ class ActivityParams:
     nonwear_gyro_rms: float = 0.02
     hindsight: bool = False
     hindsight_m: float = 0.2
-    walk_sit_turn_deg: float = 16.5
-    walk_sit_drop_m: float = 0.25
+    walk_sit_drop_m: float = 0.2
     walk_sit_min_turn_deg: float = 4.0
 
     def __post_init__(self) -> None:
@@ -157,8 +155,8 @@ class ActivityParams:
             raise ValueError("neutral_prior_weight must be 3 weights > 0 (guided/stored, auto, upright)")
         if self.neutral_window < 1:
             raise ValueError("neutral_window must be >= 1 observation")
-        if not 0.0 <= self.walk_sit_min_turn_deg <= self.walk_sit_turn_deg < 90.0:
-            raise ValueError("need 0 <= walk_sit_min_turn_deg <= walk_sit_turn_deg < 90 (degrees)")
+        if not 0.0 <= self.walk_sit_min_turn_deg < 90.0:
+            raise ValueError("walk_sit_min_turn_deg must be in [0, 90) degrees")
         if self.walk_sit_drop_m <= 0:
             raise ValueError("walk_sit_drop_m must be > 0 (metres)")
 
@@ -540,11 +538,11 @@ class ActivityClassifier:
                 self._revise = (event.t_start, SITTING)
 
     def _sat_from_walking(self, event: Transition) -> bool:
-        """A stop straight from walking that is a sit-down by mounting-free cues (see ``walk_sit_turn_deg``)."""
+        """A stop straight from walking that is a sit-down by mounting-free cues (see ``walk_sit_drop_m``)."""
         p = self.params
-        if event.turn_deg >= p.walk_sit_turn_deg:
-            return True
-        return event.dz_m <= -p.walk_sit_drop_m and event.turn_deg >= p.walk_sit_min_turn_deg
+        level = event.dz_level_m if math.isfinite(event.dz_level_m) else event.dz_m
+        drop = min(event.dz_m, level)
+        return drop <= -p.walk_sit_drop_m and event.turn_deg >= p.walk_sit_min_turn_deg
 
     def _set(self, posture: int, provisional: bool = False) -> None:
         self._posture = posture
