@@ -1099,7 +1099,7 @@ def _two_sided_bias(
     nb = len(blocks.index)
     idx = np.array(blocks.index, dtype=np.float64)
     valid = np.zeros(nb, dtype=bool)
-    valid[1:] = ~np.array(blocks.reinit[1:]) & (np.array(rest_t[1:]) == 0.0) & (np.diff(idx) == 1)
+    valid[1:] = ~np.array(blocks.reinit[1:], dtype=bool) & (np.array(rest_t[1:]) == 0.0) & (np.diff(idx) == 1)
     m = np.zeros((9, nb))
     r = np.zeros((3, nb))
     if nb > 1:
