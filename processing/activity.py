@@ -71,7 +71,15 @@ class ActivityParams:
         vertical displacement plus ``tilt_weight_m_per_deg`` x the change of tilt (sitting down also turns
         the pelvis back). A sit-down that turned the pelvis forward by more than ``max_counter_turn_deg``
         (or a stand-up that turned it back as much) is not believed.
-        A transition straight from walking is judged by the tilt alone (its displacement is unreliable).
+        A transition straight from walking is judged by the tilt alone (its displacement is unreliable), except
+        while the tilt is unknown or untrusted (see ``walk_sit_drop_m``).
+    walk_sit_drop_m, walk_sit_min_turn_deg: while the tilt cannot decide (anterior sign unconfirmed, or an
+        upright-only calibration), a stop straight from walking is a sit-down when the pelvis dropped by
+        ``walk_sit_drop_m`` (m) or more by either integration (``Transition.dz_m``, integrated back from the
+        rest, or ``Transition.dz_level_m``, from the walking's level) while turning ``walk_sit_min_turn_deg``
+        (degrees, mounting-free) or more. On the simulator stops into standing (also leaning forward 15°)
+        stay within ±0.16 m by both, sit-downs reach -0.2 m or lower by at least one. The posture so read is
+        provisional: the tilt decides again once the sign is confirmed.
     lying_rise_m: rise, m, that makes getting up from lying a stand-up (otherwise the tilt decides).
     sitting_tilt_deg: without a transition to go by, tilt relative to standing below which it is sitting, deg.
     sure_sitting_tilt_deg: tilt relative to standing below which it is sitting in any case, degrees.
@@ -125,6 +133,8 @@ class ActivityParams:
     nonwear_gyro_rms: float = 0.02
     hindsight: bool = False
     hindsight_m: float = 0.2
+    walk_sit_drop_m: float = 0.2
+    walk_sit_min_turn_deg: float = 4.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_coverage <= 1.0:
@@ -145,6 +155,10 @@ class ActivityParams:
             raise ValueError("neutral_prior_weight must be 3 weights > 0 (guided/stored, auto, upright)")
         if self.neutral_window < 1:
             raise ValueError("neutral_window must be >= 1 observation")
+        if not 0.0 <= self.walk_sit_min_turn_deg < 90.0:
+            raise ValueError("walk_sit_min_turn_deg must be in [0, 90) degrees")
+        if self.walk_sit_drop_m <= 0:
+            raise ValueError("walk_sit_drop_m must be > 0 (metres)")
 
 
 class StandingNeutral:
@@ -503,8 +517,13 @@ class ActivityClassifier:
                 self._set(_SIT if self._lay_down else _NONE)
             return
         if event.after_walking:
-            # Straight from walking the displacement is unreliable (a step is under way): the tilt decides.
-            self._set(_NONE)
+            # Straight from walking the displacement is unreliable (a step is under way): the tilt decides,
+            # unless it cannot (sign unconfirmed): then a clear lean (or drop) away from the gait is a sit-down.
+            if not math.isfinite(event.tilt_after_deg) and self._sat_from_walking(event):
+                self._set(_SIT, provisional=True)
+                self.transitions.append(("stand-to-sit", event))
+            else:
+                self._set(_NONE)
             return
         unsure = self._posture == _NONE or self._provisional
         if score <= -p.drop_m and turn <= p.max_counter_turn_deg:
@@ -517,6 +536,13 @@ class ActivityClassifier:
             self._stand_up(event)
             if unsure and score >= p.hindsight_m:
                 self._revise = (event.t_start, SITTING)
+
+    def _sat_from_walking(self, event: Transition) -> bool:
+        """A stop straight from walking that is a sit-down by mounting-free cues (see ``walk_sit_drop_m``)."""
+        p = self.params
+        level = event.dz_level_m if math.isfinite(event.dz_level_m) else event.dz_m
+        drop = min(event.dz_m, level)
+        return drop <= -p.walk_sit_drop_m and event.turn_deg >= p.walk_sit_min_turn_deg
 
     def _set(self, posture: int, provisional: bool = False) -> None:
         self._posture = posture

@@ -55,6 +55,10 @@ class Transition:
     after_walking: it started from walking (whose velocity at the start is only zero on average).
     up_before, up_after: the gravity direction (unit, sensor frame) at the rest before and after: a
     self-calibration reads the standing vertical from them, whatever the mounting.
+    dz_level_m: after walking only (else NaN): the vertical displacement, m, taking the walking's mean
+        vertical velocity (zero) as the start and removing the velocity left at the rest linearly, as between
+        two rests. Noisier per step than ``dz_m`` for a stop, but it keeps the drop of a sit-down straight from
+        walking (on the simulator: sit-downs -0.2 to -0.8 m, stops into standing within ±0.13 m).
     """
 
     t_start: float
@@ -68,6 +72,7 @@ class Transition:
     after_walking: bool = False
     up_before: tuple[float, float, float] = (0.0, 0.0, 1.0)
     up_after: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    dz_level_m: float = math.nan
 
     @property
     def turn_deg(self) -> float:
@@ -177,6 +182,14 @@ def _integrate(
     n = len(moving)
     v = 0.0
     dz = 0.0
+    level = math.nan
+    if after_walking:  # the same with the velocity left removed linearly (zero mean velocity while walking)
+        lv = 0.0
+        level = 0.0
+        for e in moving:
+            level += lv + (e.vert_acc_late - 0.5 * after.vert_acc)
+            lv += e.vert_acc - after.vert_acc
+        level -= 0.5 * lv * n
     for i, e in enumerate(moving):
         if after_walking:
             f = 1.0
@@ -202,6 +215,7 @@ def _integrate(
         after_walking=after_walking,
         up_before=before.up,
         up_after=after.up,
+        dz_level_m=level,
     )
 
 

@@ -175,3 +175,28 @@ def test_a_moved_sensor_says_so_in_every_column():
     inside = (epochs.t >= off - 5.0) & (epochs.t < off + 5.0)
     assert (epochs.mounting[inside] == 2).all() and (epochs.activity[inside] == 0).all()
     assert np.isnan(epochs.tilt_deg[inside]).all() and not epochs.calibrated[inside].any()
+
+
+def _live_self(spec: str, seed: int) -> Epochs:
+    """The live path without any calibration (it calibrates itself), the sensor at a random place on the belt."""
+    samples, _ = simulate(parse_scenario(spec), SensorModel(rate_hz=50.0, mounting_deg="random"), seed=seed)
+    return run(samples, PipelineParams(rate_hz=50.0), 1500)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 8])
+def test_a_sit_straight_from_walking_shows_at_once_before_the_sign_is_confirmed(seed):
+    # The commonest pattern: walking, then sitting down. The sit-down itself (the pelvis leans back from the gait
+    # whatever the mounting) says sitting within seconds, whether or not the anterior sign is confirmed yet.
+    epochs = _live_self("stand 20, walk 40, sit 4min, walk 30, stand 20", seed)
+    sit = (epochs.t >= 60.0) & (epochs.t < 300.0)
+    sitting = epochs.activity == ACTIVITIES.index("sitting")
+    first = float(epochs.t[np.flatnonzero(sit & sitting)[0]]) if (sit & sitting).any() else np.inf
+    assert first - 60.0 <= 5.0
+    assert np.mean(sitting[sit]) >= 0.95
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_a_stop_from_walking_into_a_forward_leaning_stand_stays_standing(seed):
+    epochs = _live_self("stand 20, walk 40, stand 60 tilt=10, walk 20", seed)
+    stand = (epochs.t >= 62.0) & (epochs.t < 100.0)
+    assert np.mean(epochs.activity[stand] == ACTIVITIES.index("standing")) >= 0.95
