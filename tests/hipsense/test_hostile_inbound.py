@@ -185,7 +185,16 @@ def test_a_flood_of_online_messages_does_not_flood_discovery(broker: Broker, col
         n_per_send = len(pub._discovery)
         assert sub.wait_for(lambda ms: sum(m.topic.endswith("/config") for m in ms) >= n_per_send)
         _publish(broker, "homeassistant/status", ["online"] * 2000)
-        assert sub.wait_for(lambda ms: sum(m.topic == "homeassistant/status" for m in ms) >= 2000, timeout_s=30)
+        # The broker may drop QoS 0 copies for a subscriber that falls behind on a loaded machine: wait until the
+        # flood has stopped arriving rather than for all 2000.
+        seen, deadline = -1, time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = sum(m.topic == "homeassistant/status" for m in sub.messages)
+            if now == seen:
+                break
+            seen = now
+            time.sleep(1.5)
+        assert seen >= 500, f"only {seen} status messages arrived: the flood did not happen"
         time.sleep(1.0)  # let the publisher answer what it received
     configs = sum(m.topic.endswith("/config") for m in sub.messages)
     assert n_per_send <= configs <= 3 * n_per_send
