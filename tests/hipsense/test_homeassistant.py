@@ -34,6 +34,7 @@ prolonged_sitting_s = 120
 prolonged_sitting_repeat_s = 60
 daily_sitting_goal_s = 240
 exercise_reminder_at = ""
+quiet_hours = ""
 """
 SIT_S = 330  # the day: stand 20 s, walk 30 s, sit 330 s, stand 10 s
 LIVE = ["live", "--virtual", "--profile", "witmotion", "--rate", "50", "--speed", "20", "--seed", "3"]

@@ -57,7 +57,10 @@ def test_virtual_witmotion_to_mqtt_alerts_through_a_link_drop(
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text('[wearer]\nid = "me"\n[alerts]\nprolonged_sitting_s = 60\n')
+    # The virtual stream runs on the wall clock: no quiet hours and no 18:00 exercise reminder, whenever it runs.
+    (home / "config.toml").write_text(
+        '[wearer]\nid = "me"\n[alerts]\nprolonged_sitting_s = 60\nquiet_hours = ""\nexercise_reminder_at = ""\n'
+    )
     (home / "goals.toml").write_text("max_sitting_min = 420\nexercise_min = 5\nend = 2099-12-31\n")
     monkeypatch.setenv("HIPSENSE_HOME", str(home))
     sub: Collector = collect(broker.port, ["hipsense/#"])
