@@ -11,15 +11,8 @@ Topics (docs/contracts.md, MQTT), under the base topic ``hipsense/<wearer>``:
 - ``homeassistant/...``: discovery configs (see :mod:`hipsense.discovery`), retained, re-sent on every
   connect and whenever ``homeassistant/status`` says ``online``.
 
-Alert delivery. Every alert goes to the durable :class:`~hipsense.outbox.Outbox` first and leaves it only when
-the broker's PUBACK arrives (tracked with ``on_publish``; paho's ``publish()`` returns ``MQTT_ERR_NO_CONN``
-while offline even though it queues the message). One thread (the *pump*) owns the hand-over: it gives paho
-at most ``window`` alerts at a time, oldest first, and never overtakes alerts that paho still holds from an
-earlier connection (paho re-sends those itself right after the reconnect, in order). So alerts reach the
-broker in outbox order across broker outages and process restarts. Delivery is at least once: an alert can
-reach a subscriber twice (an in-flight alert re-sent after a reconnect, or a process killed between the
-broker's receipt and the PUBACK being recorded). The ``id`` is the same on every re-send, so subscribers
-drop duplicates by ``id`` (``hipsense alerts`` does).
+Alert delivery: durable (the outbox first, out only on PUBACK), in order, at least once; see
+:mod:`hipsense.mqtt.delivery`.
 
 Connection. ``mqtt://host[:1883]`` or ``mqtts://host[:8883]``; user name and password from the URL, the
 arguments, or ``HIPSENSE_MQTT_USER`` / ``HIPSENSE_MQTT_PASSWORD``. They are never logged nor shown in a repr.
