@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -206,24 +206,32 @@ def _linrec(c: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
     Closed form ``y_k = P_k (y0 + Σ_{i<=k} u_i / P_i)`` with ``P = cumprod(c)``, re-based (iteratively)
     whenever ``P`` falls below ``e^-500`` so that nothing underflows.
     """
-    c = np.maximum(c, _MIN_PROD)
     ch, m = u.shape
     out = np.empty((ch, m))
-    start, y = 0, y0
-    while start < m:
-        prod = np.cumprod(c[start:])
-        stop = m
-        if prod[-1] < _MIN_PROD:
-            stop = start + max(1, int(np.searchsorted(-prod, -_MIN_PROD, side="right")))
-            prod = prod[: stop - start]
+    y = y0
+    for start, stop, prod in _rebased_products(np.maximum(c, _MIN_PROD)):
         seg = out[:, start:stop]
         np.divide(u[:, start:stop], prod, out=seg)
         np.cumsum(seg, axis=1, out=seg)
         seg += y[:, None]
         seg *= prod
         y = seg[:, -1]
-        start = stop
     return out
+
+
+def _rebased_products(c: FloatArray) -> Iterator[tuple[int, int, FloatArray]]:
+    """Pieces ``(start, stop, cumprod(c[start:stop]))`` covering ``c`` (m,), each cut where the running product
+    would fall below ``e^-500``, so that dividing by it never overflows."""
+    m = int(c.shape[0])
+    start = 0
+    while start < m:
+        prod = np.cumprod(c[start:], dtype=np.float64)
+        stop = m
+        if prod[-1] < _MIN_PROD:
+            stop = start + max(1, int(np.searchsorted(-prod, -_MIN_PROD, side="right")))
+            prod = prod[: stop - start]
+        yield start, stop, prod
+        start = stop
 
 
 def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArray) -> FloatArray:
@@ -233,16 +241,9 @@ def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArr
     :func:`_linrec` with ``c = 1 - gain`` and ``u = gain x``, written so that the per-sample weights
     ``gain / Π c`` are formed once for all channels (no stacked copy of the input, no division per channel).
     """
-    c = np.maximum(1.0 - gain, _MIN_PROD)
-    m = gain.shape[0]
-    out = np.empty((y0.shape[0], m))
-    start, y = 0, y0
-    while start < m:
-        prod = np.cumprod(c[start:])
-        stop = m
-        if prod[-1] < _MIN_PROD:
-            stop = start + max(1, int(np.searchsorted(-prod, -_MIN_PROD, side="right")))
-            prod = prod[: stop - start]
+    out = np.empty((y0.shape[0], gain.shape[0]))
+    y = y0
+    for start, stop, prod in _rebased_products(np.maximum(1.0 - gain, _MIN_PROD)):
         w = gain[start:stop] / prod
         row = 0
         for x in xs:
@@ -253,7 +254,6 @@ def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArr
         seg += y[:, None]
         seg *= prod
         y = seg[:, -1]
-        start = stop
     return out
 
 
