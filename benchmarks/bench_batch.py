@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from _table import table  # benchmarks/_table.py
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_STUDY = REPO.parent / "batch-study"
 FIRST_DAY = datetime.fromisoformat("2026-01-12T00:00:00+01:00")
@@ -104,15 +106,6 @@ def make_study(folder: Path, wearers: int, days: int, *, jobs: int = 2) -> float
     if not corrupt.exists():
         corrupt.write_bytes(b"this is not a recording\n" * 100)
     return time.perf_counter() - begin
-
-
-def table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
 def user_files(out: Path) -> dict[str, bytes]:

@@ -11,6 +11,7 @@ import resource
 import time
 
 import numpy as np
+from _table import table  # benchmarks/_table.py
 
 from sensor.simulate import (
     EpochTruthBuilder,
@@ -21,15 +22,6 @@ from sensor.simulate import (
     simulate,
     simulate_chunks,
 )
-
-
-def table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
 def run(minutes: float, sensor: SensorModel, *, chunk_s: float = 600.0) -> list[str]:
