@@ -11,10 +11,10 @@ from pathlib import Path
 import paho.mqtt.publish as mqtt_publish
 import pytest
 
+from hipsense.exercise_log import ExerciseLog
 from hipsense.mqtt import BrokerSettings, Publisher
-from hipsense.runtime import ExerciseLogSink
 from hipsense.store import HistoryStore
-from processing.pipeline import Epochs, PipelineOutput, PipelineParams, PostureTracker
+from processing.pipeline import PipelineParams, PostureTracker
 from tests.support.broker import Broker
 
 START = datetime(2026, 4, 6, 17, 0, tzinfo=timezone(timedelta(hours=2)))
@@ -30,7 +30,7 @@ def test_exercise_logged_over_mqtt_is_stored_once(
         HistoryStore(tmp_path / "h.sqlite3") as store,
     ):
         assert pub.wait_connected(5)
-        sink = ExerciseLogSink(pub, store, tracker)
+        exercise = ExerciseLog.for_publisher(pub, store, tracker)
         time.sleep(0.3)  # the subscription is made on connect
         messages = [
             {"minutes": 6, "what": "glute bridges", "id": "m1"},
@@ -45,13 +45,12 @@ def test_exercise_logged_over_mqtt_is_stored_once(
         deadline = time.monotonic() + 5
         got = []
         while len(got) < len(messages) and time.monotonic() < deadline:
-            got += pub.take_exercise_logs()
+            got += pub.exercise_log.take()
             time.sleep(0.05)
         assert len(got) == len(messages)
         with caplog.at_level(logging.WARNING):
-            for payload in got:
-                sink._log(payload.payload, retained=payload.retained)
-        sink.handle(PipelineOutput(Epochs.concat([]), [], []), [])
+            for message in got:
+                exercise.handle(message, t=0.0)
         log_today = store.exercise_log(date(2026, 4, 6))
         log_before = store.exercise_log(date(2026, 4, 5))
     assert log_today == [(360.0, "glute bridges", "mqtt")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import subprocess
@@ -22,10 +23,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hipsense.commands import live
 from hipsense.discovery import DiscoveryMessage
+from hipsense.exercise_log import ExerciseLog
 from hipsense.mqtt import BrokerError, BrokerSettings, Publisher
-from hipsense.runtime import ExerciseLogSink
 from hipsense.store import HistoryStore
-from processing.pipeline import Epochs, PipelineOutput, PipelineParams, PostureTracker
+from processing.pipeline import PipelineParams, PostureTracker
 from tests.support.broker import Broker, Collector
 
 NESTED = ("[" * 1000 + "]" * 1000).encode()  # 2 KB, 1000 deep: RecursionError in json.loads
@@ -46,13 +47,19 @@ def _publish(broker: Broker, topic: str, payloads: list[bytes | str], *, retain:
         client.loop_stop()
 
 
-def _drain(sink: ExerciseLogSink, *, until: int | None = None, settle_s: float = 1.0) -> None:
-    """Call ``sink.handle`` (as the runtime does) for ``settle_s`` seconds, or until the store holds ``until``
-    entries today."""
-    deadline = time.monotonic() + settle_s
-    while time.monotonic() < deadline:
-        sink.handle(PipelineOutput(Epochs.concat([]), [], []), [])
-        time.sleep(0.02)
+def _drain(exercise: ExerciseLog, *, settle_s: float = 1.0) -> None:
+    """Iterate the exercise subscription (as the runtime does) for ``settle_s`` seconds, handing each message to
+    ``exercise``."""
+
+    async def consume() -> None:
+        async for message in exercise.subscription.messages():
+            exercise.handle(message, t=0.0)
+
+    async def main() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(consume(), settle_s)
+
+    asyncio.run(main())
 
 
 def _tracker() -> PostureTracker:
@@ -107,12 +114,12 @@ def test_exercise_log_flood_is_rate_limited_and_capped_per_day(
         HistoryStore(tmp_path / "h.sqlite3") as store,
     ):
         assert pub.wait_connected(5)
-        sink = ExerciseLogSink(pub, store, tracker)
+        exercise = ExerciseLog.for_publisher(pub, store, tracker)
         time.sleep(0.3)
         flood = [json.dumps({"minutes": 60, "what": "flood", "id": f"f{i}"}) for i in range(2000)]
         with caplog.at_level(logging.WARNING):
             _publish(broker, pub.exercise_topic, flood)
-            _drain(sink, settle_s=2.0)
+            _drain(exercise, settle_s=2.0)
         logged_s = sum(d for d, _, _ in store.exercise_log(today))
     assert 0 < logged_s <= 4 * 3600  # the daily cap (240 min), not 2000 h
     assert tracker.days[today].exercise_s == logged_s
@@ -144,11 +151,11 @@ def test_exercise_message_with_odd_types_or_dates_is_refused(
         HistoryStore(tmp_path / "h.sqlite3") as store,
     ):
         assert pub.wait_connected(5)
-        sink = ExerciseLogSink(pub, store, tracker)
+        exercise = ExerciseLog.for_publisher(pub, store, tracker)
         time.sleep(0.3)
         with caplog.at_level(logging.WARNING):
             _publish(broker, pub.exercise_topic, [json.dumps(message)])
-            _drain(sink)
+            _drain(exercise)
         (stored,) = store.conn.execute("SELECT COUNT(*) FROM exercise").fetchone()
     assert stored == 0
     assert [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
@@ -167,7 +174,7 @@ def test_large_inbound_messages_are_dropped_not_kept(broker: Broker, tmp_path: P
         got: list[bytes] = []
         deadline = time.monotonic() + 10
         while b'{"minutes": 5}' not in got and time.monotonic() < deadline:
-            got += [bytes(getattr(m, "payload", m)) for m in pub.take_exercise_logs()]
+            got += [m.payload for m in pub.exercise_log.take()]
             time.sleep(0.05)
     assert got == [b'{"minutes": 5}']
     # The broker itself never sent them (MQTT v5 Maximum Packet Size): nothing was received to be dropped.
@@ -182,7 +189,8 @@ def test_a_flood_of_online_messages_does_not_flood_discovery(broker: Broker, col
     sub: Collector = collect(broker.port, ["homeassistant/#"])
     with Publisher(settings, wearer="anna", outbox_path=tmp_path / "o.sqlite3") as pub:
         assert pub.wait_connected(5)
-        n_per_send = len(pub._discovery)
+        assert pub.discovery is not None
+        n_per_send = len(pub.discovery.messages)
         assert sub.wait_for(lambda ms: sum(m.topic.endswith("/config") for m in ms) >= n_per_send)
         _publish(broker, "homeassistant/status", ["online"] * 2000)
         # The broker may drop QoS 0 copies for a subscriber that falls behind on a loaded machine: wait until the
@@ -249,6 +257,7 @@ def test_a_dead_mqtt_thread_fails_the_run(broker: Broker, tmp_path: Path) -> Non
     settings = BrokerSettings.from_url(broker.url, env={})
     pub = Publisher(settings, wearer="anna", outbox_path=tmp_path / "o.sqlite3", startup_wait_s=1.0)
     # A discovery topic paho refuses to publish: its network thread dies in on_connect.
-    pub._discovery = [DiscoveryMessage(topic="homeassistant/#", payload={})]
+    assert pub.discovery is not None
+    pub.discovery.messages = [DiscoveryMessage(topic="homeassistant/#", payload={})]
     with pytest.raises(BrokerError, match="MQTT client thread"), pub:
         pub.publish_alert({"event_type": "recalibrate", "time": datetime.now(UTC).isoformat(), "message": "x"})

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from hipsense.runtime import ConsoleSink, run
+from hipsense.runtime import run
+from hipsense.sinks import ConsoleSink
 from processing.alerts import AlertParams
 from processing.calibration import Calibration
 from processing.pipeline import Pipeline, PipelineOutput, PipelineParams
