@@ -192,7 +192,8 @@ class StoreSink:
     retention_days: 1 s epochs older than this are pruned at close (day summaries stay).
     on_flush: called with the store after each write (e.g. to publish goal progress).
     rules, rules_key: the alert rules whose whole state is kept in the store (key ``rules_key``) with every
-        write, so that a restart restores them consistently with the stored epochs (:func:`restore_day`).
+        write, so that a restart restores them consistently with the stored epochs
+        (:func:`hipsense.runtime.restore_day`).
     refresh_s: wall-clock seconds between recounts of the day summaries (and at close); the epochs themselves
         are written every ``flush_s``. ``on_flush`` follows each recount.
 
