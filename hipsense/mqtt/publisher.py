@@ -36,7 +36,7 @@ from hipsense.mqtt.delivery import AlertSender
 from hipsense.mqtt.homeassistant import DiscoveryPublisher
 from hipsense.mqtt.payloads import _alert_body
 from hipsense.mqtt.settings import BrokerError, BrokerSettings, base_topic_for, settings_from_config
-from hipsense.mqtt.state import KEPT_TOPICS, StatePublisher
+from hipsense.mqtt.state import StatePublisher
 from hipsense.mqtt.subscription import Subscription
 from processing.errors import ConfigError
 
@@ -66,9 +66,6 @@ class Publisher:
     startup_wait_s: how long :meth:`start` waits for the first connection before going on in the background.
     """
 
-    #: Sub-topics of :meth:`publish_kept`: the sensor link and the last alert.
-    KEPT_TOPICS = KEPT_TOPICS
-
     def __init__(
         self,
         broker: BrokerSettings,
@@ -86,8 +83,6 @@ class Publisher:
         reconnect_max_s: float = 30.0,
         startup_wait_s: float = 5.0,
     ) -> None:
-        if window < 1:
-            raise ValueError(f"window must be >= 1, got {window}")
         self.broker = broker
         self.wearer = wearer
         self.base_topic = base_topic_for(wearer, base_topic)
@@ -131,7 +126,7 @@ class Publisher:
         self._state = StatePublisher(
             self.connection, base_topic=self.base_topic, expiry_s=state_expiry_s, heartbeat_s=state_heartbeat_s
         )
-        self.state_topic = self._state.state_topic
+        self.state_topic = self._state.state_topic  # ``<base>/state``
         self._alerts = AlertSender(
             self.connection, outbox_path=Path(outbox_path), topic=self.alert_topic, window=window
         )
@@ -194,7 +189,7 @@ class Publisher:
     def publish_kept(self, name: str, document: Mapping[str, Any]) -> bool:
         """Publish ``document`` retained (QoS 1) on ``<base>/<name>`` and keep it: it is published again on
         every (re)connect, so the broker holds the latest one even after an outage. ``name`` is one of
-        :data:`KEPT_TOPICS`. Returns True if handed to the broker now."""
+        :data:`~hipsense.mqtt.state.KEPT_TOPICS`. Returns True if handed to the broker now."""
         self._check_running()
         return self._state.publish_kept(name, document)
 
