@@ -1,19 +1,14 @@
-"""What ``replay`` and ``live`` set up alike around the runtime loop: the wearer, the stored calibration, the
-MQTT publisher and the history-store sink."""
+"""The flags ``replay`` and ``live`` share: the wearer and the stored calibration (the sinks they run with are
+built in :func:`hipsense.session.open_session`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
 from hipsense.calstore import load_calibration
 from hipsense.config import Config, WearerConfig, ensure_wearer_id
-from hipsense.mqtt import BrokerSettings, Publisher, publisher_from_config
-from hipsense.runtime import StoreSink, restore_day, rules_key
-from hipsense.store import HistoryStore
 from processing.calibration import Calibration
-from processing.pipeline import Pipeline
 
 
 def add_session_flags(p: argparse.ArgumentParser) -> None:
@@ -37,40 +32,3 @@ def stored_calibration(args: argparse.Namespace, wearer: str, device: str) -> Ca
     if calibration is not None:
         print(f"using the stored {calibration.method} calibration of wearer {wearer}, device {device}", file=sys.stderr)
     return calibration
-
-
-def started_publisher(config: Config, broker: BrokerSettings | None, wearer: str) -> Publisher | None:
-    """The MQTT publisher, connected (or connecting in the background), or None without a broker."""
-    publisher = publisher_from_config(config, broker=broker, wearer=wearer) if broker else None
-    if publisher is not None:
-        publisher.start()
-    return publisher
-
-
-def store_sink(
-    store: HistoryStore,
-    pipeline: Pipeline,
-    config: Config,
-    *,
-    on_flush: Callable[[HistoryStore], None] | None = None,
-) -> StoreSink:
-    """The sink writing the run to the history store, with the config's anterior-tilt threshold and retention."""
-    return StoreSink(
-        store,
-        pipeline.tracker.clock,
-        anterior_tilt_deg=config.alerts.anterior_tilt_deg,
-        flush_s=1.0,
-        retention_days=config.store.retention_days,
-        on_flush=on_flush,
-        rules=pipeline.tracker.rules,
-        rules_key=rules_key(pipeline.params.wearer),
-    )
-
-
-def restore_from_store(store: HistoryStore, pipeline: Pipeline, config: Config) -> None:
-    """Continue the local day from the history store (totals, sitting bout, alert rules) and say so."""
-    restored = restore_day(
-        pipeline, store, wearer=pipeline.params.wearer, anterior_tilt_deg=config.alerts.anterior_tilt_deg
-    )
-    if restored.sitting_s > 0 or restored.bout_s > 0 or restored.rules_as_of is not None:
-        print(restored.describe(), file=sys.stderr)

@@ -11,32 +11,23 @@ import asyncio
 import contextlib
 import math
 import sys
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hipsense.commands._common import parse_tz
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
-from hipsense.commands._session import (
-    add_session_flags,
-    restore_from_store,
-    started_publisher,
-    store_sink,
-    stored_calibration,
-    wearer_id,
-)
+from hipsense.commands._session import add_session_flags, stored_calibration, wearer_id
 from hipsense.config import data_dir, load_config
-from hipsense.goals import find_goals, progress, progress_payload
-from hipsense.runtime import ConsoleSink, ExerciseLogSink, MqttSink, RunStats, Sink, StoreSink, run
+from hipsense.runtime import RunStats
+from hipsense.session import open_session
+from hipsense.sinks import Sink
 from hipsense.store import HistoryStore
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
-from processing.samples import Samples
 from sensor.profiles import Profile, load_profile, profile_paths
 from sensor.recording import RecordingWriter
-from sensor.source import Source, SourceEvent
 
 if TYPE_CHECKING:
     from sensor.ble import BleSource
@@ -100,26 +91,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     add_broker_flags(p)
     p.set_defaults(func=run_live)
-
-
-class RecordingTee:
-    """A source that passes everything through and writes the samples to a recording (flushed every 1 s)."""
-
-    def __init__(self, source: Source, writer: RecordingWriter) -> None:
-        self.source = source
-        self.writer = writer
-        self.name = source.name
-        self.rate_hz = source.rate_hz
-        self.start = source.start
-
-    async def stream(self) -> AsyncIterator[Samples | SourceEvent]:
-        try:
-            async for item in self.source.stream():
-                if isinstance(item, Samples):
-                    self.writer.write(item)
-                yield item
-        finally:
-            self.writer.close()
 
 
 def run_live(args: argparse.Namespace) -> int:
@@ -211,7 +182,7 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
         params = PipelineParams(
             calibration=calibration, rate_hz=rate, wearer=wearer, start=source.start, tz=tz, alerts=config.alerts
         )
-        feed: Source = source
+        recording = None
         if args.record is not None:
             meta = {
                 "start": source.start.isoformat(timespec="milliseconds"),
@@ -220,42 +191,16 @@ async def live_main(args: argparse.Namespace, *, extra_sinks: Sequence[Sink] = (
                 "rate_hz": f"{rate:g}",
                 "wearer": wearer,
             }
-            feed = RecordingTee(source, RecordingWriter(args.record, metadata=meta, flush_s=1.0))
-        pipeline = Pipeline(params)
-        sinks: list[Sink] = [ConsoleSink(status_every_s=600.0), *extra_sinks]
-        publisher = started_publisher(config, broker, wearer)
-        store: StoreSink | None = None
-        if history is not None:
-            # The day so far (totals, sitting bout, alert rules): a restart changes nothing a subscriber sees.
-            restore_from_store(history, pipeline, config)
-            goals = find_goals(None, config.goals.file)
-            on_flush = None
-            if goals is not None and publisher is not None:
-                clock = pipeline.tracker.clock
-
-                def on_flush(store: HistoryStore) -> None:
-                    # Goal progress per day and toward the end date, retained on <base>/goals (after each
-                    # recount of the day summaries: about once a minute).
-                    today = clock.local(time.time() - clock.start.timestamp()).date()
-                    publisher.publish_retained("goals", progress_payload(progress(goals, store.days(), today)))
-
-            # First in the list, so it is closed (and its last write published) before the MQTT sink.
-            store = store_sink(history, pipeline, config, on_flush=on_flush)
-            sinks.insert(0, store)
-            if publisher is not None:
-                # Exercise logged from a phone or dashboard over MQTT (before the store is closed).
-                sinks.insert(0, ExerciseLogSink(publisher, history, pipeline.tracker))
-        if publisher is not None:
-            sinks.append(
-                MqttSink(
-                    publisher,
-                    clock=pipeline.tracker.clock,
-                    link_connected=False,
-                    device=source.name,
-                    stored_through=None if store is None else (lambda: store.stored_through_t),
-                )
-            )
-        # Without the history store, the alert rules' state is kept in a file, so that no alert is sent twice.
-        rule_state = data_dir() / "rules" / f"{wearer}.json" if history is None else None
-        return await run(feed, pipeline, sinks, rule_state=rule_state)
+            recording = RecordingWriter(args.record, metadata=meta, flush_s=1.0)
+        session = open_session(
+            source,
+            Pipeline(params),
+            kind="sensor",
+            config=config,
+            broker=broker,
+            history=history,
+            recording=recording,
+            extra_sinks=extra_sinks,
+        )
+        return await session.run()
     raise AssertionError("unreachable")

@@ -9,16 +9,9 @@ from pathlib import Path
 
 from hipsense.commands._common import add_recording_flags, parse_tz
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
-from hipsense.commands._session import (
-    add_session_flags,
-    restore_from_store,
-    started_publisher,
-    store_sink,
-    stored_calibration,
-    wearer_id,
-)
+from hipsense.commands._session import add_session_flags, stored_calibration, wearer_id
 from hipsense.config import load_config
-from hipsense.runtime import ConsoleSink, MqttSink, Sink, StoreSink, run
+from hipsense.session import open_session
 from hipsense.store import HistoryStore
 from processing.errors import ConfigError
 from processing.pipeline import Pipeline, PipelineParams
@@ -77,27 +70,11 @@ def run_replay(args: argparse.Namespace) -> int:
             tz=tz,
             alerts=config.alerts,
         )
-        sinks: list[Sink] = [ConsoleSink(status_every_s=600.0)]
-        pipeline = Pipeline(params)
-        store: StoreSink | None = None
-        if args.store is not None:
-            history = HistoryStore(Path(args.store) if args.store else None)
-            # A later part of a stored day continues it: totals, sitting bout and alert rules so far.
-            restore_from_store(history, pipeline, config)
-            store = store_sink(history, pipeline, config)
-            sinks.append(store)
-        publisher = started_publisher(config, broker, wearer)
-        if publisher is not None:
-            sinks.append(
-                MqttSink(
-                    publisher,
-                    clock=pipeline.tracker.clock,
-                    link_connected=True,  # a recording has no link to lose
-                    device=source.name,
-                    stored_through=None if store is None else (lambda: store.stored_through_t),
-                )
-            )
-        stats = asyncio.run(run(source, pipeline, sinks))
+        history = None if args.store is None else HistoryStore(Path(args.store) if args.store else None)
+        session = open_session(
+            source, Pipeline(params), kind="recording", config=config, broker=broker, history=history
+        )
+        stats = asyncio.run(session.run())
     print(
         f"{args.recording}: replayed {stats.samples} samples, {stats.epochs} epochs, {stats.alerts} alerts"
         + (" (interrupted)" if stats.interrupted else ""),

@@ -1,4 +1,5 @@
-"""The JSON the publisher sends: the ``state`` message (defined once, here) and alerts (docs/contracts.md)."""
+"""The JSON the publisher sends (docs/contracts.md, MQTT), each defined once, here: the ``state`` message, alerts,
+the sensor ``link`` and the ``alert/last`` documents."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from hipsense.discovery import ALERT_EVENT_TYPES
 from processing.activity import ACTIVITIES
+from processing.alerts import Alert
 from processing.pipeline import Epochs
 
 
@@ -102,3 +104,24 @@ def _alert_body(alert: Mapping[str, Any]) -> dict[str, Any]:
     if "id" in body and (not isinstance(body["id"], str) or not body["id"]):
         raise ValueError(f"alert {event_type} id {body['id']!r} must be a non-empty string")
     return body
+
+
+def link_document(connected: bool, when: datetime, *, device: str = "", detail: str = "") -> dict[str, Any]:
+    """The retained ``<base>/link`` JSON (docs/contracts.md): ``state`` (``connected`` / ``disconnected``),
+    ``time`` of the change (ISO 8601 with offset), ``device``, ``detail``."""
+    return {
+        "state": "connected" if connected else "disconnected",
+        "time": when.isoformat(timespec="seconds"),
+        "device": device,
+        "detail": detail[:200],
+    }
+
+
+def last_alert_document(alert: Alert, alert_id: str | None = None) -> dict[str, Any]:
+    """The retained ``<base>/alert/last`` JSON: ``id``, ``kind`` (the event type), ``time``, ``message``."""
+    return {
+        "id": alert_id or alert.id,
+        "kind": alert.event_type,
+        "time": alert.time.isoformat(timespec="seconds"),
+        "message": alert.message,
+    }

@@ -39,8 +39,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 
 from hipsense.discovery import discovery_messages  # noqa: E402
-from hipsense.mqtt import state_payload  # noqa: E402
-from hipsense.runtime import last_alert_document, link_document  # noqa: E402
+from hipsense.mqtt import last_alert_document, link_document, state_payload  # noqa: E402
 from processing.activity import ACTIVITIES  # noqa: E402
 from processing.alerts import Alert  # noqa: E402
 from processing.pipeline import Epochs  # noqa: E402

@@ -70,3 +70,12 @@ def test_invalid_alert_setting_is_a_config_error(home):
     (home / "config.toml").write_text('[alerts]\nquiet_hours = "late"\n')
     with pytest.raises(ConfigError, match=r"config.toml: \[alerts\] quiet_hours 'late' is not HH:MM-HH:MM"):
         load_config()
+
+
+# issue 11, row 15: a wildcard prefix
+@pytest.mark.parametrize("line", ['discovery_prefix = "home/#"', 'discovery_prefix = "ha/+/x"', 'base_topic = "a//b"'])
+def test_wildcard_topics_in_the_config_are_refused_naming_the_key(home, line, capsys):
+    (home / "config.toml").write_text(f"[mqtt]\n{line}\n")
+    assert main(["config", "--show"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and line.split()[0] in err.splitlines()[0]

@@ -23,7 +23,8 @@ import pytest
 
 from hipsense.cli import main
 from hipsense.mqtt import BrokerSettings, Publisher
-from hipsense.runtime import ConsoleSink, MqttSink, Sink, StoreSink, run
+from hipsense.runtime import run
+from hipsense.sinks import ConsoleSink, MqttSink, Sink, StoreSink
 from hipsense.store import HistoryStore
 from processing.alerts import AlertParams
 from processing.errors import HipsenseError

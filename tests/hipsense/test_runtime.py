@@ -1,14 +1,18 @@
-"""The live loop (hipsense.runtime.run) with a source that also sends sensor notices."""
+"""The live loop (hipsense.runtime.run) with a source that also sends sensor notices, and with inbound messages from
+a real Mosquitto."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from hipsense.runtime import ConsoleSink, run
+from hipsense.mqtt import BrokerSettings, InboundMessage, Publisher, Subscription
+from hipsense.runtime import run
+from hipsense.sinks import ConsoleSink
 from processing.alerts import AlertParams
 from processing.calibration import Calibration
 from processing.pipeline import Pipeline, PipelineOutput, PipelineParams
@@ -16,6 +20,8 @@ from processing.samples import Samples
 from sensor.sim_scenarios import parse_scenario
 from sensor.simulate import SensorModel, simulate
 from sensor.source import SourceEvent
+from tests.support.broker import Broker
+from tests.support.mqtt import publish_all
 
 START = datetime(2026, 2, 3, 9, 0, tzinfo=timezone(timedelta(hours=1)))
 
@@ -90,3 +96,56 @@ def test_rule_state_survives_a_restart(tmp_path: Path):
     third = Collect()
     asyncio.run(run(ListSource([samples]), pipeline(cal, daily_sitting_goal_s=60.0), [third]))
     assert third.alerts == ["daily_sitting_budget"]
+
+
+class Recorder:
+    """An inbound handler noting each message's payload and the stream time it was handled at."""
+
+    def __init__(self, subscription: Subscription) -> None:
+        self.subscription = subscription
+        self.got: list[tuple[bytes, float]] = []
+
+    def handle(self, message: InboundMessage, *, t: float) -> None:
+        self.got.append((message.payload, t))
+
+
+class PublishingSource:
+    """Yields ``samples``, has ``payloads`` published on the broker, then ticks (20 ms of wall clock apart) until
+    ``recorder`` has them all (at most 10 s); last, one message arrives as the stream ends, without the loop getting
+    a turn."""
+
+    name = "virtual-test"
+    rate_hz = 50.0
+    start = START
+
+    def __init__(self, samples: Samples, broker: Broker, recorder: Recorder, payloads: list[bytes]) -> None:
+        self.samples, self.broker, self.recorder, self.payloads = samples, broker, recorder, payloads
+        self.handled_while_streaming: list[bytes] = []
+
+    async def stream(self) -> AsyncIterator[Samples | SourceEvent]:
+        yield self.samples
+        topic = self.recorder.subscription.topic
+        await asyncio.to_thread(publish_all, self.broker, topic, self.payloads)
+        t, deadline = float(self.samples.t[-1]), time.monotonic() + 10.0
+        while len(self.recorder.got) < len(self.payloads) and time.monotonic() < deadline:
+            t += 0.02
+            yield SourceEvent("tick", t)
+            await asyncio.sleep(0.02)
+        self.handled_while_streaming = [p for p, _ in self.recorder.got]
+        self.recorder.subscription.deliver(b'{"late": true}', False)  # as paho's thread does, at the very end
+
+
+def test_the_loop_iterates_inbound_messages_while_the_source_runs_and_handles_the_rest_before_closing(
+    broker: Broker, tmp_path: Path
+) -> None:
+    samples, cal = wearer("stand 10, walk 10", seed=4)
+    settings = BrokerSettings.from_url(broker.url, env={})
+    payloads = [b'{"minutes": 1}', b'{"minutes": 2}', b'{"minutes": 3}']
+    with Publisher(settings, wearer="anna", outbox_path=tmp_path / "o.sqlite3", discovery_prefix=None) as pub:
+        assert pub.wait_connected(5)
+        recorder = Recorder(pub.exercise_log)
+        source = PublishingSource(samples, broker, recorder, payloads)
+        asyncio.run(run(source, pipeline(cal), [Collect()], inbound=[recorder]))
+    assert source.handled_while_streaming == payloads  # iterated as they came, not polled at the end
+    assert [p for p, _ in recorder.got] == [*payloads, b'{"late": true}']  # each once, in order
+    assert all(t > 10.0 for _, t in recorder.got)  # the stream time of the latest epoch when handled
