@@ -48,13 +48,13 @@ from processing.calibration import calibrate  # noqa: E402
 from processing.features import EpochFeatures, FeatureExtractor  # noqa: E402
 from processing.gravity import make_up_estimator  # noqa: E402
 from processing.pipeline import PipelineParams, PostureTracker  # noqa: E402
-from sensor.sim_scenarios import with_stand_offset  # noqa: E402
 from sensor.simulate import (  # noqa: E402
     EpochTruth,
     EpochTruthBuilder,
     SensorModel,
     scenario_random,
     simulate_chunks,
+    with_stand_offset,
 )
 
 #: Sensor places on the belt for the offsets table: (z, y, x) mounting angles, degrees (the simulator's

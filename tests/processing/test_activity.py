@@ -10,8 +10,7 @@ from processing.calibration import Calibration, pelvic_angles
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
 from processing.samples import Samples
-from sensor.sim_scenarios import parse_scenario
-from sensor.simulate import SensorModel, epoch_truth, simulate
+from sensor.simulate import SensorModel, epoch_truth, parse_scenario, simulate
 
 RATE = 50.0
 

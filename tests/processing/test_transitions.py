@@ -11,8 +11,7 @@ from processing.calibration import Calibration, pelvic_angles
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
 from processing.transitions import Transition, TransitionDetector
-from sensor.sim_scenarios import parse_scenario
-from sensor.simulate import SensorModel, simulate
+from sensor.simulate import SensorModel, parse_scenario, simulate
 
 UP = (0.0, 0.0, 1.0)
 
