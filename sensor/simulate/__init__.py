@@ -43,7 +43,9 @@ Modules
   workday and random scenarios);
 - :mod:`~sensor.simulate.plan`: the scenario compiled into smooth analytic trajectories;
 - :mod:`~sensor.simulate.kinematics`: the trajectory mathematics (values with their derivatives, rotations);
-- :mod:`~sensor.simulate.wearer`: the sensor model and the sample stream with its truth.
+- :mod:`~sensor.simulate.sensor_model`: the simulated IMU (errors, mounting) and its draw for a seed;
+- :mod:`~sensor.simulate.truth`: ground truth per sample and per epoch, and the truth CSV;
+- :mod:`~sensor.simulate.wearer`: the sample stream (:func:`simulate`, :func:`simulate_chunks`).
 """
 
 from sensor.simulate.scenarios import (
@@ -55,18 +57,9 @@ from sensor.simulate.scenarios import (
     scenario_workday,
     with_stand_offset,
 )
-from sensor.simulate.wearer import (
-    EpochTruth,
-    EpochTruthBuilder,
-    RealizedSensor,
-    SensorModel,
-    Truth,
-    epoch_truth,
-    realize_sensor,
-    simulate,
-    simulate_chunks,
-    write_truth_csv,
-)
+from sensor.simulate.sensor_model import RealizedSensor, SensorModel, realize_sensor
+from sensor.simulate.truth import EpochTruth, EpochTruthBuilder, Truth, epoch_truth, write_truth_csv
+from sensor.simulate.wearer import simulate, simulate_chunks
 
 __all__ = [
     "ACTIVITIES",
