@@ -27,7 +27,7 @@ from hipsense.inbound import ExerciseGate, InboundError, exercise_seen_path, par
 from hipsense.mqtt import Publisher, state_payload
 from hipsense.private import StorageError, write_private_text
 from hipsense.store import HistoryStore
-from processing.alerts import Alert, AlertRules
+from processing.alerts import Alert
 from processing.bouts import Bout
 from processing.clock import LocalClock
 from processing.errors import HipsenseWarning
@@ -226,8 +226,9 @@ class StoreSink:
     flush_s: wall-clock seconds between writes (and at close), so the store sees a live day as it goes.
     retention_days: 1 s epochs older than this are pruned at close (day summaries stay).
     on_flush: called with the store after each write (e.g. to publish goal progress).
-    rules, rules_key: the alert rules whose whole state is kept in the store (key ``rules_key``) with every
-        write, so that a restart restores them consistently with the stored epochs (:func:`restore_day`).
+    alert_state, rules_key: the alert rules' whole state (``alert_state(origin_s)``, e.g.
+        :meth:`Pipeline.alert_state`) is kept in the store (key ``rules_key``) with every write, so that a
+        restart restores it consistently with the stored epochs (:func:`restore_day`).
     refresh_s: wall-clock seconds between recounts of the day summaries (and at close); the epochs themselves
         are written every ``flush_s``. ``on_flush`` follows each recount.
 
@@ -244,12 +245,12 @@ class StoreSink:
         flush_s: float = 60.0,
         retention_days: float | None = None,
         on_flush: Callable[[HistoryStore], None] | None = None,
-        rules: AlertRules | None = None,
+        alert_state: Callable[[float], dict[str, Any]] | None = None,
         rules_key: str | None = None,
         refresh_s: float = 60.0,
     ) -> None:
         self.store = store
-        self.rules = rules
+        self.alert_state = alert_state
         self.rules_key = rules_key
         self._rules_state: dict[str, Any] | None = None
         self._alerts_waiting = False
@@ -280,8 +281,8 @@ class StoreSink:
         self._bouts += output.bouts
         self._alerts += output.alerts
         self._exercise += output.exercise
-        if self.rules is not None and (len(output.epochs) or output.alerts):
-            self._rules_state = self.rules.state(origin_s=self.clock.start.timestamp())
+        if self.alert_state is not None and (len(output.epochs) or output.alerts):
+            self._rules_state = self.alert_state(self.clock.start.timestamp())
         if output.alerts:
             self._alerts_waiting = True
         elif time.monotonic() - self._last_flush >= self.flush_s:
@@ -465,11 +466,11 @@ def restore_day(
     saved = store.load_state(rules_key(wearer))
     if saved is not None and saved[1] <= origin + 1.0:
         try:
-            tracker.rules.restore(saved[0], origin_s=origin)
+            pipeline.restore_alert_state(saved[0], origin_s=origin)
             as_of = tracker.clock.local(saved[1] - origin)
         except (ValueError, TypeError, KeyError) as exc:
             log.warning("%s: the saved alert rule state is unreadable (%s); starting it afresh", store.path, exc)
-            tracker.rules.restore({}, origin_s=origin)
+            pipeline.restore_alert_state({}, origin_s=origin)
     return Restored(day, totals.seconds["sitting"], tracker.bouts.current_s, as_of)
 
 
@@ -477,7 +478,7 @@ def _load_rule_state(pipeline: Pipeline, path: Path | None) -> None:
     if path is None or not path.exists():
         return
     try:
-        pipeline.tracker.rules.restore(json.loads(path.read_text(encoding="utf-8")))
+        pipeline.restore_alert_state(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError) as exc:
         log.warning("%s: alert rule state unreadable (%s); starting afresh", path, exc)
 
@@ -486,7 +487,7 @@ def _save_rule_state(pipeline: Pipeline, path: Path | None) -> None:
     if path is None:
         return
     try:
-        write_private_text(path, json.dumps(pipeline.tracker.rules.state()))  # 0600, atomic
+        write_private_text(path, json.dumps(pipeline.alert_state()))  # 0600, atomic
     except OSError as exc:  # disk full: the rules start afresh next time (an alert may come twice)
         log.warning("%s: cannot save the alert rule state (%s)", path, exc.strerror or exc)
 

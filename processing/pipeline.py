@@ -9,8 +9,10 @@ then :class:`PostureTracker` over the epochs.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -235,7 +237,7 @@ class PostureTracker:
         for event in mount.events:
             if isinstance(event, ReclipEvent):
                 self.reclips.append(event)
-                alerts += self.rules.on_recalibrate(t=event.t_detected, clock=self.clock, reason=event.reason)
+                alerts += self.rules.recalibrate(t=event.t_detected, clock=self.clock, reason=event.reason)
         bouts: list[Bout] = []
         tilt_threshold = self.params.alerts.anterior_tilt_deg
         for i in range(m):
@@ -249,7 +251,7 @@ class PostureTracker:
             bout_s[i] = self.bouts.current_s
             today_s[i] = day.seconds["sitting"]
             alerts.extend(
-                self.rules.step(
+                self.rules.update(
                     t=t,
                     clock=self.clock,
                     activity=a,
@@ -277,10 +279,10 @@ class PostureTracker:
 
     def link(self, *, t: float, connected: bool, device: str = "") -> list[Alert]:
         """The sensor link went down or came back at stream time ``t``."""
-        return self.rules.on_link(t=t, clock=self.clock, connected=connected, device=device)
+        return self.rules.link(t=t, clock=self.clock, connected=connected, device=device)
 
     def battery(self, *, t: float, battery_pct: float) -> list[Alert]:
-        return self.rules.on_battery(t=t, clock=self.clock, battery_pct=battery_pct)
+        return self.rules.battery(t=t, clock=self.clock, battery_pct=battery_pct)
 
     def tick(self, *, t: float, device: str = "") -> list[Alert]:
         """Time passes without samples (the sensor is away)."""
@@ -315,6 +317,21 @@ class Pipeline:
 
     def update(self, samples: Samples) -> PipelineOutput:
         return self.tracker.update(self.features.update(samples))
+
+    @property
+    def clock(self) -> LocalClock:
+        """Stream time <-> the wearer's local wall time."""
+        return self.tracker.clock
+
+    def alert_state(self, origin_s: float = 0.0) -> dict[str, Any]:
+        """The alert rules' whole state as JSON-able data (:meth:`processing.alerts.AlertRules.state`), to keep
+        across a restart. origin_s: the absolute time of stream t = 0 (Unix s), or 0 for stream times."""
+        return self.tracker.rules.state(origin_s)
+
+    def restore_alert_state(self, state: Mapping[str, Any], origin_s: float = 0.0) -> None:
+        """Load :meth:`alert_state` (of this or an earlier version) before the first update; ``{}`` starts the
+        rules afresh. ValueError or TypeError for a malformed state."""
+        self.tracker.rules.restore(state, origin_s)
 
     def finish(self) -> PipelineOutput:
         out = self.tracker.update(self.features.flush())
