@@ -71,7 +71,7 @@ def simulate_day(minutes: float, seed: int, rate: float, offset_deg: float, moun
     for samples, truth in simulate_chunks(scenario, sensor, seed=seed):
         feats.append(extractor.update(samples))
         parts.append(truths.update(truth))
-    feats.append(extractor.flush())
+    feats.append(extractor.finish())
     parts.append(truths.finish())
     return EpochFeatures.concat(feats), EpochTruth.concat(parts)
 
@@ -126,7 +126,7 @@ def run_seed(minutes: float, seed: int, rate: float) -> dict[str, float]:
     for samples, truth in simulate_chunks(scenario_random(minutes, seed), sensor, seed=seed):
         feats.append(extractor.update(samples))
         parts.append(truths.update(truth))
-    feats.append(extractor.flush())
+    feats.append(extractor.finish())
     parts.append(truths.finish())
     features = EpochFeatures.concat(feats)
     et = EpochTruth.concat(parts)

@@ -80,7 +80,7 @@ def seeds_arg(text: str) -> list[int]:
 def features_of(chunks: Iterable[Samples], rate: float) -> EpochFeatures:
     fx = FeatureExtractor(rate_hz=rate, up_estimator=make_up_estimator(rate))
     parts = [fx.update(s) for s in chunks]
-    parts.append(fx.flush())
+    parts.append(fx.finish())
     return EpochFeatures.concat(parts)
 
 

@@ -85,7 +85,7 @@ def quick_sits(sits: list[float], tr_s: float = 2.0) -> tuple[list[Segment], lis
 def features_of(chunks: object, rate: float) -> EpochFeatures:
     fx = FeatureExtractor(rate_hz=rate, up_estimator=make_up_estimator(rate))
     parts = [fx.update(s) for s in chunks]  # type: ignore[attr-defined]
-    parts.append(fx.flush())
+    parts.append(fx.finish())
     return EpochFeatures.concat(parts)
 
 

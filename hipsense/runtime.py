@@ -461,7 +461,7 @@ def restore_day(
     day = tracker.clock.day(0.0)
     totals = store.day_totals_before(day, origin, anterior_tilt_deg=anterior_tilt_deg)
     ts, activity = store.epoch_activity(origin - lookback_s, origin)
-    tracker.restore(day, totals, recent_t=ts - origin, recent_activity=activity)
+    tracker.continue_day(day, totals, recent_t=ts - origin, recent_activity=activity)
     as_of = None
     saved = store.load_state(rules_key(wearer))
     if saved is not None and saved[1] <= origin + 1.0:

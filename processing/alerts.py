@@ -686,6 +686,10 @@ class AlertRules:
         """The end of a stream: nothing is held back, so no alert."""
         return []
 
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state (the streaming contract's getter): :meth:`state` on the stream's own clock."""
+        return self.state()
+
     def reset(self) -> None:
         """Forget every part's state (a new stream)."""
         for part in self.parts.values():

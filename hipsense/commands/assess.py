@@ -202,7 +202,7 @@ def _assess_recording(args: argparse.Namespace, *, source: str, when: datetime |
         extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=make_up_estimator(info.rate_hz))
         for chunk in rec:
             parts.append(extractor.update(chunk))
-        parts.append(extractor.flush())
+        parts.append(extractor.finish())
     features = EpochFeatures.concat(parts)
     name = args.recording.name
     end_s = float(features.t[-1] + 1.0) if len(features) else 0.0

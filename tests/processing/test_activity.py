@@ -17,7 +17,7 @@ RATE = 50.0
 
 def features_of(samples: Samples, rate: float = RATE) -> EpochFeatures:
     fx = FeatureExtractor(rate_hz=rate, up_estimator=make_up_estimator(rate))
-    return EpochFeatures.concat([fx.update(samples), fx.flush()])
+    return EpochFeatures.concat([fx.update(samples), fx.finish()])
 
 
 #: The calibration below is the sensor's true mounting, which is right only for an accelerometer without bias,

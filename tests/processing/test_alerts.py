@@ -23,7 +23,7 @@ def run(rules, sequence, *, start=datetime(2026, 5, 4, 9, 0, tzinfo=BERLIN), t0=
     fired = []
     for activity, seconds, tilt in sequence:
         for _ in range(seconds):
-            bouts.step(t, activity)
+            bouts.update(t, activity)
             sitting_today += activity == SITTING
             fired += rules.update(
                 t=t,
