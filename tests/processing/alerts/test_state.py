@@ -1,93 +1,16 @@
+"""The rule state across a restart: every field saved, the flat state of earlier versions migrated."""
+
 import dataclasses
 import json
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from processing import alerts
-from processing.activity import SITTING, STANDING, WALKING
+from processing.activity import SITTING, STANDING
 from processing.alerts import AlertParams, AlertRules, migrate_state, rule_state
-from processing.bouts import BoutTracker
 from processing.clock import LocalClock
-
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def run(rules, sequence, *, start=datetime(2026, 5, 4, 9, 0, tzinfo=BERLIN), t0=0.0, exercise_today_s=0.0):
-    """sequence: (activity, seconds, tilt_deg); returns the alerts with their stream times."""
-    clock = LocalClock(start)
-    bouts = BoutTracker()
-    sitting_today = 0.0
-    t = t0
-    fired = []
-    for activity, seconds, tilt in sequence:
-        for _ in range(seconds):
-            bouts.update(t, activity)
-            sitting_today += activity == SITTING
-            fired += rules.update(
-                t=t,
-                clock=clock,
-                activity=activity,
-                tilt_deg=tilt,
-                bout_s=bouts.current_s,
-                sitting_today_s=sitting_today,
-                exercise_today_s=exercise_today_s,
-            )
-            t += 1.0
-    return fired
-
-
-def test_prolonged_sitting_fires_at_30_min_then_every_10_min_and_clears_after_a_minute_up():
-    alerts = run(AlertRules(), [(SITTING, 55 * 60, -20.0), (WALKING, 60, 2.0), (SITTING, 29 * 60, -20.0)])
-    assert [a.event_type for a in alerts] == ["prolonged_sitting"] * 3
-    assert [a.t for a in alerts] == [1799.0, 2399.0, 2999.0]
-    assert alerts[0].id == "me-prolonged_sitting-20260504T092959"
-    assert alerts[0].time.isoformat() == "2026-05-04T09:29:59+02:00"
-    assert alerts[0].fields == {"sitting_bout_s": 1800}
-
-
-def test_a_brief_stand_does_not_reset_the_sitting_reminder():
-    alerts = run(AlertRules(), [(SITTING, 20 * 60, -20.0), (STANDING, 30, 0.0), (SITTING, 11 * 60, -20.0)])
-    assert len(alerts) == 1 and alerts[0].event_type == "prolonged_sitting"
-
-
-def test_anterior_tilt_needs_a_minute_and_tolerates_brief_corrections():
-    seq = [(STANDING, 40, 14.0), (STANDING, 3, 4.0), (STANDING, 30, 14.0)]
-    alerts = run(AlertRules(), seq)
-    assert [a.event_type for a in alerts] == ["anterior_tilt"]
-    assert alerts[0].t == 59.0
-    # A correction longer than the tolerance resets the count.
-    assert run(AlertRules(), [(STANDING, 40, 14.0), (STANDING, 10, 2.0), (STANDING, 40, 14.0)]) == []
-    # Tilt below the threshold or while sitting never fires.
-    assert run(AlertRules(), [(STANDING, 300, 9.5), (SITTING, 300, 15.0)]) == []
-
-
-def test_anterior_tilt_cool_down():
-    seq = [(STANDING, 70, 14.0), (STANDING, 10, 0.0), (STANDING, 70, 14.0), (STANDING, 600, 0.0), (STANDING, 70, 14)]
-    alerts = run(AlertRules(), seq)
-    assert [a.t for a in alerts] == [59.0, 809.0]
-
-
-def test_daily_budget_once_per_day():
-    params = AlertParams(daily_sitting_goal_s=3600.0, prolonged_sitting_s=10 * 3600)
-    alerts = run(AlertRules(params), [(SITTING, 2 * 3600, -20.0)])
-    assert [(a.event_type, a.t) for a in alerts] == [("daily_sitting_budget", 3599.0)]
-    assert alerts[0].id == "me-daily_sitting_budget-2026-05-04"
-
-
-def test_exercise_reminder_at_local_time_only_without_enough_exercise():
-    start = datetime(2026, 5, 4, 17, 0, tzinfo=BERLIN)
-    alerts = run(AlertRules(), [(STANDING, 7200, 0.0)], start=start)
-    assert [(a.event_type, a.time.strftime("%H:%M:%S")) for a in alerts] == [("exercise_reminder", "18:00:00")]
-    assert run(AlertRules(), [(STANDING, 7200, 0.0)], start=start, exercise_today_s=400.0) == []
-
-
-def test_quiet_hours_suppress_alerts():
-    rules = AlertRules(AlertParams(quiet_hours="22:00-07:00"))
-    start = datetime(2026, 5, 4, 22, 30, tzinfo=BERLIN)
-    assert run(rules, [(SITTING, 3000, -20.0)], start=start) == []
-    assert rules.suppressed == 3  # at 30, 40 and 50 min; the 18:00 exercise reminder was before the start
+from tests.processing.alerts.support import BERLIN, run
 
 
 def test_rule_state_survives_a_restart_without_duplicates():
@@ -99,35 +22,6 @@ def test_rule_state_survives_a_restart_without_duplicates():
     again.restore(saved)
     # The same day continues after a restart: the budget alert is not sent again.
     assert run(again, [(SITTING, 1900, -20.0)], t0=1900.0) == []
-
-
-def test_sensor_notices():
-    clock = LocalClock(datetime(2026, 5, 4, 9, 0, tzinfo=BERLIN))
-    rules = AlertRules()
-    assert rules.link(t=0.0, clock=clock, connected=False, device="WT901") == []
-    assert rules.tick(t=30.0, clock=clock) == []
-    [lost] = rules.tick(t=61.0, clock=clock, device="WT901")
-    assert lost.event_type == "sensor_disconnected" and lost.fields["since_s"] == 61
-    assert rules.tick(t=200.0, clock=clock) == []
-    [low] = rules.battery(t=300.0, clock=clock, battery_pct=12.0)
-    assert low.event_type == "battery_low" and "12 %" in low.message
-    assert rules.battery(t=400.0, clock=clock, battery_pct=11.0) == []
-    [moved] = rules.recalibrate(t=500.0, clock=clock, reason="up vector jumped by 40°")
-    assert moved.event_type == "recalibrate"
-
-
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        ({"prolonged_sitting_s": 0}, "prolonged_sitting_s must be positive"),
-        ({"quiet_hours": "22-7"}, "quiet_hours"),
-        ({"exercise_reminder_at": "6pm"}, "exercise_reminder_at '6pm' is not HH:MM"),
-        ({"cooldown_s": {"slouching": 5.0}}, "unknown alert kind 'slouching'"),
-    ],
-)
-def test_bad_parameters_are_refused(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        AlertParams(**kwargs)
 
 
 def test_whole_rule_state_round_trips_across_a_restart_with_another_stream_origin():
@@ -183,6 +77,8 @@ def test_a_new_state_field_that_does_not_say_how_it_is_saved_is_refused():
 
 
 #: The flat state an earlier version saved (written by that version for the run in the test below).
+
+
 FLAT_STATE_V1 = {
     "suppressed": 1,
     "next_sitting_alert_s": 750.0,
