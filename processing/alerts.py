@@ -234,15 +234,12 @@ def _load(kind: type[_M], data: Mapping[str, Any], origin_s: float) -> _M:
     return kind(**values)
 
 
-M = TypeVar("M")
-
-
-class _Part(Generic[M]):
+class _Part(Generic[_M]):
     """A part of the alert rules that owns a state (``memory``, a :func:`rule_state` dataclass)."""
 
-    def __init__(self, memory_type: type[M]) -> None:
+    def __init__(self, memory_type: type[_M]) -> None:
         self._memory_type = memory_type
-        self.memory: M = memory_type()
+        self.memory: _M = memory_type()
 
     def reset(self) -> None:
         """Forget everything: the state of a new stream."""
