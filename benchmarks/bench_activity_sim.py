@@ -48,13 +48,13 @@ from processing.calibration import calibrate  # noqa: E402
 from processing.features import EpochFeatures, FeatureExtractor  # noqa: E402
 from processing.gravity import make_up_estimator  # noqa: E402
 from processing.pipeline import PipelineParams, PostureTracker  # noqa: E402
-from sensor.sim_scenarios import with_stand_offset  # noqa: E402
 from sensor.simulate import (  # noqa: E402
     EpochTruth,
     EpochTruthBuilder,
     SensorModel,
     scenario_random,
     simulate_chunks,
+    with_stand_offset,
 )
 
 #: Sensor places on the belt for the offsets table: (z, y, x) mounting angles, degrees (the simulator's
@@ -71,7 +71,7 @@ def simulate_day(minutes: float, seed: int, rate: float, offset_deg: float, moun
     for samples, truth in simulate_chunks(scenario, sensor, seed=seed):
         feats.append(extractor.update(samples))
         parts.append(truths.update(truth))
-    feats.append(extractor.flush())
+    feats.append(extractor.finish())
     parts.append(truths.finish())
     return EpochFeatures.concat(feats), EpochTruth.concat(parts)
 
@@ -126,7 +126,7 @@ def run_seed(minutes: float, seed: int, rate: float) -> dict[str, float]:
     for samples, truth in simulate_chunks(scenario_random(minutes, seed), sensor, seed=seed):
         feats.append(extractor.update(samples))
         parts.append(truths.update(truth))
-    feats.append(extractor.flush())
+    feats.append(extractor.finish())
     parts.append(truths.finish())
     features = EpochFeatures.concat(feats)
     et = EpochTruth.concat(parts)

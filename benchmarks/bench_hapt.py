@@ -124,7 +124,7 @@ def load(data: Path) -> list[Run]:
             with open_recording(path) as rec:
                 extractor = FeatureExtractor(rate_hz=rec.info.rate_hz, up_estimator=make_up_estimator(rec.info.rate_hz))
                 parts = [extractor.update(chunk) for chunk in rec]
-                parts.append(extractor.flush())
+                parts.append(extractor.finish())
                 n_samples = rec.samples_read
         features = EpochFeatures.concat(parts)
         experiment = int(m.group(1))

@@ -49,8 +49,12 @@ from processing.features import EpochFeatures, FeatureExtractor  # noqa: E402
 from processing.gravity import make_up_estimator  # noqa: E402
 from processing.reclip import MountingTracker, ReclipEvent  # noqa: E402
 from processing.samples import Samples  # noqa: E402
-from sensor.sim_scenarios import with_stand_offset  # noqa: E402
-from sensor.simulate import SensorModel, scenario_random, simulate_chunks  # noqa: E402
+from sensor.simulate import (  # noqa: E402
+    SensorModel,
+    scenario_random,
+    simulate_chunks,
+    with_stand_offset,
+)
 
 #: Sensor places on the belt (the simulator's ``mounting_deg``, z-y-x degrees).
 PLACES = {"front": (0.0, 90.0, 0.0), "back": (0.0, -90.0, 0.0), "side": (0.0, 0.0, -90.0)}
@@ -76,7 +80,7 @@ def seeds_arg(text: str) -> list[int]:
 def features_of(chunks: Iterable[Samples], rate: float) -> EpochFeatures:
     fx = FeatureExtractor(rate_hz=rate, up_estimator=make_up_estimator(rate))
     parts = [fx.update(s) for s in chunks]
-    parts.append(fx.flush())
+    parts.append(fx.finish())
     return EpochFeatures.concat(parts)
 
 

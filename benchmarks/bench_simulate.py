@@ -1,4 +1,4 @@
-"""Speed, memory and realism of the simulated wearer (sensor/simulate.py). Prints tables.
+"""Speed, memory and realism of the simulated wearer (sensor/simulate/). Prints tables.
 
 python benchmarks/bench_simulate.py            # everything (about a minute on 2 cores)
 python benchmarks/bench_simulate.py --quick    # skip the 24 h runs

@@ -80,7 +80,7 @@ def run_one(
     sensor = SensorModel(rate_hz=rate, mounting_deg=mounting, jitter_s=0.001)  # type: ignore[arg-type]
     samples, truth = simulate(parse_scenario(SCENARIO), sensor, seed=seed)
     fx = FeatureExtractor(rate_hz=rate, up_estimator=make_up_estimator(rate))
-    features = EpochFeatures.concat([fx.update(samples), fx.flush()])
+    features = EpochFeatures.concat([fx.update(samples), fx.finish()])
     true_tilt, sel = masks(truth)
     n = min(len(features), len(true_tilt))
     variants = {"hipsense": features}
@@ -88,7 +88,7 @@ def run_one(
     hindsight = HindsightUp(rate)
     fx = FeatureExtractor(rate_hz=rate, up_estimator=hindsight)
     parts = [fx.update(piece) for piece in [*hindsight.push(samples), *hindsight.finish()]]
-    variants["hipsense analyze"] = EpochFeatures.concat([*parts, fx.flush()])
+    variants["hipsense analyze"] = EpochFeatures.concat([*parts, fx.finish()])
     if others:
         variants["VQF (online, 6D)"] = with_up(features, samples, up_vqf(samples, rate))
     if others and imufusion:
@@ -171,7 +171,7 @@ def hapt_check(root: Path) -> None:
         with warnings.catch_warnings(), open_recording(path) as rec:
             warnings.simplefilter("ignore")
             fx = FeatureExtractor(rate_hz=rec.info.rate_hz, up_estimator=make_up_estimator(rec.info.rate_hz))
-            f = EpochFeatures.concat([*(fx.update(c) for c in rec), fx.flush()])
+            f = EpochFeatures.concat([*(fx.update(c) for c in rec), fx.finish()])
         act = np.zeros(len(f), np.int64)
         for _, _, a, lo, hi in labels[labels[:, 0] == exp]:
             act[(f.t >= (lo - 1) / 50.0) & (f.t + 1.0 <= hi / 50.0)] = a

@@ -41,8 +41,11 @@ from processing.features import EpochFeatures, FeatureExtractor  # noqa: E402
 from processing.gravity import make_up_estimator  # noqa: E402
 from processing.pipeline import PipelineParams, PostureTracker  # noqa: E402
 from processing.transitions import Transition  # noqa: E402
-from sensor.sim_scenarios import Segment  # noqa: E402
-from sensor.simulate import SensorModel, simulate_chunks  # noqa: E402
+from sensor.simulate import (  # noqa: E402
+    Segment,
+    SensorModel,
+    simulate_chunks,
+)
 
 KINDS = ("stand-to-sit", "sit-to-stand")
 RATE = 50.0
@@ -82,7 +85,7 @@ def quick_sits(sits: list[float], tr_s: float = 2.0) -> tuple[list[Segment], lis
 def features_of(chunks: object, rate: float) -> EpochFeatures:
     fx = FeatureExtractor(rate_hz=rate, up_estimator=make_up_estimator(rate))
     parts = [fx.update(s) for s in chunks]  # type: ignore[attr-defined]
-    parts.append(fx.flush())
+    parts.append(fx.finish())
     return EpochFeatures.concat(parts)
 
 

@@ -126,7 +126,7 @@ def analyze_recording(
             except RecordingError as exc:
                 error = exc
         parts.extend(extractor.update(ready) for ready in hindsight.finish())
-        parts.append(extractor.flush())
+        parts.append(extractor.finish())
         samples_read = rec.samples_read
     if isinstance(error, EmptyRecordingError):
         raise error  # nothing was read: no timeline, no summary, exit 2
@@ -162,8 +162,9 @@ def analyze_recording(
     )
     tracker = PostureTracker(params)
     out = tracker.update(features)
-    bouts = out.bouts + tracker.finish()
-    exercise = out.exercise + tracker.finish_exercise()
+    end = tracker.finish()
+    bouts = out.bouts + end.bouts
+    exercise = out.exercise + end.exercise
     for event in tracker.reclips:
         # Live output cannot be corrected afterwards; a whole-recording analysis can: between the estimated
         # moment the sensor moved and its detection, the mounting is unknown.

@@ -98,16 +98,16 @@ def restore_day(
     day = tracker.clock.day(0.0)
     totals = store.day_totals_before(day, origin, anterior_tilt_deg=anterior_tilt_deg)
     ts, activity = store.epoch_activity(origin - lookback_s, origin)
-    tracker.restore(day, totals, recent_t=ts - origin, recent_activity=activity)
+    tracker.continue_day(day, totals, recent_t=ts - origin, recent_activity=activity)
     as_of = None
     saved = store.load_state(rules_key(wearer))
     if saved is not None and saved[1] <= origin + 1.0:
         try:
-            tracker.rules.restore(saved[0], origin_s=origin)
+            pipeline.restore_alert_state(saved[0], origin_s=origin)
             as_of = tracker.clock.local(saved[1] - origin)
         except (ValueError, TypeError, KeyError) as exc:
             log.warning("%s: the saved alert rule state is unreadable (%s); starting it afresh", store.path, exc)
-            tracker.rules.restore({}, origin_s=origin)
+            pipeline.restore_alert_state({}, origin_s=origin)
     return Restored(day, totals.seconds["sitting"], tracker.bouts.current_s, as_of)
 
 
@@ -115,7 +115,7 @@ def _load_rule_state(pipeline: Pipeline, path: Path | None) -> None:
     if path is None or not path.exists():
         return
     try:
-        pipeline.tracker.rules.restore(json.loads(path.read_text(encoding="utf-8")))
+        pipeline.restore_alert_state(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError) as exc:
         log.warning("%s: alert rule state unreadable (%s); starting afresh", path, exc)
 
@@ -124,7 +124,7 @@ def _save_rule_state(pipeline: Pipeline, path: Path | None) -> None:
     if path is None:
         return
     try:
-        write_private_text(path, json.dumps(pipeline.tracker.rules.state()))  # 0600, atomic
+        write_private_text(path, json.dumps(pipeline.alert_state()))  # 0600, atomic
     except OSError as exc:  # disk full: the rules start afresh next time (an alert may come twice)
         log.warning("%s: cannot save the alert rule state (%s)", path, exc.strerror or exc)
 

@@ -146,7 +146,7 @@ def store_sink(
         flush_s=1.0,
         retention_days=config.store.retention_days,
         on_flush=on_flush,
-        rules=pipeline.tracker.rules,
+        alert_state=pipeline.alert_state,
         rules_key=rules_key(pipeline.params.wearer),
     )
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol, TextIO
 from hipsense.mqtt import Publisher, last_alert_document, link_document
 from hipsense.private import StorageError
 from hipsense.store import HistoryStore
-from processing.alerts import Alert, AlertRules
+from processing.alerts import Alert
 from processing.bouts import Bout
 from processing.clock import LocalClock
 from processing.errors import HipsenseWarning
@@ -191,7 +191,8 @@ class StoreSink:
     flush_s: wall-clock seconds between writes (and at close), so the store sees a live day as it goes.
     retention_days: 1 s epochs older than this are pruned at close (day summaries stay).
     on_flush: called with the store after each write (e.g. to publish goal progress).
-    rules, rules_key: the alert rules whose whole state is kept in the store (key ``rules_key``) with every
+    alert_state, rules_key: the alert rules' whole state (``alert_state(origin_s)``, e.g.
+        :meth:`processing.pipeline.Pipeline.alert_state`) is kept in the store (key ``rules_key``) with every
         write, so that a restart restores them consistently with the stored epochs
         (:func:`hipsense.runtime.restore_day`).
     refresh_s: wall-clock seconds between recounts of the day summaries (and at close); the epochs themselves
@@ -210,12 +211,12 @@ class StoreSink:
         flush_s: float = 60.0,
         retention_days: float | None = None,
         on_flush: Callable[[HistoryStore], None] | None = None,
-        rules: AlertRules | None = None,
+        alert_state: Callable[[float], dict[str, Any]] | None = None,
         rules_key: str | None = None,
         refresh_s: float = 60.0,
     ) -> None:
         self.store = store
-        self.rules = rules
+        self.alert_state = alert_state
         self.rules_key = rules_key
         self._rules_state: dict[str, Any] | None = None
         self._alerts_waiting = False
@@ -246,8 +247,8 @@ class StoreSink:
         self._bouts += output.bouts
         self._alerts += output.alerts
         self._exercise += output.exercise
-        if self.rules is not None and (len(output.epochs) or output.alerts):
-            self._rules_state = self.rules.state(origin_s=self.clock.start.timestamp())
+        if self.alert_state is not None and (len(output.epochs) or output.alerts):
+            self._rules_state = self.alert_state(self.clock.start.timestamp())
         if output.alerts:
             self._alerts_waiting = True
         elif time.monotonic() - self._last_flush >= self.flush_s:

@@ -44,6 +44,7 @@ from processing.calibration import Calibration
 from processing.features import EpochFeatures
 from processing.nonwear import NonWearDetector
 from processing.samples import FloatArray
+from processing.stage import SnapshotState
 from processing.transitions import Transition, TransitionDetector
 
 Int8Array = NDArray[np.int8]
@@ -161,7 +162,7 @@ class ActivityParams:
             raise ValueError("walk_sit_drop_m must be > 0 (metres)")
 
 
-class StandingNeutral:
+class StandingNeutral(SnapshotState):
     """The wearer's standing tilt, degrees in the calibration's frame, from observations with weights.
 
     ``update(tilt_deg, weight)`` adds one observation (a rest next to a sit-down or stand-up, or the stop
@@ -187,6 +188,9 @@ class StandingNeutral:
         self._obs: list[tuple[float, float]] = []
         self.estimate_deg = self.prior_deg
         self.confidence = self._confidence()
+
+    def finish(self) -> None:
+        """The end of the stream: nothing is held back."""
 
     def update(self, tilt_deg: float, weight: float) -> None:
         if not math.isfinite(tilt_deg) or weight <= 0.0:
@@ -230,7 +234,7 @@ class StandingNeutral:
 _NONE, _SIT, _STAND, _LIE = range(4)
 
 
-class ActivityClassifier:
+class ActivityClassifier(SnapshotState):
     """Streaming activity per epoch: ``update(features, tilt_deg, calibration) -> codes``; see the module doc.
 
     ``transitions`` collects the sit-downs and stand-ups found (as :class:`Transition` with ``kind``), for
@@ -277,6 +281,10 @@ class ActivityClassifier:
         self._angle_label = False  # the last epoch's sitting or standing came from the angle alone
         self._revise: tuple[float, int] | None = None  # (t_start, code before) of a transition that shows it
         self._base: tuple[Transition, str] | None = None  # the movement in progress was decided: (event, kind)
+
+    def finish(self) -> Int8Array:
+        """The end of the stream: nothing is held back (no codes)."""
+        return np.empty(0, dtype=np.int8)
 
     @property
     def calibration(self) -> Calibration | None:
@@ -398,7 +406,7 @@ class ActivityClassifier:
         p = self.params
         self._angle_label = False
         up3 = (float(up[0]), float(up[1]), float(up[2])) if present else (0.0, 0.0, 1.0)
-        if self.nonwear.step(present=present, acc_std=acc_std, gyro_rms=gyro_rms, up=up3, incl_deg=incl):
+        if self.nonwear.update(present=present, acc_std=acc_std, gyro_rms=gyro_rms, up=up3, incl_deg=incl):
             self.detector.reset()
             self._set(_NONE)
             return UNKNOWN
@@ -413,7 +421,7 @@ class ActivityClassifier:
         self._gait_s = self._gait_s + 1.0 if steady else 0.0
         self._last_incl = incl
         gait = self._gait_s >= p.gait_s
-        event = self.detector.step(
+        event = self.detector.update(
             t, present=True, rest=rest, vert_acc=vert, vert_acc_late=late, incl_deg=incl, tilt_deg=tilt,
             up=up3, walking=gait, quiet=quiet,
         )  # fmt: skip

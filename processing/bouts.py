@@ -7,9 +7,10 @@ Unknown and lying epochs neither extend nor break a bout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from processing.activity import SITTING, STANDING, WALKING
+from processing.stage import SnapshotState
 
 
 @dataclass(frozen=True)
@@ -26,18 +27,27 @@ class Bout:
         return self.end_s - self.start_s
 
 
-@dataclass
-class BoutTracker:
-    """Streaming bout state machine; feed one epoch at a time with :meth:`step`."""
+class BoutTracker(SnapshotState):
+    """Streaming bout state machine: feed one epoch at a time to :meth:`update`; :meth:`finish` at the end.
 
-    break_s: float = 60.0
-    min_bout_s: float = 60.0
-    _start: float | None = None
-    _last_sit_end: float = 0.0
-    _sitting_s: float = 0.0
-    _break_start: float | None = None
-    _breaks: int = 0
-    completed: list[Bout] = field(default_factory=list)
+    break_s: a break (standing or walking) at least this long ends the bout, s.
+    min_bout_s: shorter bouts are not reported, s.
+    completed: the bouts reported so far, in order.
+    """
+
+    def __init__(self, *, break_s: float = 60.0, min_bout_s: float = 60.0) -> None:
+        self.break_s = break_s
+        self.min_bout_s = min_bout_s
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the bout in progress and the completed ones."""
+        self._start: float | None = None
+        self._last_sit_end = 0.0
+        self._sitting_s = 0.0
+        self._break_start: float | None = None
+        self._breaks = 0
+        self.completed: list[Bout] = []
 
     @property
     def current_s(self) -> float:
@@ -49,7 +59,7 @@ class BoutTracker:
         """A sitting bout is in progress."""
         return self._start is not None
 
-    def step(self, t: float, activity: int) -> Bout | None:
+    def update(self, t: float, activity: int) -> Bout | None:
         """Advance by the epoch starting at ``t``; return a bout if this epoch ended one."""
         if activity == SITTING:
             if self._start is None:
@@ -65,10 +75,10 @@ class BoutTracker:
         if self._break_start is None:
             self._break_start = t
         if t + 1.0 - self._break_start >= self.break_s:
-            return self.close()
+            return self.finish()
         return None
 
-    def close(self) -> Bout | None:
+    def finish(self) -> Bout | None:
         """End the bout in progress (at its last sitting epoch); return it if it lasted ``min_bout_s``."""
         if self._start is None:
             return None

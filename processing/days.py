@@ -52,6 +52,7 @@ from processing.activity import ACTIVITIES, SITTING, STANDING, UNKNOWN, WALKING
 from processing.bouts import BoutTracker
 from processing.clock import LocalClock
 from processing.samples import FloatArray
+from processing.stage import SnapshotState
 
 Int8Array = NDArray[np.int8]
 IntArray = NDArray[np.int64]
@@ -280,7 +281,7 @@ class _OpenDay:
     exercise_s: float = 0.0
 
 
-class DayBuilder:
+class DayBuilder(SnapshotState):
     """One wearer's days, streaming: feed :class:`EpochDays` in time order with :meth:`update` (recording after
     recording; each may be cut anywhere), get the days that are complete; :meth:`finish` gives the rest.
 
@@ -294,6 +295,7 @@ class DayBuilder:
         self.reset()
 
     def reset(self) -> None:
+        """Forget every day fed so far."""
         self._days: dict[int, _OpenDay] = {}
         self._bouts = BoutTracker()
         self._bout_day: int | None = None
@@ -309,7 +311,7 @@ class DayBuilder:
         return day
 
     def _close_bout(self) -> None:
-        bout = self._bouts.close()
+        bout = self._bouts.finish()
         if bout is not None and self._bout_day is not None:
             self._days[self._bout_day].bouts_s.append(bout.duration_s)
         self._bout_day = None
@@ -350,7 +352,7 @@ class DayBuilder:
         # Sitting bouts, on the day each starts (the same state machine as the pipeline's).
         steps = np.flatnonzero((activity == SITTING) | (activity == STANDING) | (activity == WALKING))
         for i in steps.tolist():
-            done = self._bouts.step(float(ts[i]), int(activity[i]))
+            done = self._bouts.update(float(ts[i]), int(activity[i]))
             if done is not None and self._bout_day is not None:
                 self._days[self._bout_day].bouts_s.append(done.duration_s)
             if not self._bouts.in_bout:

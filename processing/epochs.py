@@ -1,7 +1,7 @@
 """Per-sample streams reduced to 1 s epochs, chunk by chunk.
 
 Epoch ``k`` holds the samples with ``floor(t - t0) == k``, where ``t0`` is the first sample's time. An epoch is
-emitted once a sample of a later epoch arrives (or on :meth:`EpochAccumulator.flush`). Epochs that received no
+emitted once a sample of a later epoch arrives (or on :meth:`EpochAccumulator.finish`). Epochs that received no
 sample at all (a gap in the stream) are emitted too, with a count of zero, so downstream code sees the gap.
 """
 
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from processing.stage import SnapshotState
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -28,7 +30,7 @@ class EpochSums:
         return int(self.k.shape[0])
 
 
-class EpochAccumulator:
+class EpochAccumulator(SnapshotState):
     """Sums ``c`` per-sample columns into 1 s epochs; the result does not depend on chunk sizes.
 
     Values come column-major, ``(c, n)``: each column contiguous, which makes both filling them and the
@@ -38,7 +40,7 @@ class EpochAccumulator:
     >>> out = acc.update(np.array([0.0, 0.5, 1.0, 3.2]), np.array([[1.0, 2.0, 3.0, 4.0]]))
     >>> out.k.tolist(), out.count.tolist(), out.sums[:, 0].tolist()
     ([0, 1, 2], [2, 1, 0], [3.0, 3.0, 0.0])
-    >>> acc.flush().k.tolist()
+    >>> acc.finish().k.tolist()
     [3]
     """
 
@@ -47,6 +49,7 @@ class EpochAccumulator:
         self.reset()
 
     def reset(self) -> None:
+        """Forget the stream (a new one starts at its first sample)."""
         self.t0: float | None = None
         self._k_open = 0  # index of the epoch still being filled
         self._open_count = 0
@@ -82,7 +85,7 @@ class EpochAccumulator:
         self._open_sums = sums[-1].copy()
         return done
 
-    def flush(self) -> EpochSums:
+    def finish(self) -> EpochSums:
         """Emit the epoch still open (at the end of a recording)."""
         if self.t0 is None or self._open_count == 0:
             return self._empty()

@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 
 from processing.activity import WALKING
 from processing.samples import FloatArray
+from processing.stage import SnapshotState
 
 Int8Array = NDArray[np.int8]
 
@@ -86,7 +87,7 @@ class ExerciseBout:
         return self.end_s - self.start_s
 
 
-class ExerciseDetector:
+class ExerciseDetector(SnapshotState):
     """Streaming: ``update(t, tilt_deg, activity) -> bouts that ended``; ``finish()`` at the end of a stream.
 
     Chunk-invariant: the epochs are taken one at a time, whatever the chunks.
@@ -97,6 +98,7 @@ class ExerciseDetector:
         self.reset()
 
     def reset(self) -> None:
+        """Forget the stream."""
         self._last_t = -math.inf
         self._dir = 0  # +1: rising toward a maximum, -1: falling toward a minimum, 0: not known yet
         self._hi = (0.0, -math.inf)  # (t, tilt) of the highest / lowest value since the last turning point

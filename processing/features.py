@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from processing.epochs import EpochAccumulator, EpochSums
 from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
+from processing.stage import SnapshotState
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -134,7 +135,7 @@ def _features_from_sums(sums: EpochSums, t0: float, rate_hz: float) -> EpochFeat
         )
 
 
-class FeatureExtractor:
+class FeatureExtractor(SnapshotState):
     """Samples in, complete epoch features out; chunk invariant.
 
     rate_hz: nominal sample rate, Hz (for gap detection and coverage).
@@ -153,6 +154,7 @@ class FeatureExtractor:
         self.gaps = 0
 
     def reset(self) -> None:
+        """Forget the stream (the up estimator too)."""
         self._acc.reset()
         self.up_estimator.reset()
         self._t_last = None
@@ -198,8 +200,9 @@ class FeatureExtractor:
         np.multiply(vert, np.floor(since) + 1.0 - since, out=values[_VERT_LATE])
         return self._features(self._acc.update(t, values))
 
-    def flush(self) -> EpochFeatures:
-        return self._features(self._acc.flush())
+    def finish(self) -> EpochFeatures:
+        """The epoch still open, at the end of the stream."""
+        return self._features(self._acc.finish())
 
     def _features(self, sums: EpochSums) -> EpochFeatures:
         return _features_from_sums(sums, self._acc.t0 or 0.0, self.rate_hz)

@@ -8,9 +8,10 @@ from collections import deque
 
 from processing.orientation import OrientationEstimator, OrientationParams, estimate_up
 from processing.samples import FloatArray, Samples
+from processing.stage import SnapshotState
 
 
-class OrientationUp:
+class OrientationUp(SnapshotState):
     """Adapts :class:`OrientationEstimator` to the pipeline's ``UpEstimator``: returns ``up`` (n, 3)."""
 
     def __init__(self, params: OrientationParams) -> None:
@@ -22,12 +23,16 @@ class OrientationUp:
     def update(self, samples: Samples) -> FloatArray:
         return self.estimator.update(samples).up
 
+    def finish(self) -> FloatArray:
+        """The end of the stream: nothing is held back (no rows)."""
+        return self.estimator.finish().up
+
 
 def make_up_estimator(rate_hz: float) -> OrientationUp:
     return OrientationUp(OrientationParams(rate_hz=rate_hz))
 
 
-class HindsightUp:
+class HindsightUp(SnapshotState):
     """Hindsight (offline) up vectors for a stored recording, in memory bounded by a window, not the recording.
 
     Samples go in through :meth:`push` and come out delayed, in order, as released pieces: each window of

@@ -13,9 +13,9 @@ are ``unknown``.
 
 >>> det = NonWearDetector(after_s=2.0)
 >>> up = (0.0, 0.0, 1.0)
->>> [det.step(present=True, acc_std=0.01, gyro_rms=0.005, up=up, incl_deg=90.0) for _ in range(5)]
+>>> [det.update(present=True, acc_std=0.01, gyro_rms=0.005, up=up, incl_deg=90.0) for _ in range(5)]
 [False, False, True, True, True]
->>> det.step(present=True, acc_std=0.5, gyro_rms=0.4, up=up, incl_deg=90.0)
+>>> det.update(present=True, acc_std=0.5, gyro_rms=0.4, up=up, incl_deg=90.0)
 False
 """
 
@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import math
 
+from processing.stage import SnapshotState
 
-class NonWearDetector:
+
+class NonWearDetector(SnapshotState):
     """Streaming non-wear detector fed one epoch at a time (see the module docstring).
 
     acc_std: |acc| standard deviation below which an epoch is motionless, m/s².
@@ -56,11 +58,12 @@ class NonWearDetector:
         self.reset()
 
     def reset(self) -> None:
+        """Forget the motionless run."""
         self._anchor: tuple[float, float, float] | None = None
         self._still_s = 0.0
         self._upside_down_s = 0.0
 
-    def step(
+    def update(
         self,
         *,
         present: bool,
@@ -89,3 +92,6 @@ class NonWearDetector:
         self._still_s += 1.0
         self._upside_down_s = self._upside_down_s + 1.0 if incl_deg > self.implausible_deg else 0.0
         return self._still_s > self.after_s or self._upside_down_s > self.implausible_after_s
+
+    def finish(self) -> None:
+        """The end of the stream: nothing is held back (each epoch is decided as it comes)."""

@@ -58,6 +58,7 @@ from numpy.typing import NDArray
 
 from processing import _quat
 from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
+from processing.stage import SnapshotState
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -634,7 +635,7 @@ def _segments(init: BoolArray) -> list[tuple[int, int]]:
     return list(itertools.pairwise([*bounds, init.shape[0]]))
 
 
-class OrientationEstimator:
+class OrientationEstimator(SnapshotState):
     """Streaming gravity-direction (roll/pitch) estimator; see the module docstring.
 
     ``update(samples)`` accepts chunks of any size (1 sample to a whole recording) and returns one
@@ -658,6 +659,10 @@ class OrientationEstimator:
     def reset(self) -> None:
         """Forget all state (attitude, bias, rest, timing); the next sample initialises."""
         self.state = self._initial_state()
+
+    def finish(self) -> OrientationResult:
+        """The end of the stream: nothing is held back (a result without rows)."""
+        return OrientationResult.concat([])
 
     def update(self, samples: Samples) -> OrientationResult:
         """Process a chunk; rows of the result correspond to ``samples``. Raises ValueError if ``t`` does not

@@ -9,8 +9,10 @@ then :class:`PostureTracker` over the epochs.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +28,7 @@ from processing.features import EpochFeatures, FeatureExtractor, UpEstimator
 from processing.gravity import make_up_estimator
 from processing.reclip import MountingTracker, ReclipEvent, ReclipParams
 from processing.samples import FloatArray, Samples
+from processing.stage import SnapshotState
 
 BoolArray = NDArray[np.bool_]
 Int8Array = NDArray[np.int8]
@@ -137,11 +140,20 @@ class PipelineOutput:
     exercise: list[ExerciseBout] = field(default_factory=list)
 
 
-class PostureTracker:
-    """Stage two: epoch features -> calibration, tilt, activity, bouts, day totals and alerts (streaming)."""
+class PostureTracker(SnapshotState):
+    """Stage two: epoch features -> calibration, tilt, activity, bouts, day totals and alerts (streaming).
+
+    The streaming contract (:mod:`processing.stage`): ``update(features)``, ``finish()``, ``reset()``,
+    ``snapshot()`` / ``restore()``; :meth:`continue_day` continues a stored day after a restart.
+    """
 
     def __init__(self, params: PipelineParams) -> None:
         self.params = params
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: every stage, the days, the re-clips (the state of a new stream)."""
+        params = self.params
         self.mounting = MountingTracker(
             calibration=params.calibration,
             neutral=params.neutral,
@@ -235,13 +247,13 @@ class PostureTracker:
         for event in mount.events:
             if isinstance(event, ReclipEvent):
                 self.reclips.append(event)
-                alerts += self.rules.on_recalibrate(t=event.t_detected, clock=self.clock, reason=event.reason)
+                alerts += self.rules.recalibrate(t=event.t_detected, clock=self.clock, reason=event.reason)
         bouts: list[Bout] = []
         tilt_threshold = self.params.alerts.anterior_tilt_deg
         for i in range(m):
             t = float(features.t[i])
             a = int(activity[i])
-            done = self.bouts.step(t, a)
+            done = self.bouts.update(t, a)
             if done is not None:
                 bouts.append(done)
             day = self.days[self.clock.day(t)]
@@ -249,7 +261,7 @@ class PostureTracker:
             bout_s[i] = self.bouts.current_s
             today_s[i] = day.seconds["sitting"]
             alerts.extend(
-                self.rules.step(
+                self.rules.update(
                     t=t,
                     clock=self.clock,
                     activity=a,
@@ -264,7 +276,7 @@ class PostureTracker:
         )
         return PipelineOutput(epochs, alerts, bouts, exercise)
 
-    def restore(self, day: date, totals: DayTotals, *, recent_t: FloatArray, recent_activity: Int8Array) -> None:
+    def continue_day(self, day: date, totals: DayTotals, *, recent_t: FloatArray, recent_activity: Int8Array) -> None:
         """Continue a day after a restart: ``totals`` are the local ``day``'s totals so far, and the epochs
         before this stream's start (``recent_t``: (n,) their starts on this stream's clock, s, negative;
         ``recent_activity``: (n,) codes into ACTIVITIES, in time order) rebuild the sitting bout in progress.
@@ -272,39 +284,37 @@ class PostureTracker:
         """
         self.days[day] = totals
         for t, a in zip(recent_t.tolist(), recent_activity.tolist(), strict=True):
-            self.bouts.step(float(t), int(a))
+            self.bouts.update(float(t), int(a))
         self.bouts.completed.clear()
 
     def link(self, *, t: float, connected: bool, device: str = "") -> list[Alert]:
         """The sensor link went down or came back at stream time ``t``."""
-        return self.rules.on_link(t=t, clock=self.clock, connected=connected, device=device)
+        return self.rules.link(t=t, clock=self.clock, connected=connected, device=device)
 
     def battery(self, *, t: float, battery_pct: float) -> list[Alert]:
-        return self.rules.on_battery(t=t, clock=self.clock, battery_pct=battery_pct)
+        return self.rules.battery(t=t, clock=self.clock, battery_pct=battery_pct)
 
     def tick(self, *, t: float, device: str = "") -> list[Alert]:
         """Time passes without samples (the sensor is away)."""
         return self.rules.tick(t=t, clock=self.clock, device=device)
 
-    def finish(self) -> list[Bout]:
-        """Close the sitting bout in progress at the end of the stream."""
-        done = self.bouts.close()
-        return [done] if done is not None else []
+    def finish(self) -> PipelineOutput:
+        """The end of the stream: the sitting bout and the exercise bout in progress, closed (the exercise
+        counted in its day)."""
+        bout = self.bouts.finish()
+        exercise = self.exercise.finish()
+        for ex in exercise:
+            self.days[self.clock.day(ex.start_s)].exercise_s += ex.duration_s
+        return PipelineOutput(_empty_epochs(), [], [bout] if bout is not None else [], exercise)
 
     def log_exercise(self, day: date, seconds: float) -> None:
         """Exercise logged by hand (CLI or MQTT) counts toward the day, like detected exercise."""
         self.days[day].exercise_s += seconds
 
-    def finish_exercise(self) -> list[ExerciseBout]:
-        """Close the exercise bout in progress at the end of the stream (and count it in its day)."""
-        done = self.exercise.finish()
-        for ex in done:
-            self.days[self.clock.day(ex.start_s)].exercise_s += ex.duration_s
-        return done
 
-
-class Pipeline:
-    """The streaming pipeline: ``update(samples) -> PipelineOutput``; ``finish()`` at the end of a stream."""
+class Pipeline(SnapshotState):
+    """The streaming pipeline: ``update(samples) -> PipelineOutput``; ``finish()`` at the end of a stream;
+    ``reset()``; ``snapshot()`` / ``restore()`` (the streaming contract, :mod:`processing.stage`)."""
 
     def __init__(self, params: PipelineParams, *, up_estimator: UpEstimator | None = None) -> None:
         self.params = params
@@ -316,11 +326,31 @@ class Pipeline:
     def update(self, samples: Samples) -> PipelineOutput:
         return self.tracker.update(self.features.update(samples))
 
+    @property
+    def clock(self) -> LocalClock:
+        """Stream time <-> the wearer's local wall time."""
+        return self.tracker.clock
+
+    def alert_state(self, origin_s: float = 0.0) -> dict[str, Any]:
+        """The alert rules' whole state as JSON-able data (:meth:`processing.alerts.AlertRules.state`), to keep
+        across a restart. origin_s: the absolute time of stream t = 0 (Unix s), or 0 for stream times."""
+        return self.tracker.rules.state(origin_s)
+
+    def restore_alert_state(self, state: Mapping[str, Any], origin_s: float = 0.0) -> None:
+        """Load :meth:`alert_state` (of this or an earlier version) before the first update; ``{}`` starts the
+        rules afresh. ValueError or TypeError for a malformed state."""
+        self.tracker.rules.restore(state, origin_s)
+
     def finish(self) -> PipelineOutput:
-        out = self.tracker.update(self.features.flush())
-        return PipelineOutput(
-            out.epochs, out.alerts, out.bouts + self.tracker.finish(), out.exercise + self.tracker.finish_exercise()
-        )
+        """The end of the stream: the last epoch, and the bouts still open, closed."""
+        out = self.tracker.update(self.features.finish())
+        end = self.tracker.finish()
+        return PipelineOutput(out.epochs, out.alerts + end.alerts, out.bouts + end.bouts, out.exercise + end.exercise)
+
+    def reset(self) -> None:
+        """Forget the stream (the state of a new one)."""
+        self.features.reset()
+        self.tracker.reset()
 
 
 __all__ = [

@@ -60,6 +60,7 @@ from processing.calibration import (
 )
 from processing.features import EpochFeatures
 from processing.samples import STANDARD_GRAVITY, FloatArray
+from processing.stage import SnapshotState
 from processing.transitions import Transition, TransitionDetector, sit_stand_rests, stand_sit
 
 BoolArray = NDArray[np.bool_]
@@ -192,7 +193,7 @@ def _rolling_sum(prev: FloatArray, new: FloatArray, n: int) -> tuple[FloatArray,
     return sums, (end - start).astype(np.int64)
 
 
-class MountingTracker:
+class MountingTracker(SnapshotState):
     """Streaming calibration state over epoch features: ``update(features) -> MountingOutput``.
 
     calibration: a known calibration to start with (stored or guided), or None to calibrate itself.
@@ -260,6 +261,10 @@ class MountingTracker:
         self._sit_ok_t = t
 
     # -- public ---------------------------------------------------------------------------------------
+
+    def finish(self) -> MountingOutput:
+        """The end of the stream: nothing is held back (an output without epochs)."""
+        return self.update(EpochFeatures.concat([]))
 
     def update(self, features: EpochFeatures) -> MountingOutput:
         m = len(features)
@@ -439,7 +444,7 @@ class MountingTracker:
         self._quiet_run = self._quiet_run + 1 if still else 0
         self._last_up = up
         up3 = (float(up[0]), float(up[1]), float(up[2]))
-        event = self._posture_det.step(
+        event = self._posture_det.update(
             float(part.t[e]), present=True, rest=rest, vert_acc=vert, vert_acc_late=late, incl_deg=0.0,
             tilt_deg=math.nan, up=up3, walking=self._walk_run_u >= 3, quiet=quiet,
         )  # fmt: skip

@@ -16,16 +16,16 @@ last ``max_epochs`` epochs only, starting from the epoch before them.
 
 >>> det = TransitionDetector()
 >>> rest = dict(present=True, incl_deg=0.0, tilt_deg=0.0)
->>> det.step(-1.0, rest=True, vert_acc=0.0, vert_acc_late=0.0, **rest) is None
+>>> det.update(-1.0, rest=True, vert_acc=0.0, vert_acc_late=0.0, **rest) is None
 True
->>> det.step(0.0, rest=True, vert_acc=0.0, vert_acc_late=0.0, **rest) is None
+>>> det.update(0.0, rest=True, vert_acc=0.0, vert_acc_late=0.0, **rest) is None
 True
 >>> # 1 s falling at 0.5 m/s², then 1 s braking: the pelvis went down 0.5 m/s² x 1 s² = 0.5 m
->>> det.step(1.0, rest=False, vert_acc=-0.5, vert_acc_late=-0.25, **rest) is None
+>>> det.update(1.0, rest=False, vert_acc=-0.5, vert_acc_late=-0.25, **rest) is None
 True
->>> det.step(2.0, rest=False, vert_acc=0.5, vert_acc_late=0.25, **rest) is None
+>>> det.update(2.0, rest=False, vert_acc=0.5, vert_acc_late=0.25, **rest) is None
 True
->>> round(det.step(3.0, rest=True, vert_acc=0.0, vert_acc_late=0.0, **rest).dz_m, 3)
+>>> round(det.update(3.0, rest=True, vert_acc=0.0, vert_acc_late=0.0, **rest).dz_m, 3)
 -0.5
 """
 
@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from processing.features import EpochFeatures
+from processing.stage import SnapshotState
 
 _COS_STEADY = math.cos(math.radians(3.0))  # two resting epochs this close in orientation make an anchor
 _MIN_TURN2 = (2.0 * math.sin(math.radians(1.5))) ** 2  # turns below 3° between the rests: interpolate in time
@@ -95,8 +96,8 @@ class _Epoch:
     up: tuple[float, float, float]
 
 
-class TransitionDetector:
-    """Streaming: feed every epoch in order with :meth:`step`.
+class TransitionDetector(SnapshotState):
+    """Streaming: feed every epoch in order with :meth:`update`.
 
     A movement starts after an *anchor*: a quiet epoch preceded by one within 3° of it, or an epoch of steady
     walking (the mean vertical velocity over a step cycle is zero; the caller says which vigorous epochs are
@@ -122,7 +123,10 @@ class TransitionDetector:
         self._last_quiet = False
         self._last: _Epoch | None = None
 
-    def step(
+    def finish(self) -> None:
+        """The end of the stream: a movement still in progress is not a transition (nothing to give)."""
+
+    def update(
         self,
         t: float,
         *,
@@ -248,7 +252,7 @@ def sit_stand_rests(features: EpochFeatures, *, drop_m: float = 0.15, max_turn_d
         if not (features.coverage[e] >= 0.5 and np.all(np.isfinite(up))):
             det.reset()
             continue
-        event = det.step(
+        event = det.update(
             float(features.t[e]), present=True, rest=bool(acc_std[e] < 0.3 and gyro_rms[e] < 0.3),
             vert_acc=float(features.vert_acc[e]), vert_acc_late=float(features.vert_acc_late[e]), incl_deg=0.0,
             tilt_deg=math.nan, up=(float(up[0]), float(up[1]), float(up[2])),

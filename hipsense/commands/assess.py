@@ -1,10 +1,9 @@
 """``hipsense assess``: a guided two-minute posture check-up, stored to compare over the weeks.
 
-The wearer stands in neutral, tips the pelvis fully forward, then fully back, sits, and stands up. From it:
-the pelvic-tilt range of motion (furthest anterior and posterior tilt from the check-up's own neutral), the
-tilt while sitting, the time to stand up after the prompt, and (when the wearer has a stored calibration)
-where today's neutral standing lies relative to it. The check-up calibrates itself from its neutral standing
-and its sitting, so it holds whatever the sensor's mounting that day.
+The wearer stands in neutral, tips the pelvis fully forward, then fully back, sits, and stands up. The
+measures (:mod:`processing.assess`): the pelvic-tilt range of motion, the tilt while sitting, the time to
+stand up after the prompt, and (with a stored calibration) where today's neutral standing lies relative to it.
+This module reads the recording (or records the check-up live), prints the result and stores it.
 
 Live (``--live``, prompts on the terminal; ``--virtual`` for a simulated wearer) or on a recording, with the
 phases on the fixed timeline (:data:`PHASES`, from ``--at``) or given one by one as windows.
@@ -16,11 +15,8 @@ import argparse
 import asyncio
 import sys
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import numpy as np
 
 from hipsense.calstore import load_calibration
 from hipsense.commands._common import add_recording_flags, parse_window
@@ -28,28 +24,15 @@ from hipsense.commands._guided import record_guided
 from hipsense.commands.live import add_sensor_flags
 from hipsense.config import load_config
 from hipsense.store import Assessment, HistoryStore
-from processing.calibration import Calibration, CalibrationError, calibrate_guided, pelvic_angles
+from processing.assess import PHASES, measure, timeline
+from processing.calibration import CalibrationError
 from processing.errors import ConfigError
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
-from processing.samples import FloatArray
 from sensor.recording import open_recording
 
-#: The check-up's phases: (name, seconds, what the wearer is asked to do).
-PHASES: tuple[tuple[str, float, str], ...] = (
-    ("neutral", 20.0, "Stand still, upright and relaxed, looking ahead"),
-    ("anterior", 15.0, "Tip your pelvis fully forward (arch your low back) and hold it"),
-    ("posterior", 15.0, "Tuck your pelvis fully back (flatten your low back) and hold it"),
-    ("sit", 30.0, "Sit down on a chair and sit relaxed"),
-    ("stand", 20.0, "Stand up, and stand still"),
-)
 #: The virtual wearer of ``assess --live --virtual``: the check-up, done well.
 GUIDED_SCENARIO = "stand 20 tilt=0, stand 15 tilt=15, stand 15 tilt=-15, sit 30, stand 20 tilt=0"
-#: Seconds at the start of a phase left out (moving into the posture).
-SETTLE_S = 3.0
-#: Standing up is over when the tilt stays within this of neutral, degrees, for STEADY_EPOCHS epochs.
-STAND_TOLERANCE_DEG = 5.0
-STEADY_EPOCHS = 3
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -94,84 +77,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-@dataclass(frozen=True)
-class Measures:
-    """What a check-up measures; see :class:`hipsense.store.Assessment`."""
-
-    neutral_deg: float | None
-    anterior_max_deg: float
-    posterior_max_deg: float
-    sitting_deg: float | None
-    sit_to_stand_s: float | None
-
-    @property
-    def range_deg(self) -> float:
-        return self.anterior_max_deg - self.posterior_max_deg
-
-
-def timeline(at: float = 0.0) -> dict[str, tuple[float, float]]:
-    """The phases' windows on the fixed timeline starting at ``at`` s.
-
-    >>> timeline()["sit"]
-    (50.0, 80.0)
-    """
-    windows = {}
-    t = at
-    for name, seconds, _ in PHASES:
-        windows[name] = (t, t + seconds)
-        t += seconds
-    return windows
-
-
-def measure(
-    features: EpochFeatures, windows: dict[str, tuple[float, float]], *, stored: Calibration | None = None
-) -> Measures:
-    """The check-up's measures from its epoch features and phase windows (s). Raises CalibrationError."""
-    n0, n1 = windows["neutral"]
-    neutral = (n0 + min(2.0, (n1 - n0) / 4), n1 - min(2.0, (n1 - n0) / 4))
-    cal = calibrate_guided(features, neutral)
-    tilt, _ = pelvic_angles(features.up, cal)
-    usable = (features.coverage >= 0.5) & np.isfinite(tilt)
-
-    def phase(name: str, settle: float = SETTLE_S) -> FloatArray:
-        lo, hi = windows[name]
-        inside = usable & (features.t >= lo + min(settle, (hi - lo) / 2)) & (features.t + 1.0 <= hi)
-        return tilt[inside]
-
-    anterior, posterior = phase("anterior"), phase("posterior")
-    for name, values in (("anterior", anterior), ("posterior", posterior)):
-        if values.size == 0:
-            lo, hi = windows[name]
-            raise CalibrationError(
-                f"no usable epochs in the {name} phase ({lo:g}:{hi:g} s)",
-                hint="check the phase windows (--at, or --anterior/--posterior START:END) against the recording",
-            )
-    sitting = phase("sit")
-    neutral_deg = None
-    if stored is not None:
-        ref, _ = pelvic_angles(features.up, stored)
-        inside = usable & (features.t >= neutral[0]) & (features.t + 1.0 <= neutral[1])
-        neutral_deg = float(np.median(ref[inside])) if inside.any() else None
-    return Measures(
-        neutral_deg=neutral_deg,
-        anterior_max_deg=float(np.max(anterior)),
-        posterior_max_deg=float(np.min(posterior)),
-        sitting_deg=float(np.median(sitting)) if sitting.size else None,
-        sit_to_stand_s=_stand_up_s(features.t, tilt, usable, windows["stand"]),
-    )
-
-
-def _stand_up_s(t: FloatArray, tilt: FloatArray, usable: np.ndarray, window: tuple[float, float]) -> float | None:
-    """Seconds from the prompt (the window's start) to the first of STEADY_EPOCHS epochs near neutral."""
-    lo, hi = window
-    idx = np.flatnonzero((t >= lo) & (t + 1.0 <= hi))
-    near = usable[idx] & (np.abs(tilt[idx]) <= STAND_TOLERANCE_DEG)
-    for j in range(len(idx) - STEADY_EPOCHS + 1):
-        if near[j : j + STEADY_EPOCHS].all():
-            return float(t[idx[j]] - lo)
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     if args.live:
         if args.recording is not None:
@@ -202,7 +107,7 @@ def _assess_recording(args: argparse.Namespace, *, source: str, when: datetime |
         extractor = FeatureExtractor(rate_hz=info.rate_hz, up_estimator=make_up_estimator(info.rate_hz))
         for chunk in rec:
             parts.append(extractor.update(chunk))
-        parts.append(extractor.flush())
+        parts.append(extractor.finish())
     features = EpochFeatures.concat(parts)
     name = args.recording.name
     end_s = float(features.t[-1] + 1.0) if len(features) else 0.0

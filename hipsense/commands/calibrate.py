@@ -129,7 +129,7 @@ def _calibrate_recording(args: argparse.Namespace) -> int:
                 inside = (chunk.t >= walk[0]) & (chunk.t < walk[1])
                 if inside.any():
                     walk_samples.append(Samples(chunk.t[inside], chunk.acc[inside], chunk.gyro[inside]))
-        parts.append(extractor.flush())
+        parts.append(extractor.finish())
     features = EpochFeatures.concat(parts)
     name = args.recording.name
     end_s = float(features.t[-1] + 1.0) if len(features) else 0.0

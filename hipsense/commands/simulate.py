@@ -12,8 +12,16 @@ from tqdm import tqdm
 
 from processing.errors import ConfigError
 from sensor.recording import RecordingWriter
-from sensor.sim_scenarios import Segment, parse_scenario, scenario_random, scenario_workday
-from sensor.simulate import EpochTruthBuilder, SensorModel, simulate_chunks, write_truth_csv
+from sensor.simulate import (
+    EpochTruthBuilder,
+    Segment,
+    SensorModel,
+    parse_scenario,
+    scenario_random,
+    scenario_workday,
+    simulate_chunks,
+    write_truth_csv,
+)
 
 
 def truth_path(out: Path) -> Path:

@@ -11,8 +11,9 @@ import pytest
 
 from hipsense import cli
 from hipsense.calstore import save_calibration
-from hipsense.commands.assess import GUIDED_SCENARIO, timeline
+from hipsense.commands.assess import GUIDED_SCENARIO
 from hipsense.store import MIGRATIONS, HistoryStore, migrate
+from processing.assess import timeline
 from processing.calibration import Calibration
 from processing.clock import LocalClock
 from processing.exercise import ExerciseBout

@@ -18,8 +18,7 @@ import pytest
 
 from hipsense.cli import main
 from sensor.recording import write_recording
-from sensor.sim_scenarios import parse_scenario
-from sensor.simulate import SensorModel, simulate
+from sensor.simulate import SensorModel, parse_scenario, simulate
 
 MIN_WEAR = ["--min-wear-h", "0.1"]  # the study's recordings last minutes, not hours
 PATTERN = ["--wearer-from", r"(?P<wearer>subj\d+)_"]

@@ -100,7 +100,9 @@ def test_virtual_witmotion_to_mqtt_alerts_through_a_link_drop(
     # The alert rules' state is kept in the history store for the next start (no alert twice after a restart).
     with sqlite3.connect(home / "data" / "history.sqlite3") as db:
         (saved_text,) = db.execute("SELECT value FROM runtime_state WHERE key = 'rules/me'").fetchone()
-    assert json.loads(saved_text)["next_sitting_alert_s"] == 660.0  # 60 s threshold + the 600 s reminder interval
+    saved = json.loads(saved_text)
+    assert saved["version"] == 2
+    assert saved["prolonged_sitting"]["next_alert_s"] == 660.0  # 60 s threshold + the 600 s reminder interval
 
     # The raw stream was recorded, with the outage as a gap (the virtual WitMotion has no counter).
     with open_recording(record) as rec, pytest.warns(Warning, match="gap of"):

@@ -63,7 +63,9 @@ def test_rule_state_is_restored_only_when_saved_before_the_start(tmp_path: Path)
         store.save_state(rules_key("anna"), saved, ts=(NINE + timedelta(minutes=10)).timestamp())
         later = _pipeline(NINE + timedelta(minutes=11))
         assert restore_day(later, store, wearer="anna", anterior_tilt_deg=10.0).rules_as_of is not None
-        assert later.tracker.rules.state()["next_sitting_alert_s"] == 2400.0
+        # The flat state of an earlier version reads into the parts of the current one.
+        assert later.alert_state()["prolonged_sitting"]["next_alert_s"] == 2400.0
+        assert later.alert_state()["daily_sitting_budget"]["day"] == "2026-03-02"
         earlier = _pipeline(NINE + timedelta(minutes=5))  # a replay of an earlier part: the state is newer
         assert restore_day(earlier, store, wearer="anna", anterior_tilt_deg=10.0).rules_as_of is None
-        assert earlier.tracker.rules.state()["next_sitting_alert_s"] is None
+        assert earlier.alert_state()["prolonged_sitting"]["next_alert_s"] is None

@@ -17,8 +17,7 @@ from processing.alerts import AlertParams
 from processing.calibration import Calibration
 from processing.pipeline import Pipeline, PipelineOutput, PipelineParams
 from processing.samples import Samples
-from sensor.sim_scenarios import parse_scenario
-from sensor.simulate import SensorModel, simulate
+from sensor.simulate import SensorModel, parse_scenario, simulate
 from sensor.source import SourceEvent
 from tests.support.broker import Broker
 from tests.support.mqtt import publish_all

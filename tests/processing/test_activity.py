@@ -10,15 +10,14 @@ from processing.calibration import Calibration, pelvic_angles
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
 from processing.samples import Samples
-from sensor.sim_scenarios import parse_scenario
-from sensor.simulate import SensorModel, epoch_truth, simulate
+from sensor.simulate import SensorModel, epoch_truth, parse_scenario, simulate
 
 RATE = 50.0
 
 
 def features_of(samples: Samples, rate: float = RATE) -> EpochFeatures:
     fx = FeatureExtractor(rate_hz=rate, up_estimator=make_up_estimator(rate))
-    return EpochFeatures.concat([fx.update(samples), fx.flush()])
+    return EpochFeatures.concat([fx.update(samples), fx.finish()])
 
 
 #: The calibration below is the sensor's true mounting, which is right only for an accelerometer without bias,

@@ -8,11 +8,11 @@ def feed(tracker, sequence):
     done = []
     for activity, seconds in sequence:
         for _ in range(seconds):
-            bout = tracker.step(t, activity)
+            bout = tracker.update(t, activity)
             if bout:
                 done.append(bout)
             t += 1.0
-    last = tracker.close()
+    last = tracker.finish()
     if last:
         done.append(last)
     return done

@@ -36,7 +36,7 @@ MOUNTINGS = {
 
 def features_of(samples: Samples, rate_hz: float = 100.0) -> EpochFeatures:
     fx = FeatureExtractor(rate_hz=rate_hz, up_estimator=make_up_estimator(rate_hz))
-    return EpochFeatures.concat([fx.update(samples), fx.flush()])
+    return EpochFeatures.concat([fx.update(samples), fx.finish()])
 
 
 def rotation_error_deg(a: np.ndarray, b: np.ndarray) -> float:

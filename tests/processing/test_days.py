@@ -13,8 +13,7 @@ from processing.clock import LocalClock
 from processing.days import DayBuilder, DayParams, EpochDays, local_days, summarize_day
 from processing.features import EpochFeatures
 from processing.pipeline import Pipeline, PipelineParams, PostureTracker
-from sensor.sim_scenarios import parse_scenario
-from sensor.simulate import SensorModel, simulate
+from sensor.simulate import SensorModel, parse_scenario, simulate
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

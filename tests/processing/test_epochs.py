@@ -13,7 +13,7 @@ def _run(t, values, chunks):
         parts.append(out)
         start += size
     assert start == len(t)
-    parts.append(acc.flush())
+    parts.append(acc.finish())
     return (
         np.concatenate([p.k for p in parts]),
         np.concatenate([p.count for p in parts]),

@@ -9,8 +9,7 @@ from processing.activity import ACTIVITIES
 from processing.calibration import Calibration
 from processing.pipeline import Epochs, Pipeline, PipelineParams
 from processing.samples import Samples
-from sensor.sim_scenarios import parse_scenario
-from sensor.simulate import SensorModel, epoch_truth, simulate
+from sensor.simulate import SensorModel, epoch_truth, parse_scenario, simulate
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +94,7 @@ def test_pelvic_tilt_drills_count_as_exercise_in_the_day():
 
 
 def self_calibrated(spec: str, seed: int, mounting: object = "random", offset_deg: float = 0.0):
-    from sensor.sim_scenarios import with_stand_offset
+    from sensor.simulate import with_stand_offset
 
     sensor = SensorModel(rate_hz=50.0, mounting_deg=mounting, jitter_s=0.002, drop_rate=0.002)  # type: ignore[arg-type]
     samples, truth = simulate(with_stand_offset(parse_scenario(spec), offset_deg), sensor, seed=seed)

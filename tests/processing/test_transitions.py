@@ -11,8 +11,7 @@ from processing.calibration import Calibration, pelvic_angles
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
 from processing.transitions import Transition, TransitionDetector
-from sensor.sim_scenarios import parse_scenario
-from sensor.simulate import SensorModel, simulate
+from sensor.simulate import SensorModel, parse_scenario, simulate
 
 UP = (0.0, 0.0, 1.0)
 
@@ -21,7 +20,7 @@ def feed(det: TransitionDetector, epochs: list[tuple[bool, float, float]], *, bi
     """Epochs of (rest, vert_acc, vert_acc_late) at 1 s spacing, all with the same bias added."""
     out = []
     for i, (rest, a, late) in enumerate(epochs):
-        e = det.step(
+        e = det.update(
             float(i), present=True, rest=rest, vert_acc=a + bias, vert_acc_late=late + 0.5 * bias,
             incl_deg=0.0, tilt_deg=0.0, up=UP,
         )  # fmt: skip
@@ -49,15 +48,17 @@ def test_a_pause_inside_a_slow_transition_gives_an_event_that_supersedes_the_fir
 def test_a_gap_forgets_the_movement():
     det = TransitionDetector()
     feed(det, [(True, 0.0, 0.0)] * 2 + [(False, -0.4, -0.2)])
-    assert det.step(3.0, present=False, rest=True, vert_acc=0.0, vert_acc_late=0.0, incl_deg=0.0, tilt_deg=0.0) is None
-    assert det.step(4.0, present=True, rest=True, vert_acc=0.0, vert_acc_late=0.0, incl_deg=0.0, tilt_deg=0.0) is None
+    assert (
+        det.update(3.0, present=False, rest=True, vert_acc=0.0, vert_acc_late=0.0, incl_deg=0.0, tilt_deg=0.0) is None
+    )
+    assert det.update(4.0, present=True, rest=True, vert_acc=0.0, vert_acc_late=0.0, incl_deg=0.0, tilt_deg=0.0) is None
 
 
 def simulated_events(spec: str, seed: int) -> list[Transition]:
     sensor = SensorModel(rate_hz=50.0, mounting_deg=(40.0, 70.0, 10.0), jitter_s=0.002)
     samples, truth = simulate(parse_scenario(spec), sensor, seed=seed)
     fx = FeatureExtractor(rate_hz=50.0, up_estimator=make_up_estimator(50.0))
-    f = EpochFeatures.concat([fx.update(samples), fx.flush()])
+    f = EpochFeatures.concat([fx.update(samples), fx.finish()])
     assert f.vert_acc is not None and f.vert_acc_late is not None
     cal = Calibration(truth.mounting, "guided", "assumed")
     tilt, _ = pelvic_angles(f.up, cal)
@@ -66,7 +67,7 @@ def simulated_events(spec: str, seed: int) -> list[Transition]:
     det = TransitionDetector()
     events = []
     for i in range(len(f)):
-        e = det.step(
+        e = det.update(
             float(f.t[i]), present=True, rest=bool(f.acc_norm_std[i] < 0.3 and gyro_rms[i] < 0.3),
             vert_acc=float(f.vert_acc[i]), vert_acc_late=float(f.vert_acc_late[i]), incl_deg=float(incl[i]),
             tilt_deg=float(tilt[i]), up=(float(f.up[i, 0]), float(f.up[i, 1]), float(f.up[i, 2])),

@@ -23,8 +23,7 @@ import numpy as np
 
 from processing.samples import Samples
 from sensor.recording import hsb, write_recording
-from sensor.sim_scenarios import parse_scenario
-from sensor.simulate import SensorModel, simulate
+from sensor.simulate import SensorModel, parse_scenario, simulate
 
 RATE_HZ = 100.0
 ACC_HEAD = (

@@ -4,7 +4,7 @@ Every simulated signal is an analytic function of time evaluated together with i
 derivatives (a :class:`Jet`), so that the gyroscope (first derivatives of the orientation) and the
 accelerometer (second derivatives of the position) come from one and the same trajectory.
 
-Orientation convention (see ``sensor.simulate``): pelvis->world rotation ``R = Rz(yaw) @ Ry(tilt) @ Rx(obl)``.
+Orientation convention (see :mod:`sensor.simulate`): pelvis->world rotation ``R = Rz(yaw) @ Ry(tilt) @ Rx(obl)``.
 """
 
 from __future__ import annotations

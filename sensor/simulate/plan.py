@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from sensor.sim_kinematics import FloatArray, Jet, bump, harmonics, min_jerk, ramp_envelope
-from sensor.sim_scenarios import ACTIVITIES, Segment
+from sensor.simulate.kinematics import FloatArray, Jet, bump, harmonics, min_jerk, ramp_envelope
+from sensor.simulate.scenarios import ACTIVITIES, Segment
 
 TILT, OBL, YAW, PX, PY, PZ = range(6)
 CODES = {name: code for code, name in enumerate(ACTIVITIES)}
