@@ -69,6 +69,8 @@ _CHUNK = 32768
 _KEEP_ROTATIONS = 1 << 18
 #: Pieces up to this many samples are low-passed in full and then picked from (live chunks: fewer calls).
 _SMALL_PIECE = 64
+#: Chunks up to this many samples go sample by sample through the plain-float step (the live path).
+_FAST_STEPS = 8
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
@@ -623,6 +625,78 @@ def _fuse_many(
     return b
 
 
+# -- one sample in plain floats (the live path; see OrientationEstimator._step) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _StepRow:
+    """One output row of :meth:`OrientationEstimator._step`: time (s), up (sensor frame), bias (rad/s), rest."""
+
+    t: float
+    up: tuple[float, float, float]
+    bias: tuple[float, float, float]
+    rest: bool
+
+    @staticmethod
+    def result(rows: Sequence[_StepRow]) -> OrientationResult:
+        """The rows as an :class:`OrientationResult` (no row re-initialised)."""
+        return OrientationResult(
+            np.array([r.t for r in rows]),
+            np.array([r.up for r in rows]),
+            np.array([r.bias for r in rows]),
+            np.array([r.rest for r in rows], dtype=bool),
+            np.zeros(len(rows), dtype=bool),
+        )
+
+
+def _strapdown_one(
+    gyro: list[float], dt: float, bias: list[float], q: complex, p: complex
+) -> tuple[list[float], complex, complex]:
+    """:func:`_strapdown` of one sample: the rotation matrix (9 floats, row-major) and the renormalised
+    quaternion, with the same operations as :func:`_quat.from_rotvec` and :func:`_quat.to_matrix`."""
+    v0, v1, v2 = (gyro[0] - bias[0]) * dt, (gyro[1] - bias[1]) * dt, (gyro[2] - bias[2]) * dt
+    h2 = 0.25 * (v0 * v0 + v1 * v1 + v2 * v2)
+    if h2 < 0.01:
+        cw = (((h2 * (1.0 / 40320.0) - 1.0 / 720.0) * h2 + 1.0 / 24.0) * h2 - 0.5) * h2 + 1.0
+        sc = ((h2 * (-1.0 / 10080.0) + 1.0 / 240.0) * h2 - 1.0 / 12.0) * h2 + 0.5
+    else:
+        half = math.sqrt(h2)
+        cw = math.cos(half)
+        y = math.pi * (half * (1.0 / math.pi))
+        sc = 0.5 * (math.sin(y) / y)
+    da, db = complex(cw, sc * v0), complex(sc * v1, sc * v2)
+    qa, qb = q * da - p * db.conjugate(), q * db + p * da.conjugate()
+    w, x, y, z = qa.real, qa.imag, qb.real, qb.imag
+    ww, xx, yy, zz = w * w, x * x, y * y, z * z
+    r = [
+        ww + xx - yy - zz,
+        (x * y - z * w) * 2.0,
+        (x * z + y * w) * 2.0,
+        (x * y + z * w) * 2.0,
+        ww - xx + yy - zz,
+        (y * z - x * w) * 2.0,
+        (x * z - y * w) * 2.0,
+        (y * z + x * w) * 2.0,
+        ww - xx - yy + zz,
+    ]
+    norm = math.sqrt(abs(qa) ** 2 + abs(qb) ** 2)
+    return r, qa / norm, qb / norm
+
+
+def _rotate_one(r: list[float], v: list[float]) -> list[float]:
+    """``R v`` for one row-major matrix (9 floats) and vector (3 floats)."""
+    return [r[0] * v[0] + r[1] * v[1] + r[2] * v[2], r[3] * v[0] + r[4] * v[1] + r[5] * v[2],
+            r[6] * v[0] + r[7] * v[1] + r[8] * v[2]]  # fmt: skip
+
+
+def _iir_one(x: list[float], st: _Lowpass, bw: _Butter) -> list[float]:
+    """One sample of the Butterworth recursion (:func:`_iir`) on the state ``st`` (updated; past its start)."""
+    zi = [z * bw.p + bw.r * v for z, v in zip(st.zi.tolist(), x, strict=True)]
+    st.zi = np.array(zi, dtype=np.complex128)
+    st.count += 1
+    return [bw.c * v + 2.0 * z.real for v, z in zip(x, zi, strict=True)]
+
+
 # -- the streaming estimator ----------------------------------------------------------------------------------
 
 
@@ -760,6 +834,8 @@ class OrientationEstimator:
         t = np.asarray(samples.t, dtype=np.float64)
         acc = np.asarray(samples.acc, dtype=np.float64)
         gyro = np.asarray(samples.gyro, dtype=np.float64)
+        if n <= _FAST_STEPS:
+            return self._process_small(t.tolist(), acc.tolist(), gyro.tolist())
         if not (np.isfinite(t).all() and np.isfinite(acc).all() and np.isfinite(gyro).all()):
             raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
         if n > _SMALL_PIECE:
@@ -769,6 +845,114 @@ class OrientationEstimator:
             e = min(n, s + _CHUNK)
             parts.append(self._process(t[s:e], np.ascontiguousarray(acc[s:e].T), np.ascontiguousarray(gyro[s:e].T)))
         return parts[0] if len(parts) == 1 else OrientationResult.concat(parts)
+
+    def _process_small(self, tl: list[float], acc: list[list[float]], gyro: list[list[float]]) -> OrientationResult:
+        """A chunk of a few samples (the live case), sample by sample: :meth:`_step` in plain floats where it
+        applies, :meth:`_process` on that one sample where it does not. Same numbers as one call over the whole
+        recording (results do not depend on chunking)."""
+        if not all(math.isfinite(v) for v in itertools.chain(tl, *acc, *gyro)):
+            raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
+        if not all(a < b for a, b in itertools.pairwise([self.state.t_last, *tl]) if not math.isnan(a)):
+            # checked before any sample changes the state, as in _timing
+            raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
+        rows: list[_StepRow] = []
+        parts: list[OrientationResult] = []
+        for k, t in enumerate(tl):
+            row = self._step(t, acc[k], gyro[k])
+            if row is not None:
+                rows.append(row)
+                continue
+            if rows:
+                parts.append(_StepRow.result(rows))
+                rows = []
+            parts.append(self._process(np.array([t]), np.array(acc[k])[:, None], np.array(gyro[k])[:, None]))
+        if rows:
+            parts.append(_StepRow.result(rows))
+        return parts[0] if len(parts) == 1 else OrientationResult.concat(parts)
+
+    def _step(self, t: float, acc: list[float], gyro: list[float]) -> _StepRow | None:
+        """One sample through :meth:`_process` in closed form with Python floats (numpy's per-call overhead is
+        ~100x the arithmetic for one sample), for the common case only: no re-initialisation or gap, no rest
+        onset, inside the bias block in progress, low-passes past their start. Returns None, changing nothing,
+        in every other case (then :meth:`_process` runs). ``tests/processing/test_orientation.py`` checks it
+        against the batch path; a change to the passes must be made here too."""
+        p, s = self.params, self.state
+        bw = s.butter
+        rb, mb, f1, f2 = s.rest_bias, s.motion_bias, s.drift_pass, s.output_pass
+        if bw is None or math.isnan(s.t_last):
+            return None
+        # _timing: the interval, no gap, no new nominal period
+        dt = t - s.t_last
+        if not dt > 0.0 or (p.rate_hz is None and s.dt_buf.shape[0] + 1 >= _DT_BLOCK):
+            return None
+        if dt > min(p.gap_s, p.gap_periods * s.dt_nominal):
+            return None
+        # _blocks: inside the block in progress of both bias estimates
+        block = math.floor((t - s.t_origin) * (1.0 / p.bias_block_s))
+        if block != rb.block or block != mb.block:
+            return None
+        if min(f1.grav.count, f1.a_lp.count, f2.grav.count) < bw.n_start:
+            return None
+        # _rest: first-order low-passes (the closed form of _smooth_first_order for one sample), stillness
+        a0, a1, a2 = acc
+        g0, g1, g2 = gyro
+        gain = -math.expm1(dt * (-1.0 / p.rest_filter_tau_s))
+        c = max(1.0 - gain, _MIN_PROD)
+        w = gain / c
+        lg0, lg1, lg2 = ((g * w + y) * c for g, y in zip(gyro, s.gyro_lp.tolist(), strict=True))
+        la0, la1, la2 = ((a * w + y) * c for a, y in zip(acc, s.acc_lp.tolist(), strict=True))
+        dg0, dg1, dg2, da0, da1, da2 = g0 - lg0, g1 - lg1, g2 - lg2, a0 - la0, a1 - la1, a2 - la2
+        still = dg0 * dg0 + dg1 * dg1 + dg2 * dg2 < p.rest_gyro_rps**2
+        still = still and da0 * da0 + da1 * da1 + da2 * da2 < p.rest_acc_mps2**2
+        t_moving = s.t_moving if still else max(t, s.t_moving)
+        rest = (t - t_moving) >= p.rest_min_s
+        if rest and not s.was_rest:  # a rest onset restarts the gravity low-passes: the general path
+            return None
+        # -- from here on the state changes --
+        s.t_last = t
+        if p.rate_hz is None:
+            s.dt_buf = np.append(s.dt_buf, dt)
+        s.gyro_lp = np.array((lg0, lg1, lg2))
+        s.acc_lp = np.array((la0, la1, la2))
+        s.t_moving = t_moving
+        s.was_rest = rest
+        # _rest_bias inside the block: accumulate the rest samples; the bias in force does not change
+        rest_dt = dt if rest else 0.0
+        if rest:
+            rb.rest_t += rest_dt
+            rb.rest_sum = rb.rest_sum + np.array((g0 * rest_dt, g1 * rest_dt, g2 * rest_dt))
+        # _drift_pass with the rest bias
+        cold = f1.a_lp.count < 2 * bw.n_start
+        r, f1.q, f1.p = _strapdown_one(gyro, dt, rb.b.tolist(), f1.q, f1.p)
+        grav = _iir_one(_rotate_one(r, acc), f1.grav, bw)
+        a_cum = [x * dt + y for x, y in zip(r, f1.a_cum.tolist(), strict=True)]
+        f1.a_cum = np.array(a_cum)
+        atil = _iir_one(a_cum, f1.a_lp, bw)
+        # _fused_bias inside the block
+        mb.reinit |= cold
+        mb.rest_t += 1.0 if rest_dt > 0.0 else 0.0
+        mb.g_now = np.array(grav)
+        mb.atil_now = np.array(atil)
+        b0, b1, b2 = mb.b.tolist()
+        # _output_pass with the fused bias
+        r, f2.q, f2.p = _strapdown_one(gyro, dt, [b0, b1, b2], f2.q, f2.p)
+        e0, e1, e2 = _iir_one(_rotate_one(r, acc), f2.grav, bw)
+        v0 = r[0] * e0 + r[3] * e1 + r[6] * e2
+        v1 = r[1] * e0 + r[4] * e1 + r[7] * e2
+        v2 = r[2] * e0 + r[5] * e1 + r[8] * e2
+        norm = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+        if norm > _TINY_ACC:
+            u0, u1, u2 = v0 / norm, v1 / norm, v2 / norm
+        else:
+            u0, u1, u2 = f2.up.tolist()
+        f2.up = np.array((u0, u1, u2))
+        if p.latency_s != 0.0:  # _ahead
+            o0, o1, o2 = g0 - b0, g1 - b1, g2 - b2
+            lat = p.latency_s
+            u0, u1, u2 = u0 - lat * (o1 * u2 - o2 * u1), u1 - lat * (o2 * u0 - o0 * u2), u2 - lat * (o0 * u1 - o1 * u0)
+            norm = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
+            u0, u1, u2 = u0 / norm, u1 / norm, u2 / norm
+        return _StepRow(t, (u0, u1, u2), (b0, b1, b2), rest)
 
     # -- the named steps of one chunk ----------------------------------------------------------------------
 
