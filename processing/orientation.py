@@ -847,28 +847,29 @@ class OrientationEstimator:
         return parts[0] if len(parts) == 1 else OrientationResult.concat(parts)
 
     def _process_small(self, tl: list[float], acc: list[list[float]], gyro: list[list[float]]) -> OrientationResult:
-        """A chunk of a few samples (the live case), sample by sample: :meth:`_step` in plain floats where it
-        applies, :meth:`_process` on that one sample where it does not. Same numbers as one call over the whole
-        recording (results do not depend on chunking)."""
+        """A chunk of a few samples (the live case), sample by sample with :meth:`_step` in plain floats while
+        it applies, the rest of the chunk with :meth:`_process` from the first sample where it does not. Same
+        numbers as one call over the whole recording (results do not depend on chunking)."""
         if not all(math.isfinite(v) for v in itertools.chain(tl, *acc, *gyro)):
             raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
         if not all(a < b for a, b in itertools.pairwise([self.state.t_last, *tl]) if not math.isnan(a)):
             # checked before any sample changes the state, as in _timing
             raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
+        st = self.state
+        block_end = (tl[-1] - st.t_origin) * (1.0 / self.params.bias_block_s)  # NaN before the first sample
+        closes = not math.isfinite(block_end) or math.floor(block_end) != st.motion_bias.block
         rows: list[_StepRow] = []
-        parts: list[OrientationResult] = []
-        for k, t in enumerate(tl):
-            row = self._step(t, acc[k], gyro[k])
-            if row is not None:
+        if len(tl) == 1 or not closes:  # several samples and a block closing among them: the general way
+            for k, t in enumerate(tl):
+                row = self._step(t, acc[k], gyro[k])
+                if row is None:
+                    break
                 rows.append(row)
-                continue
-            if rows:
-                parts.append(_StepRow.result(rows))
-                rows = []
-            parts.append(self._process(np.array([t]), np.array(acc[k])[:, None], np.array(gyro[k])[:, None]))
-        if rows:
-            parts.append(_StepRow.result(rows))
-        return parts[0] if len(parts) == 1 else OrientationResult.concat(parts)
+        k = len(rows)
+        if k == len(tl):
+            return _StepRow.result(rows)
+        rest = self._process(np.array(tl[k:]), np.array(acc[k:]).T.copy(), np.array(gyro[k:]).T.copy())
+        return OrientationResult.concat([_StepRow.result(rows), rest]) if rows else rest
 
     def _step(self, t: float, acc: list[float], gyro: list[float]) -> _StepRow | None:
         """One sample through :meth:`_process` in closed form with Python floats (numpy's per-call overhead is

@@ -197,7 +197,7 @@ def test_chunk_invariance(sizes: list[int], singles: bool) -> None:
 
 @pytest.mark.parametrize("max_chunk", [1, 3, 20])
 def test_small_chunks_match_batch(max_chunk: int) -> None:
-    # chunks of up to 16 samples take the per-sample Python path; it must give the batch path's numbers
+    # chunks of up to 8 samples take the per-sample plain-float step; it must give the batch path's numbers
     rng = np.random.default_rng(max_chunk)
     est = OrientationEstimator()
     parts = []
