@@ -31,7 +31,9 @@ independent of the caller's chunking) and set at each block's start from what ea
 
 Gaps (a step in ``t`` longer than ``gap_periods`` nominal periods or ``gap_s``) re-initialise the attitude from
 the accelerometer and keep the bias. Results do not depend on chunking (to ~1e-12): one call over a
-recording equals any sequence of calls over its pieces, down to one sample at a time (the live path).
+recording equals any sequence of calls over its pieces, down to one sample at a time (the live path: chunks of
+up to ``_FAST_STEPS`` samples go through a plain-float per-sample step with the same numbers, since numpy's
+per-call cost would be ~100x the arithmetic).
 
 :func:`estimate_up` is the stable entry point for whole recordings; with ``offline=True`` it uses hindsight:
 the rest bias is interpolated between rests, the motion equations are weighted both ways in time, and the
