@@ -1,6 +1,6 @@
 """Speed and accuracy of processing.orientation against VQF and imufusion (pip install vqf imufusion).
 
-Run: ``python benchmarks/bench_orientation.py [--rate 100] [--rates 50,100,200] [--seeds 1,2,3]``
+Run: ``python benchmarks/bench_orientation.py [--rate 100] [--rates 50,100,200] [--seeds 1,2,3] [--speed-only]``
 
 Prints one table:
 - batch throughput (samples/s, 65536-sample chunks, one core) and the ratio to VQF's C++ ``updateBatch``;
@@ -120,6 +120,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=100.0, help="sample rate of the speed measurements, Hz")
     ap.add_argument("--rates", default="50,100,200", help="sample rates of the accuracy table, Hz")
     ap.add_argument("--seeds", default="1,2,3", help="simulator seeds of the accuracy table")
+    ap.add_argument("--speed-only", action="store_true", help="skip the accuracy table")
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -160,6 +161,8 @@ def main() -> None:
     for name, value in rows:
         print(f"{name:<{width}}{value}")
 
+    if args.speed_only:
+        return
     # accuracy
     print()
     print("inclination error vs truth, degrees RMS (first 10 s excluded)")
