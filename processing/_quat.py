@@ -78,12 +78,35 @@ def _scan_small(a: ComplexArray, b: ComplexArray) -> tuple[ComplexArray, Complex
     return np.array(al, dtype=np.complex128), np.array(bl, dtype=np.complex128)
 
 
+def _mul_into(
+    a1: ComplexArray,
+    b1: ComplexArray,
+    a2: ComplexArray,
+    b2: ComplexArray,
+    tmp1: ComplexArray,
+    tmp2: ComplexArray,
+) -> None:
+    """``(a2, b2) <- q1 ⊗ q2`` in place, using the scratch arrays ``tmp1``, ``tmp2`` (same shape as ``a2``).
+
+    Large numpy temporaries are costly here (fresh pages from the allocator on every call), so the product is
+    formed in preallocated arrays: the scans below run a few thousand of these per second of data.
+    """
+    np.conjugate(b2, out=tmp1)
+    tmp1 *= b1  # b1 conj(b2)
+    np.conjugate(a2, out=tmp2)
+    tmp2 *= b1  # b1 conj(a2)
+    b2 *= a1
+    b2 += tmp2
+    a2 *= a1
+    a2 -= tmp1
+
+
 def scan(a: ComplexArray, b: ComplexArray) -> tuple[ComplexArray, ComplexArray]:
     """Inclusive prefix products ``p_k = q_0 ⊗ q_1 ⊗ ... ⊗ q_k`` of (n,) quaternions.
 
     Two-level blocked scan: a sequential sweep across ``_BLOCK`` columns, vectorised over the blocks, then the
-    block totals are scanned recursively and applied. Work is about 2n products; results equal the sequential
-    product up to floating-point rounding (associativity).
+    block totals are scanned recursively and applied. Work is about 2n products, all in place; results equal
+    the sequential product up to floating-point rounding (associativity).
     """
     m = a.shape[0]
     if m <= _SMALL:
@@ -95,10 +118,15 @@ def scan(a: ComplexArray, b: ComplexArray) -> tuple[ComplexArray, ComplexArray]:
         b = np.concatenate((b, np.zeros(pad, dtype=np.complex128)))
     xa = np.ascontiguousarray(a.reshape(nb, _BLOCK).T)
     xb = np.ascontiguousarray(b.reshape(nb, _BLOCK).T)
+    tmp1 = np.empty(nb, dtype=np.complex128)
+    tmp2 = np.empty(nb, dtype=np.complex128)
     for j in range(1, _BLOCK):
-        xa[j], xb[j] = mul(xa[j - 1], xb[j - 1], xa[j], xb[j])
+        _mul_into(xa[j - 1], xb[j - 1], xa[j], xb[j], tmp1, tmp2)
     ta, tb = scan(xa[_BLOCK - 1], xb[_BLOCK - 1])
-    xa[:, 1:], xb[:, 1:] = mul(ta[None, :-1], tb[None, :-1], xa[:, 1:], xb[:, 1:])
+    # block k > 0 starts from the product of blocks 0..k-1; its last column is the scanned total itself
+    for j in range(_BLOCK - 1):
+        _mul_into(ta[:-1], tb[:-1], xa[j, 1:], xb[j, 1:], tmp1[1:], tmp2[1:])
+    xa[_BLOCK - 1], xb[_BLOCK - 1] = ta, tb
     return xa.T.reshape(-1)[:m], xb.T.reshape(-1)[:m]
 
 
@@ -106,20 +134,40 @@ def to_matrix(a: ComplexArray, b: ComplexArray) -> FloatArray:
     """Rotation matrices of unit quaternions, (9, n): row-major entries R00, R01, ..., R22.
 
     ``R`` maps a vector from the rotated (sensor) frame to the reference frame: ``v_ref = R v``.
+    Written into the output with two scratch rows (no large temporaries: see :func:`_mul_into`).
     """
     w, x, y, z = a.real, a.imag, b.real, b.imag
-    ww, xx, yy, zz = w * w, x * x, y * y, z * z
-    xy, zw, xz, yw, yz, xw = x * y, z * w, x * z, y * w, y * z, x * w
     out = np.empty((9, a.shape[0]))
-    out[0] = ww + xx - yy - zz
-    out[1] = 2.0 * (xy - zw)
-    out[2] = 2.0 * (xz + yw)
-    out[3] = 2.0 * (xy + zw)
-    out[4] = ww - xx + yy - zz
-    out[5] = 2.0 * (yz - xw)
-    out[6] = 2.0 * (xz - yw)
-    out[7] = 2.0 * (yz + xw)
-    out[8] = ww - xx - yy + zz
+    sq = np.empty((4, a.shape[0]))
+    ww, xx, yy, zz = sq
+    np.multiply(w, w, out=ww)
+    np.multiply(x, x, out=xx)
+    np.multiply(y, y, out=yy)
+    np.multiply(z, z, out=zz)
+    np.add(ww, xx, out=out[0])  # ww + xx - yy - zz
+    out[0] -= yy
+    out[0] -= zz
+    np.subtract(ww, xx, out=out[4])  # ww - xx + yy - zz
+    out[4] += yy
+    out[4] -= zz
+    np.subtract(ww, xx, out=out[8])  # ww - xx - yy + zz
+    out[8] -= yy
+    out[8] += zz
+    u, v = sq[0], sq[1]
+    np.multiply(x, y, out=u)
+    np.multiply(z, w, out=v)
+    np.subtract(u, v, out=out[1])  # 2 (xy - zw)
+    np.add(u, v, out=out[3])  # 2 (xy + zw)
+    np.multiply(x, z, out=u)
+    np.multiply(y, w, out=v)
+    np.add(u, v, out=out[2])  # 2 (xz + yw)
+    np.subtract(u, v, out=out[6])  # 2 (xz - yw)
+    np.multiply(y, z, out=u)
+    np.multiply(x, w, out=v)
+    np.subtract(u, v, out=out[5])  # 2 (yz - xw)
+    np.add(u, v, out=out[7])  # 2 (yz + xw)
+    out[1:4] *= 2.0
+    out[5:8] *= 2.0
     return out
 
 

@@ -31,7 +31,9 @@ independent of the caller's chunking) and set at each block's start from what ea
 
 Gaps (a step in ``t`` longer than ``gap_periods`` nominal periods or ``gap_s``) re-initialise the attitude from
 the accelerometer and keep the bias. Results do not depend on chunking (to ~1e-12): one call over a
-recording equals any sequence of calls over its pieces, down to one sample at a time (the live path).
+recording equals any sequence of calls over its pieces, down to one sample at a time (the live path: chunks of
+up to ``_FAST_STEPS`` samples go through a plain-float per-sample step with the same numbers, since numpy's
+per-call cost would be ~100x the arithmetic).
 
 :func:`estimate_up` is the stable entry point for whole recordings; with ``offline=True`` it uses hindsight:
 the rest bias is interpolated between rests, the motion equations are weighted both ways in time, and the
@@ -70,12 +72,34 @@ _CHUNK = 32768
 _KEEP_ROTATIONS = 1 << 18
 #: Pieces up to this many samples are low-passed in full and then picked from (live chunks: fewer calls).
 _SMALL_PIECE = 64
+#: Chunks up to this many samples go sample by sample through the plain-float step (the live path).
+_FAST_STEPS = 8
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
 _MIN_PROD = math.exp(-500.0)
 #: Below this norm (m/s²) an accelerometer vector carries no direction (an all-zero sample).
 _TINY_ACC = 1e-6
+
+
+#: Size (bytes) of the block allocated and freed once before the first large chunk (see :func:`_keep_heap`).
+_HEAP_BLOCK = 16 << 20
+_heap_kept = False
+
+
+def _keep_heap() -> None:
+    """Let the C allocator keep the chunk temporaries' memory between chunks (once per process).
+
+    A chunk of ``_CHUNK`` samples needs about 10 MB of short-lived numpy arrays. glibc's ``malloc`` returns
+    free memory at the top of its heap to the system once it exceeds twice the largest block it has unmapped so
+    far (about 5 MB here), so every chunk mapped fresh pages again: ~55 000 page faults per million samples,
+    a quarter of the batch time. Freeing one 16 MB block (never touched, so it costs no memory) raises that
+    limit to 32 MB. Elsewhere (other allocators) this is a harmless allocation.
+    """
+    global _heap_kept
+    if not _heap_kept:
+        _heap_kept = True
+        np.empty(_HEAP_BLOCK, dtype=np.uint8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,6 +469,78 @@ def _lowpass_at(x: FloatArray, st: _Lowpass, bw: _Butter | None, at: IntArray) -
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
+def _iir_integral_at(
+    rate: FloatArray, dt: FloatArray, total0: FloatArray, s0: NDArray[np.complex128], bw: _Butter, at: IntArray
+) -> tuple[FloatArray, FloatArray, NDArray[np.complex128]]:
+    """:func:`_iir_at` of the running integral ``A_k = total0 + Σ_{i<=k} rate_i dt_i`` of (ch, n) ``rate``,
+    without forming ``A`` (a cumulative sum is the slowest numpy pass here): returns the output at the sorted
+    indices ``at`` (ch, len(at)), ``A`` at the last sample (ch,) and the final state.
+
+    With ``v_k = p v_{k-1} + r a_k`` (the section of :class:`_Butter` driven by the increments ``a = rate dt``),
+    the state driven by ``A`` is ``s_k = (r A_k - p v_k) / (1 - p)`` (partial fractions of the pole at 1), so
+    ``y_k = c A_k + 2 Re(s_k)`` needs only segment sums of ``a``, ``a Re(r p^-i)`` and ``a Im(r p^-i)``."""
+    ch, n = rate.shape
+    out = np.empty((ch, at.shape[0]))
+    k_lo = 1.0 / (1.0 - bw.p)
+    v = (bw.r * total0 - (1.0 - bw.p) * s0) / bw.p
+    total = total0
+    weights = np.empty((3, min(n, bw.span)))
+    for lo in range(0, n, bw.span):
+        hi = min(n, lo + bw.span)
+        m = hi - lo
+        a0, a1 = (int(q) for q in np.searchsorted(at, (lo, hi)))
+        pos = at[a0:a1] - lo
+        marks = pos if pos.shape[0] and pos[-1] == m - 1 else np.append(pos, m - 1)
+        cuts = np.concatenate(([0], marks[:-1] + 1))
+        w = weights[:, :m]
+        w[0] = dt[lo:hi]
+        np.multiply(w[0], bw.r_over_powers_re[:m], out=w[1])
+        np.multiply(w[0], bw.r_over_powers_im[:m], out=w[2])
+        sums = np.add.reduceat(rate[:, None, lo:hi] * w, cuts, axis=2)  # (ch, 3, segments)
+        big_a = np.cumsum(sums[:, 0], axis=1)
+        big_a += total[:, None]
+        seg = np.empty((ch, marks.shape[0]), dtype=np.complex128)
+        seg.real = sums[:, 1]
+        seg.imag = sums[:, 2]
+        np.cumsum(seg, axis=1, out=seg)
+        seg += v[:, None]
+        seg *= bw.powers[marks]  # v at the marks
+        state = (bw.r * big_a - bw.p * seg) * k_lo
+        npos = pos.shape[0]
+        out[:, a0:a1] = bw.c * big_a[:, :npos] + 2.0 * state[:, :npos].real
+        v = seg[:, -1]
+        total = big_a[:, -1]
+    s_end = (bw.r * total - bw.p * v) * k_lo
+    return out, total.copy(), np.asarray(s_end, dtype=np.complex128)
+
+
+def _lowpass_integral_at(
+    rate: FloatArray, dt: FloatArray, total0: FloatArray, st: _Lowpass, bw: _Butter | None, at: IntArray
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`_lowpass_at` of the running integral ``total0 + Σ rate dt`` of (ch, n) ``rate`` (s weights
+    ``dt`` (n,)), at the sorted indices ``at``; returns it (ch, len(at)) and the integral at the last sample."""
+    n = dt.shape[0]
+    n_start = bw.n_start if bw is not None else st.count + n + 1
+    k = min(n, n_start - st.count) if st.count < n_start else 0
+    if bw is None or n <= _SMALL_PIECE or k == n:  # short or all running mean: form the integral
+        x = rate * dt
+        np.cumsum(x, axis=1, out=x)
+        x += total0[:, None]
+        return _lowpass_at(x, st, bw, at), x[:, -1].copy()
+    parts = []
+    total = total0
+    if k:  # the running mean after an initialisation: short, computed in full
+        x = rate[:, :k] * dt[:k]
+        np.cumsum(x, axis=1, out=x)
+        x += total0[:, None]
+        total = x[:, -1].copy()
+        parts.append(_lowpass(x, st, bw)[:, at[at < k]])
+    y, total, st.zi = _iir_integral_at(rate[:, k:], dt[k:], total, st.zi, bw, at[at >= k] - k)
+    st.count += n - k
+    parts.append(y)
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)), total
+
+
 def _snap(st: _Lowpass, bw: _Butter | None, level: FloatArray) -> None:
     """Restart the low-pass ``st`` in steady state at ``level`` (ch,): its output is ``level`` until the input
     moves away."""
@@ -530,6 +626,78 @@ def _fuse_many(
     norm = np.sqrt(b[0] * b[0] + b[1] * b[1] + b[2] * b[2])
     b *= np.minimum(1.0, p.bias_max_rps / np.maximum(norm, 1e-300))
     return b
+
+
+# -- one sample in plain floats (the live path; see OrientationEstimator._step) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _StepRow:
+    """One output row of :meth:`OrientationEstimator._step`: time (s), up (sensor frame), bias (rad/s), rest."""
+
+    t: float
+    up: tuple[float, float, float]
+    bias: tuple[float, float, float]
+    rest: bool
+
+    @staticmethod
+    def result(rows: Sequence[_StepRow]) -> OrientationResult:
+        """The rows as an :class:`OrientationResult` (no row re-initialised)."""
+        return OrientationResult(
+            np.array([r.t for r in rows]),
+            np.array([r.up for r in rows]),
+            np.array([r.bias for r in rows]),
+            np.array([r.rest for r in rows], dtype=bool),
+            np.zeros(len(rows), dtype=bool),
+        )
+
+
+def _strapdown_one(
+    gyro: list[float], dt: float, bias: list[float], q: complex, p: complex
+) -> tuple[list[float], complex, complex]:
+    """:func:`_strapdown` of one sample: the rotation matrix (9 floats, row-major) and the renormalised
+    quaternion, with the same operations as :func:`_quat.from_rotvec` and :func:`_quat.to_matrix`."""
+    v0, v1, v2 = (gyro[0] - bias[0]) * dt, (gyro[1] - bias[1]) * dt, (gyro[2] - bias[2]) * dt
+    h2 = 0.25 * (v0 * v0 + v1 * v1 + v2 * v2)
+    if h2 < 0.01:
+        cw = (((h2 * (1.0 / 40320.0) - 1.0 / 720.0) * h2 + 1.0 / 24.0) * h2 - 0.5) * h2 + 1.0
+        sc = ((h2 * (-1.0 / 10080.0) + 1.0 / 240.0) * h2 - 1.0 / 12.0) * h2 + 0.5
+    else:
+        half = math.sqrt(h2)
+        cw = math.cos(half)
+        y = math.pi * (half * (1.0 / math.pi))
+        sc = 0.5 * (math.sin(y) / y)
+    da, db = complex(cw, sc * v0), complex(sc * v1, sc * v2)
+    qa, qb = q * da - p * db.conjugate(), q * db + p * da.conjugate()
+    w, x, y, z = qa.real, qa.imag, qb.real, qb.imag
+    ww, xx, yy, zz = w * w, x * x, y * y, z * z
+    r = [
+        ww + xx - yy - zz,
+        (x * y - z * w) * 2.0,
+        (x * z + y * w) * 2.0,
+        (x * y + z * w) * 2.0,
+        ww - xx + yy - zz,
+        (y * z - x * w) * 2.0,
+        (x * z - y * w) * 2.0,
+        (y * z + x * w) * 2.0,
+        ww - xx - yy + zz,
+    ]
+    norm = math.sqrt(abs(qa) ** 2 + abs(qb) ** 2)
+    return r, qa / norm, qb / norm
+
+
+def _rotate_one(r: list[float], v: list[float]) -> list[float]:
+    """``R v`` for one row-major matrix (9 floats) and vector (3 floats)."""
+    return [r[0] * v[0] + r[1] * v[1] + r[2] * v[2], r[3] * v[0] + r[4] * v[1] + r[5] * v[2],
+            r[6] * v[0] + r[7] * v[1] + r[8] * v[2]]  # fmt: skip
+
+
+def _iir_one(x: list[float], st: _Lowpass, bw: _Butter) -> list[float]:
+    """One sample of the Butterworth recursion (:func:`_iir`) on the state ``st`` (updated; past its start)."""
+    zi = [z * bw.p + bw.r * v for z, v in zip(st.zi.tolist(), x, strict=True)]
+    st.zi = np.array(zi, dtype=np.complex128)
+    st.count += 1
+    return [bw.c * v + 2.0 * z.real for v, z in zip(x, zi, strict=True)]
 
 
 # -- the streaming estimator ----------------------------------------------------------------------------------
@@ -673,13 +841,126 @@ class OrientationEstimator(SnapshotState):
         t = np.asarray(samples.t, dtype=np.float64)
         acc = np.asarray(samples.acc, dtype=np.float64)
         gyro = np.asarray(samples.gyro, dtype=np.float64)
+        if n <= _FAST_STEPS:
+            return self._process_small(t.tolist(), acc.tolist(), gyro.tolist())
         if not (np.isfinite(t).all() and np.isfinite(acc).all() and np.isfinite(gyro).all()):
             raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
+        if n > _SMALL_PIECE:
+            _keep_heap()
         parts = []
         for s in range(0, n, _CHUNK):
             e = min(n, s + _CHUNK)
             parts.append(self._process(t[s:e], np.ascontiguousarray(acc[s:e].T), np.ascontiguousarray(gyro[s:e].T)))
         return parts[0] if len(parts) == 1 else OrientationResult.concat(parts)
+
+    def _process_small(self, tl: list[float], acc: list[list[float]], gyro: list[list[float]]) -> OrientationResult:
+        """A chunk of a few samples (the live case), sample by sample with :meth:`_step` in plain floats while
+        it applies, the rest of the chunk with :meth:`_process` from the first sample where it does not. Same
+        numbers as one call over the whole recording (results do not depend on chunking)."""
+        if not all(math.isfinite(v) for v in itertools.chain(tl, *acc, *gyro)):
+            raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
+        if not all(a < b for a, b in itertools.pairwise([self.state.t_last, *tl]) if not math.isnan(a)):
+            # checked before any sample changes the state, as in _timing
+            raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
+        st = self.state
+        block_end = (tl[-1] - st.t_origin) * (1.0 / self.params.bias_block_s)  # NaN before the first sample
+        closes = not math.isfinite(block_end) or math.floor(block_end) != st.motion_bias.block
+        rows: list[_StepRow] = []
+        if len(tl) == 1 or not closes:  # several samples and a block closing among them: the general way
+            for k, t in enumerate(tl):
+                row = self._step(t, acc[k], gyro[k])
+                if row is None:
+                    break
+                rows.append(row)
+        k = len(rows)
+        if k == len(tl):
+            return _StepRow.result(rows)
+        rest = self._process(np.array(tl[k:]), np.array(acc[k:]).T.copy(), np.array(gyro[k:]).T.copy())
+        return OrientationResult.concat([_StepRow.result(rows), rest]) if rows else rest
+
+    def _step(self, t: float, acc: list[float], gyro: list[float]) -> _StepRow | None:
+        """One sample through :meth:`_process` in closed form with Python floats (numpy's per-call overhead is
+        ~100x the arithmetic for one sample), for the common case only: no re-initialisation or gap, no rest
+        onset, inside the bias block in progress, low-passes past their start. Returns None, changing nothing,
+        in every other case (then :meth:`_process` runs). ``tests/processing/test_orientation.py`` checks it
+        against the batch path; a change to the passes must be made here too."""
+        p, s = self.params, self.state
+        bw = s.butter
+        rb, mb, f1, f2 = s.rest_bias, s.motion_bias, s.drift_pass, s.output_pass
+        if bw is None or math.isnan(s.t_last):
+            return None
+        # _timing: the interval, no gap, no new nominal period
+        dt = t - s.t_last
+        if not dt > 0.0 or (p.rate_hz is None and s.dt_buf.shape[0] + 1 >= _DT_BLOCK):
+            return None
+        if dt > min(p.gap_s, p.gap_periods * s.dt_nominal):
+            return None
+        # _blocks: inside the block in progress of both bias estimates
+        block = math.floor((t - s.t_origin) * (1.0 / p.bias_block_s))
+        if block != rb.block or block != mb.block:
+            return None
+        if min(f1.grav.count, f1.a_lp.count, f2.grav.count) < bw.n_start:
+            return None
+        # _rest: first-order low-passes (the closed form of _smooth_first_order for one sample), stillness
+        a0, a1, a2 = acc
+        g0, g1, g2 = gyro
+        gain = -math.expm1(dt * (-1.0 / p.rest_filter_tau_s))
+        c = max(1.0 - gain, _MIN_PROD)
+        w = gain / c
+        lg0, lg1, lg2 = ((g * w + y) * c for g, y in zip(gyro, s.gyro_lp.tolist(), strict=True))
+        la0, la1, la2 = ((a * w + y) * c for a, y in zip(acc, s.acc_lp.tolist(), strict=True))
+        dg0, dg1, dg2, da0, da1, da2 = g0 - lg0, g1 - lg1, g2 - lg2, a0 - la0, a1 - la1, a2 - la2
+        still = dg0 * dg0 + dg1 * dg1 + dg2 * dg2 < p.rest_gyro_rps**2
+        still = still and da0 * da0 + da1 * da1 + da2 * da2 < p.rest_acc_mps2**2
+        t_moving = s.t_moving if still else max(t, s.t_moving)
+        rest = (t - t_moving) >= p.rest_min_s
+        if rest and not s.was_rest:  # a rest onset restarts the gravity low-passes: the general path
+            return None
+        # -- from here on the state changes --
+        s.t_last = t
+        if p.rate_hz is None:
+            s.dt_buf = np.append(s.dt_buf, dt)
+        s.gyro_lp = np.array((lg0, lg1, lg2))
+        s.acc_lp = np.array((la0, la1, la2))
+        s.t_moving = t_moving
+        s.was_rest = rest
+        # _rest_bias inside the block: accumulate the rest samples; the bias in force does not change
+        rest_dt = dt if rest else 0.0
+        if rest:
+            rb.rest_t += rest_dt
+            rb.rest_sum = rb.rest_sum + np.array((g0 * rest_dt, g1 * rest_dt, g2 * rest_dt))
+        # _drift_pass with the rest bias
+        cold = f1.a_lp.count < 2 * bw.n_start
+        r, f1.q, f1.p = _strapdown_one(gyro, dt, rb.b.tolist(), f1.q, f1.p)
+        grav = _iir_one(_rotate_one(r, acc), f1.grav, bw)
+        a_cum = [x * dt + y for x, y in zip(r, f1.a_cum.tolist(), strict=True)]
+        f1.a_cum = np.array(a_cum)
+        atil = _iir_one(a_cum, f1.a_lp, bw)
+        # _fused_bias inside the block
+        mb.reinit |= cold
+        mb.rest_t += 1.0 if rest_dt > 0.0 else 0.0
+        mb.g_now = np.array(grav)
+        mb.atil_now = np.array(atil)
+        b0, b1, b2 = mb.b.tolist()
+        # _output_pass with the fused bias
+        r, f2.q, f2.p = _strapdown_one(gyro, dt, [b0, b1, b2], f2.q, f2.p)
+        e0, e1, e2 = _iir_one(_rotate_one(r, acc), f2.grav, bw)
+        v0 = r[0] * e0 + r[3] * e1 + r[6] * e2
+        v1 = r[1] * e0 + r[4] * e1 + r[7] * e2
+        v2 = r[2] * e0 + r[5] * e1 + r[8] * e2
+        norm = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+        if norm > _TINY_ACC:
+            u0, u1, u2 = v0 / norm, v1 / norm, v2 / norm
+        else:
+            u0, u1, u2 = f2.up.tolist()
+        f2.up = np.array((u0, u1, u2))
+        if p.latency_s != 0.0:  # _ahead
+            o0, o1, o2 = g0 - b0, g1 - b1, g2 - b2
+            lat = p.latency_s
+            u0, u1, u2 = u0 - lat * (o1 * u2 - o2 * u1), u1 - lat * (o2 * u0 - o0 * u2), u2 - lat * (o0 * u1 - o1 * u0)
+            norm = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
+            u0, u1, u2 = u0 / norm, u1 / norm, u2 / norm
+        return _StepRow(t, (u0, u1, u2), (b0, b1, b2), rest)
 
     # -- the named steps of one chunk ----------------------------------------------------------------------
 
@@ -862,11 +1143,7 @@ class OrientationEstimator(SnapshotState):
             a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
             want = at[a0:a1] - lo
             g[:, a0:a1] = _lowpass_at(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter, want)
-            a = r * dt[lo:hi]
-            np.cumsum(a, axis=1, out=a)
-            a += f.a_cum[:, None]
-            f.a_cum = a[:, -1].copy()
-            atil[:, a0:a1] = _lowpass_at(a, f.a_lp, s.butter, want)
+            atil[:, a0:a1], f.a_cum = _lowpass_integral_at(r, dt[lo:hi], f.a_cum, f.a_lp, s.butter, want)
         return g, atil, cold
 
     def _fused_bias(
@@ -1002,6 +1279,7 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     gravity low-pass is zero-phase (Butterworth forwards and backwards, ``tau_acc_offline_s``).
     Memory is a few arrays of the recording's length (this path is for stored recordings).
     """
+    _keep_heap()
     p = est.params
     n = len(samples)
     t = samples.t

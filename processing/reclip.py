@@ -183,13 +183,18 @@ def _angle_deg(a: FloatArray, b: FloatArray) -> FloatArray:
 def _rolling_sum(prev: FloatArray, new: FloatArray, n: int) -> tuple[FloatArray, IntArray]:
     """Sums over the last ``n`` rows at each row of ``new``, with ``prev`` (the rows before) as history.
 
-    Returns sums (len(new), ...) and how many rows each sum covers.
+    Returns sums (len(new), ...) and how many rows each sum covers. Each sum adds its own window's rows in order
+    (zeros before the stream's first row), so the result does not depend on how the stream was cut into chunks,
+    to the last bit (a difference of cumulative sums would).
     """
-    joined = np.concatenate([prev, new])
-    c = np.concatenate([np.zeros((1, *joined.shape[1:])), np.cumsum(joined, axis=0)])
-    end = np.arange(len(prev) + 1, len(joined) + 1)
+    rows = new.shape[0]
+    joined = np.concatenate([np.zeros((n - 1, *new.shape[1:])), prev, new])
+    first = prev.shape[0]  # the window of new row j is joined[first + j : first + j + n]
+    sums: FloatArray = joined[first : first + rows].copy()
+    for k in range(1, n):
+        sums += joined[first + k : first + k + rows]
+    end = np.arange(len(prev) + 1, len(prev) + rows + 1)
     start = np.maximum(end - n, 0)
-    sums: FloatArray = c[end] - c[start]
     return sums, (end - start).astype(np.int64)
 
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
+from processing import orientation
 from processing.gravity import HindsightUp
 from processing.orientation import OrientationEstimator, OrientationParams, OrientationResult, estimate_up
 from processing.samples import STANDARD_GRAVITY, Samples
@@ -196,7 +197,7 @@ def test_chunk_invariance(sizes: list[int], singles: bool) -> None:
 
 @pytest.mark.parametrize("max_chunk", [1, 3, 20])
 def test_small_chunks_match_batch(max_chunk: int) -> None:
-    # chunks of up to 16 samples take the per-sample Python path; it must give the batch path's numbers
+    # chunks of up to 8 samples take the per-sample plain-float step; it must give the batch path's numbers
     rng = np.random.default_rng(max_chunk)
     est = OrientationEstimator()
     parts = []
@@ -372,3 +373,49 @@ def test_very_short_recordings_give_the_accelerometer_vertical(n: int, offline: 
     up = estimate_up(t, np.zeros((n, 3)), acc, offline=offline)
     assert up.shape == (n, 3)
     np.testing.assert_allclose(up, np.tile([0.0, 0.0, 1.0], (n, 1)), atol=1e-9)
+
+
+@pytest.mark.parametrize("params", [OrientationParams(), OrientationParams(rate_hz=100.0, latency_s=0.02)])
+def test_plain_float_live_step_matches_the_array_path(
+    params: OrientationParams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one sample per call takes the plain-float step (OrientationEstimator._step) where it applies; the same
+    # one-sample chunks through the numpy path (_FAST_STEPS = 0) must give the same numbers. The first 6500
+    # samples of _NOISY hold two gaps, motion, a rest onset and (rate_hz None) new nominal periods.
+    n = 6500
+    taken: list[bool] = []
+    step = OrientationEstimator._step
+
+    def counted(self: OrientationEstimator, t: float, acc: list[float], gyro: list[float]) -> object:
+        row = step(self, t, acc, gyro)
+        taken.append(row is not None)
+        return row
+
+    monkeypatch.setattr(OrientationEstimator, "_step", counted)
+    est = OrientationEstimator(params)
+    fast = OrientationResult.concat([est.update(_NOISY.slice(k, k + 1)) for k in range(n)])
+    monkeypatch.setattr(orientation, "_FAST_STEPS", 0)
+    est = OrientationEstimator(params)
+    slow = OrientationResult.concat([est.update(_NOISY.slice(k, k + 1)) for k in range(n)])
+    assert len(taken) == n and 0.85 < np.mean(taken) < 1.0  # mostly the step, the rest the general path
+    assert slow.rest.any() and slow.reinit.sum() == 3
+    np.testing.assert_allclose(fast.up, slow.up, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(fast.bias, slow.bias, atol=1e-12, rtol=0)
+    np.testing.assert_array_equal(fast.t, slow.t)
+    np.testing.assert_array_equal(fast.rest, slow.rest)
+    np.testing.assert_array_equal(fast.reinit, slow.reinit)
+
+
+def test_small_chunk_with_a_time_step_back_is_rejected_whole() -> None:
+    # the per-sample path checks the whole chunk first: a rejected chunk leaves the estimator as it was
+    t = np.arange(400) / 100.0
+    acc = np.tile([0.0, 0.0, G], (400, 1))
+    gyro = np.zeros((400, 3))
+    a, b = OrientationEstimator(), OrientationEstimator()
+    a.update(Samples(t[:300], acc[:300], gyro[:300]))
+    b.update(Samples(t[:300], acc[:300], gyro[:300]))
+    with pytest.raises(ValueError, match="increasing"):
+        a.update(Samples(np.array([t[300], t[300]]), acc[300:302], gyro[300:302]))
+    np.testing.assert_array_equal(
+        a.update(Samples(t[300:], acc[300:], gyro[300:])).up, b.update(Samples(t[300:], acc[300:], gyro[300:])).up
+    )
