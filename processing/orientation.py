@@ -57,6 +57,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from processing import _quat
+from processing.accel_calibration import AccelBias, RestStatistics, fit_rest_bias
 from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
 
 BoolArray = NDArray[np.bool_]
@@ -986,7 +987,37 @@ def estimate_up(
     est = OrientationEstimator(params)
     if not offline:
         return est.update(samples).up
-    return _smooth(est, samples)
+    fit = rest_accel_bias(samples, est.params)
+    return hindsight_up(Samples(samples.t, fit.apply(samples.acc), samples.gyro), est.params)
+
+
+def hindsight_up(samples: Samples, params: OrientationParams | None = None) -> FloatArray:
+    """The hindsight up vectors (N, 3) of :func:`estimate_up` (``offline=True``) for samples whose accelerometer
+    is already calibrated (no bias fit here; :class:`processing.gravity.HindsightUp` fits it over more than one
+    window)."""
+    return _smooth(OrientationEstimator(params), samples)
+
+
+def rest_rows(samples: Samples, params: OrientationParams) -> BoolArray:
+    """The samples (n,) the estimator's rest detection calls rest (gyro and accelerometer steady for
+    ``rest_min_s``), from a fresh estimator."""
+    est = OrientationEstimator(params)
+    n = len(samples)
+    rest = np.empty(n, dtype=bool)
+    for lo in range(0, n, _CHUNK):
+        hi = min(n, lo + _CHUNK)
+        t = samples.t[lo:hi]
+        dt, init = est._timing(t)
+        acc = np.ascontiguousarray(samples.acc[lo:hi].T)
+        gyro = np.ascontiguousarray(samples.gyro[lo:hi].T)
+        rest[lo:hi], _ = est._rest(t, acc, gyro, dt, init)
+    return rest
+
+
+def rest_accel_bias(samples: Samples, params: OrientationParams) -> AccelBias:
+    """Accelerometer bias fitted over the rests of a whole recording (:func:`fit_rest_bias`)."""
+    rest = rest_rows(samples, params)
+    return fit_rest_bias(RestStatistics.from_mask(samples.t, samples.acc, rest), params.gravity_mps2)
 
 
 def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
