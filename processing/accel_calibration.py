@@ -119,10 +119,10 @@ def fit_rest_bias(
 ) -> AccelBias:
     """Bias (3,) m/s² with ``|ā_i - b| ≈ g`` at the rests, ridge-regularised (Gauss–Newton, a few steps).
 
-    With no rests the bias is zero and ``sd`` the prior."""
+    With no rests (or ``prior_sd_mps2 == 0``: calibration off) the bias is zero and ``sd`` the prior."""
     m = stats.mean_acc.shape[0]
     prior = np.full(3, prior_sd_mps2)
-    if m == 0:
+    if m == 0 or prior_sd_mps2 == 0.0:
         return AccelBias(np.zeros(3), prior, 0, 0.0)
     w = _weights(stats, norm_sd_mps2)
     b = np.zeros(3)

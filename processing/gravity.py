@@ -8,8 +8,14 @@ from collections import deque
 
 import numpy as np
 
-from processing.accel_calibration import AccelBias, RestStatistics, fit_rest_bias
-from processing.orientation import OrientationEstimator, OrientationParams, hindsight_up, rest_rows
+from processing.accel_calibration import AccelBias, RestStatistics
+from processing.orientation import (
+    OrientationEstimator,
+    OrientationParams,
+    fit_rest_bias_with,
+    hindsight_up,
+    rest_rows,
+)
 from processing.samples import FloatArray, Samples
 
 
@@ -115,7 +121,7 @@ class HindsightUp:
         part = whole.slice(0, stop)
         rest = rest_rows(part, self.params)
         ahead = _rests(part, rest, self._emit, stop)
-        fit = fit_rest_bias(_joined(self._past_rests, ahead), self.params.gravity_mps2)
+        fit = fit_rest_bias_with(_joined(self._past_rests, ahead), self.params)
         self.accel_bias = fit
         calibrated = Samples(part.t, fit.apply(part.acc), part.gyro)
         up = hindsight_up(calibrated, self.params)

@@ -57,7 +57,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from processing import _quat
-from processing.accel_calibration import AccelBias, RestStatistics, fit_rest_bias
+from processing.accel_calibration import (
+    NORM_SD_MPS2,
+    PRIOR_SD_MPS2,
+    REST_CAP_S,
+    AccelBias,
+    RestStatistics,
+    fit_rest_bias,
+)
 from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
 
 BoolArray = NDArray[np.bool_]
@@ -107,6 +114,12 @@ class OrientationParams:
     latency_s: the sensor's output delay, s (its internal filters' group delay, or a known offset to a
         reference clock): ``up`` is predicted that far ahead with the bias-corrected gyro,
         ``up - latency_s (ω × up)``. 0 (the default) reports the vertical at the sample's own time.
+    acc_bias_prior_sd_mps2: accelerometer bias per axis before any rest, m/s² (the prior of the bias fit from
+        rests, :mod:`processing.accel_calibration`); 0 switches the accelerometer calibration off.
+    acc_norm_sd_mps2: standard deviation of one rest's norm equation ``|a - b| = g``, m/s² (scale, cross-axis
+        and local-gravity errors).
+    acc_reference_deg: the live path estimates the bias along the vertical of the first rest (the reference
+        posture) from the rests within this angle of it, degrees.
     """
 
     tau_acc_s: float = 3.0
@@ -129,6 +142,9 @@ class OrientationParams:
     motion_drift_sd_rad: float = 0.0015
     initial_bias_rps: tuple[float, float, float] = (0.0, 0.0, 0.0)
     latency_s: float = 0.0
+    acc_bias_prior_sd_mps2: float = PRIOR_SD_MPS2
+    acc_norm_sd_mps2: float = NORM_SD_MPS2
+    acc_reference_deg: float = 10.0
 
     def __post_init__(self) -> None:
         positive = (
@@ -147,6 +163,8 @@ class OrientationParams:
             "motion_bias_tau_s",
             "motion_drift_sd_rad",
             "rest_step_sigmas",
+            "acc_norm_sd_mps2",
+            "acc_reference_deg",
         )
         for name in positive:
             value = getattr(self, name)
@@ -160,6 +178,10 @@ class OrientationParams:
             raise ValueError(f"OrientationParams.rate_hz must be None or > 0, got {self.rate_hz!r}")
         if not (math.isfinite(self.latency_s) and 0.0 <= self.latency_s <= 0.1):
             raise ValueError(f"OrientationParams.latency_s must be in [0, 0.1] s, got {self.latency_s!r}")
+        if not (math.isfinite(self.acc_bias_prior_sd_mps2) and self.acc_bias_prior_sd_mps2 >= 0):
+            raise ValueError(
+                f"OrientationParams.acc_bias_prior_sd_mps2 must be >= 0 (0: off), got {self.acc_bias_prior_sd_mps2!r}"
+            )
         if len(self.initial_bias_rps) != 3 or not all(math.isfinite(v) for v in self.initial_bias_rps):
             raise ValueError("OrientationParams.initial_bias_rps must be three finite numbers (rad/s)")
 
@@ -175,6 +197,8 @@ class OrientationResult:
     rest: (n,) bool, the sensor was at rest (steady for ``rest_min_s``).
     reinit: (n,) bool, the attitude was re-initialised from this sample's accelerometer alone (first sample,
         first after a gap); ``up`` is less certain for about ``tau_acc_s`` afterwards.
+    acc_bias: (n, 3) float, m/s², sensor frame: the accelerometer bias subtracted at each sample (the live
+        estimate along the reference vertical, see :class:`AccelRadialParams`).
     """
 
     t: FloatArray
@@ -182,6 +206,7 @@ class OrientationResult:
     bias: FloatArray
     rest: BoolArray
     reinit: BoolArray
+    acc_bias: FloatArray
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -191,7 +216,7 @@ class OrientationResult:
         """Join consecutive results (e.g. from a stream of chunks)."""
         if not parts:
             return OrientationResult(
-                np.empty(0), np.empty((0, 3)), np.empty((0, 3)), np.empty(0, bool), np.empty(0, bool)
+                np.empty(0), np.empty((0, 3)), np.empty((0, 3)), np.empty(0, bool), np.empty(0, bool), np.empty((0, 3))
             )
         return OrientationResult(
             *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(OrientationResult))
@@ -594,6 +619,17 @@ class _MotionBias:
 
 
 @dataclass(slots=True)
+class _AccelRadial:
+    """Live accelerometer bias along the reference vertical ``u0`` (the first rest's), ``β u0``: running sums
+    over the rest samples within ``acc_reference_deg`` of ``u0`` of ``dt cos (|a| - g)`` and ``dt cos²``
+    (``cos`` the angle to ``u0``), in s·m/s² and s."""
+
+    u0: FloatArray | None = None
+    s1: float = 0.0
+    s2: float = 0.0
+
+
+@dataclass(slots=True)
 class FilterState:
     """Everything :class:`OrientationEstimator` carries from one chunk to the next."""
 
@@ -609,6 +645,7 @@ class FilterState:
     t_moving: float = -math.inf
     was_rest: bool = False  # the last sample was at rest
     motion_bias: _MotionBias = field(default_factory=_MotionBias)
+    accel: _AccelRadial = field(default_factory=_AccelRadial)
     drift_pass: _DriftPass = field(default_factory=_DriftPass)
     output_pass: _Pass = field(default_factory=_Pass)
 
@@ -682,6 +719,9 @@ class OrientationEstimator:
     def _process(self, t: FloatArray, acc: FloatArray, gyro: FloatArray) -> OrientationResult:
         dt, init = self._timing(t)
         rest, acc_rest = self._rest(t, acc, gyro, dt, init)
+        acc_bias = self._accel_bias(dt, rest, acc_rest)
+        acc = acc - acc_bias
+        acc_rest = acc_rest - acc_bias
         snap = self._rest_onsets(rest)
         blocks = self._blocks(t, init)
         b_rest, var_rest, rest_t = self._rest_bias(blocks, gyro, dt, rest)
@@ -694,7 +734,7 @@ class OrientationEstimator:
         bias = np.repeat(bias_blocks, blocks.lengths, axis=1)
         up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
         bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
-        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init)
+        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init, acc_bias.T.copy())
 
     def _timing(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
         """Sample intervals (0 at re-initialisations) and the re-initialising samples (first, after a gap)."""
@@ -759,6 +799,29 @@ class OrientationEstimator:
         s.t_moving = float(moving[-1])
         rest: BoolArray = (t - moving) >= p.rest_min_s
         return rest, lp[3:]
+
+    def _accel_bias(self, dt: FloatArray, rest: BoolArray, acc_rest: FloatArray) -> FloatArray:
+        """The accelerometer bias (3, n) to subtract at each sample, m/s²: ``β_k u0`` with ``β_k`` the ridge
+        estimate (:func:`processing.accel_calibration.radial_bias`, continuous in time) from the rest samples up
+        to and including ``k`` near the reference vertical ``u0`` (the first rest's). Along ``u0`` only: the
+        vertical in the reference posture does not turn as the estimate improves, so a neutral calibration
+        taken there stays valid; in the other postures the bias's effect is removed."""
+        p, a = self.params, self.state.accel
+        n = dt.shape[0]
+        if p.acc_bias_prior_sd_mps2 == 0.0 or (a.u0 is None and not rest.any()):
+            return np.zeros((3, n))
+        if a.u0 is None:
+            first = int(np.argmax(rest))
+            a.u0 = acc_rest[:, first] / max(_TINY_ACC, float(np.linalg.norm(acc_rest[:, first])))
+        norm = np.sqrt(np.einsum("ij,ij->j", acc_rest, acc_rest))
+        cos = (a.u0 @ acc_rest) / np.maximum(norm, _TINY_ACC)
+        w = np.where(rest & (cos >= math.cos(math.radians(p.acc_reference_deg))), dt, 0.0)
+        s1 = np.cumsum(w * cos * (norm - p.gravity_mps2)) + a.s1
+        s2 = np.cumsum(w * cos * cos) + a.s2
+        a.s1, a.s2 = float(s1[-1]), float(s2[-1])
+        # β = (s1 / (σ² T)) / (1 / σp² + s2 / (σ² T)), the rests' weight as in fit_rest_bias
+        beta = s1 / (p.acc_norm_sd_mps2**2 * REST_CAP_S / p.acc_bias_prior_sd_mps2**2 + s2)
+        return a.u0[:, None] * beta[None, :]
 
     def _rest_onsets(self, rest: BoolArray) -> BoolArray:
         """Samples where a rest begins: there the gravity low-passes restart from the accelerometer's own
@@ -1017,7 +1080,17 @@ def rest_rows(samples: Samples, params: OrientationParams) -> BoolArray:
 def rest_accel_bias(samples: Samples, params: OrientationParams) -> AccelBias:
     """Accelerometer bias fitted over the rests of a whole recording (:func:`fit_rest_bias`)."""
     rest = rest_rows(samples, params)
-    return fit_rest_bias(RestStatistics.from_mask(samples.t, samples.acc, rest), params.gravity_mps2)
+    return fit_rest_bias_with(RestStatistics.from_mask(samples.t, samples.acc, rest), params)
+
+
+def fit_rest_bias_with(stats: RestStatistics, params: OrientationParams) -> AccelBias:
+    """:func:`fit_rest_bias` with the prior and noise of ``params``."""
+    return fit_rest_bias(
+        stats,
+        params.gravity_mps2,
+        prior_sd_mps2=params.acc_bias_prior_sd_mps2,
+        norm_sd_mps2=params.acc_norm_sd_mps2,
+    )
 
 
 def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
