@@ -83,6 +83,12 @@ SENSORS: dict[str, dict[str, object]] = {
     "ideal-acc": IDEAL_ACC,
     "ideal-gyro": IDEAL_GYRO,
     "ideal": {**IDEAL_ACC, **IDEAL_GYRO},
+    "acc-bias-only": {**IDEAL_ACC, "acc_bias_range": SensorModel().acc_bias_range},
+    "acc-scale-only": {
+        **IDEAL_ACC,
+        "acc_scale": SensorModel().acc_scale,
+        "acc_cross_axis": SensorModel().acc_cross_axis,
+    },
 }
 
 

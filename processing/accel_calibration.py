@@ -14,26 +14,36 @@ squares: a zero-mean prior of ``prior_sd_mps2`` per axis keeps unobserved compon
 posterior standard deviation along each axis says how sure the fit is. Model errors (scale, cross-axis,
 local gravity ≠ standard gravity, sway) enter as the equations' noise ``norm_sd_mps2``.
 
-Two uses:
+**What cannot be told apart.** Rests that all lie within a few degrees of one vertical ``u0`` (a hip sensor
+worn standing only, BROAD's rests) reveal ``|a| - g`` along ``u0`` only, and there a bias ``β u0`` and a sensitivity
+error ``β / g`` along ``u0`` read the same. Within the cone they also tilt the vertical alike (``β sin θ / g``
+and ``β sin θ cos θ / g`` at ``θ`` from ``u0``); far outside it they do not (at 90°: ``β / g`` against 0). Such
+rests are therefore fitted as a **sensitivity along u0** (:class:`AccelCalibration` with ``gain_along``): it
+removes the error within the cone and leaves orientations far from it as they were, whichever the truth is.
+A full bias is fitted only when the rests span at least :data:`FULL_FIT_SPREAD_DEG` (sitting about 20° from
+standing; lying): then the curvature of the rests' arc also shows the bias across ``u0`` in their plane (a
+sensitivity error read as bias there costs about ``θ (s_x - s_z / 2)`` rad, 0.2° for 1 % at 20°).
 
-* :func:`fit_rest_bias` over a whole recording (hindsight, the ``analyze`` path): one bias for the recording;
-* :func:`radial_bias`: only the component along one reference vertical (the posture the wearer rests in
-  most, e.g. the neutral standing), which does not turn the vertical in that posture and so keeps a neutral
-  calibration taken there valid as the estimate improves (the live path, where the neutral is read once).
+Uses: :func:`fit_rest_calibration` over a whole recording (hindsight, the ``analyze`` path); the live path
+(:class:`processing.orientation.OrientationEstimator`) keeps the sensitivity along the first rest's vertical
+as running sums, so that the vertical in that posture never turns as the estimate improves (a neutral
+calibration taken there stays valid).
 
 >>> import numpy as np
 >>> g = 9.80665
 >>> ups = np.array([[0.0, 0.0, 1.0], [0.0, 0.34, 0.94], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 >>> ups /= np.linalg.norm(ups, axis=1, keepdims=True)
 >>> b = np.array([0.3, -0.2, 0.4])
->>> fit = fit_rest_bias(RestStatistics(g * ups + b, np.full(4, 10.0)), g)
+>>> fit = fit_rest_calibration(RestStatistics(g * ups + b, np.full(4, 10.0)), g)
 >>> np.round(fit.bias, 2) + 0.0
-array([ 0.3, -0.2,  0.4])
+array([ 0.29, -0.19,  0.39])
+>>> one = fit_rest_calibration(RestStatistics(np.array([[0.0, 0.0, g + 0.2]]), np.array([30.0])), g)
+>>> np.round(one.apply(np.array([[0.0, 0.0, g + 0.2]])), 3) + 0.0
+array([[0.  , 0.  , 9.81]])
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +61,8 @@ NORM_SD_MPS2 = 0.01 * 9.80665
 REST_CAP_S = 10.0
 #: Rests shorter than this are not used, s.
 MIN_REST_S = 2.0
+#: A full bias is fitted only when two rests' verticals are at least this far apart, degrees.
+FULL_FIT_SPREAD_DEG = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,23 +92,34 @@ class RestStatistics:
 
 
 @dataclass(frozen=True, slots=True)
-class AccelBias:
-    """A fitted accelerometer bias.
+class AccelCalibration:
+    """A fitted accelerometer correction: ``a' = c - gain_along (c · along) along`` with ``c = a - bias``.
 
-    bias: (3,) m/s², sensor frame: subtract it from the accelerometer, ``a - bias``.
-    sd: (3,) m/s², posterior standard deviation per axis (``prior_sd`` where the rests said nothing).
-    rests: number of rests used. spread_deg: largest angle between the verticals of two rests, degrees (how
-    many postures the rests span: below ~20° only the component along the vertical is known).
+    bias: (3,) m/s², sensor frame (zero for a sensitivity-only fit).
+    along: (3,) unit vector, sensor frame (the rests' vertical), or zeros. gain_along: the relative sensitivity
+    error along it (0.01: reads 1 % high).
+    sd: (3,) m/s², posterior standard deviation of the bias per axis, or of ``gain_along g`` along ``along``
+    (the prior where the rests said nothing).
+    rests: number of rests used. spread_deg: largest angle between the verticals of two rests, degrees.
     """
 
     bias: FloatArray
+    along: FloatArray
+    gain_along: float
     sd: FloatArray
     rests: int
     spread_deg: float
 
+    @staticmethod
+    def identity(prior_sd_mps2: float = PRIOR_SD_MPS2) -> AccelCalibration:
+        return AccelCalibration(np.zeros(3), np.zeros(3), 0.0, np.full(3, prior_sd_mps2), 0, 0.0)
+
     def apply(self, acc: FloatArray) -> FloatArray:
-        """``acc`` (n, 3) m/s² with the bias removed."""
-        return np.asarray(acc - self.bias, dtype=np.float64)
+        """``acc`` (n, 3) m/s² corrected."""
+        out = np.asarray(acc - self.bias, dtype=np.float64)
+        if self.gain_along != 0.0:
+            out = out - self.gain_along * (out @ self.along)[:, None] * self.along[None, :]
+        return out
 
 
 def _weights(stats: RestStatistics, norm_sd_mps2: float) -> FloatArray:
@@ -110,20 +133,39 @@ def _spread_deg(ups: FloatArray) -> float:
     return float(np.degrees(np.arccos(cos.min())))
 
 
+def fit_rest_calibration(
+    stats: RestStatistics,
+    gravity_mps2: float,
+    *,
+    prior_sd_mps2: float = PRIOR_SD_MPS2,
+    norm_sd_mps2: float = NORM_SD_MPS2,
+) -> AccelCalibration:
+    """The correction that makes ``|a'| ≈ g`` at the rests: a full bias (:func:`fit_rest_bias`) when the rests
+    span :data:`FULL_FIT_SPREAD_DEG`, else a sensitivity along their mean vertical (:func:`fit_rest_gain`).
+    With no rests (or ``prior_sd_mps2 == 0``: calibration off) the identity."""
+    if stats.mean_acc.shape[0] == 0 or prior_sd_mps2 == 0.0:
+        return AccelCalibration.identity(prior_sd_mps2)
+    ups = stats.mean_acc / np.linalg.norm(stats.mean_acc, axis=1, keepdims=True)
+    if _spread_deg(ups) >= FULL_FIT_SPREAD_DEG:
+        return fit_rest_bias(stats, gravity_mps2, prior_sd_mps2=prior_sd_mps2, norm_sd_mps2=norm_sd_mps2)
+    w = np.minimum(stats.duration_s, REST_CAP_S)
+    mean_up = (ups * w[:, None]).sum(axis=0)
+    return fit_rest_gain(
+        stats, gravity_mps2, mean_up / np.linalg.norm(mean_up), prior_sd_mps2=prior_sd_mps2, norm_sd_mps2=norm_sd_mps2
+    )
+
+
 def fit_rest_bias(
     stats: RestStatistics,
     gravity_mps2: float,
     *,
     prior_sd_mps2: float = PRIOR_SD_MPS2,
     norm_sd_mps2: float = NORM_SD_MPS2,
-) -> AccelBias:
-    """Bias (3,) m/s² with ``|ā_i - b| ≈ g`` at the rests, ridge-regularised (Gauss–Newton, a few steps).
-
-    With no rests (or ``prior_sd_mps2 == 0``: calibration off) the bias is zero and ``sd`` the prior."""
+) -> AccelCalibration:
+    """Bias (3,) m/s² with ``|ā_i - b| ≈ g`` at the rests, ridge-regularised (Gauss–Newton, a few steps)."""
     m = stats.mean_acc.shape[0]
-    prior = np.full(3, prior_sd_mps2)
     if m == 0 or prior_sd_mps2 == 0.0:
-        return AccelBias(np.zeros(3), prior, 0, 0.0)
+        return AccelCalibration.identity(prior_sd_mps2)
     w = _weights(stats, norm_sd_mps2)
     b = np.zeros(3)
     info = np.eye(3) / prior_sd_mps2**2
@@ -138,38 +180,28 @@ def fit_rest_bias(
     cov = np.linalg.inv(info)
     d = stats.mean_acc - b
     ups = d / np.linalg.norm(d, axis=1, keepdims=True)
-    return AccelBias(b, np.sqrt(np.diag(cov)), m, _spread_deg(ups))
+    return AccelCalibration(b, np.zeros(3), 0.0, np.sqrt(np.diag(cov)), m, _spread_deg(ups))
 
 
-def radial_bias(
+def fit_rest_gain(
     stats: RestStatistics,
     gravity_mps2: float,
-    reference_up: FloatArray,
+    along: FloatArray,
     *,
-    within_deg: float = 10.0,
     prior_sd_mps2: float = PRIOR_SD_MPS2,
     norm_sd_mps2: float = NORM_SD_MPS2,
-) -> AccelBias:
-    """Bias along ``reference_up`` (3,) only, ``β u0``, from the rests within ``within_deg`` of it.
-
-    Removing it changes the norm of the accelerometer in the reference posture but not its direction; in the
-    other postures it turns the vertical by ``β sin(angle) / g``, which is the part of the bias's effect that a
-    neutral calibration in the reference posture does not absorb."""
-    u0 = np.asarray(reference_up, dtype=np.float64) / float(np.linalg.norm(reference_up))
-    prior = np.full(3, prior_sd_mps2)
+) -> AccelCalibration:
+    """Sensitivity error along the unit vector ``along`` (3,) from the rests: with ``c_i`` the cosine of each
+    rest's vertical to it, ``c_i² β ≈ |ā_i| - g`` (ridge, the prior ``prior_sd_mps2`` on ``β``), ``gain = β / g``.
+    """
+    u0 = np.asarray(along, dtype=np.float64)
     m = stats.mean_acc.shape[0]
-    if m == 0:
-        return AccelBias(np.zeros(3), prior, 0, 0.0)
+    if m == 0 or prior_sd_mps2 == 0.0:
+        return AccelCalibration.identity(prior_sd_mps2)
     norm = np.linalg.norm(stats.mean_acc, axis=1)
     cos = (stats.mean_acc @ u0) / norm
-    near = cos >= math.cos(math.radians(within_deg))
-    if not near.any():
-        return AccelBias(np.zeros(3), prior, 0, 0.0)
-    w = _weights(stats, norm_sd_mps2)[near]
-    # |a - β u0| ≈ |a| - β cos  =>  cos β = |a| - g
-    info = 1.0 / prior_sd_mps2**2 + float(np.sum(w * cos[near] ** 2))
-    beta = float(np.sum(w * cos[near] * (norm[near] - gravity_mps2))) / info
-    sd = prior.copy()
-    sd_along = 1.0 / math.sqrt(info)
-    sd = np.sqrt(prior_sd_mps2**2 * (1.0 - u0 * u0) + sd_along**2 * u0 * u0)
-    return AccelBias(beta * u0, sd, int(near.sum()), 0.0)
+    w = _weights(stats, norm_sd_mps2)
+    info = 1.0 / prior_sd_mps2**2 + float(np.sum(w * cos**4))
+    beta = float(np.sum(w * cos**2 * (norm - gravity_mps2))) / info
+    sd = np.sqrt(prior_sd_mps2**2 * (1.0 - u0 * u0) + u0 * u0 / info)
+    return AccelCalibration(np.zeros(3), u0, beta / gravity_mps2, sd, m, _spread_deg(stats.mean_acc / norm[:, None]))

@@ -8,11 +8,11 @@ from collections import deque
 
 import numpy as np
 
-from processing.accel_calibration import AccelBias, RestStatistics
+from processing.accel_calibration import AccelCalibration, RestStatistics
 from processing.orientation import (
     OrientationEstimator,
     OrientationParams,
-    fit_rest_bias_with,
+    fit_rest_calibration_with,
     hindsight_up,
     rest_rows,
 )
@@ -44,11 +44,11 @@ class HindsightUp:
     :func:`~processing.orientation.hindsight_up` together with ``margin_s`` of context before and after it, and
     only the window itself is released. :meth:`finish` releases the rest.
 
-    **Accelerometer calibration.** Before smoothing, the accelerometer's bias is fitted
-    (:func:`~processing.accel_calibration.fit_rest_bias`) over the rests of everything released so far and of the
+    **Accelerometer calibration.** Before smoothing, the accelerometer's error is fitted
+    (:func:`~processing.accel_calibration.fit_rest_calibration`) over the rests of everything released so far and of the
     window and its look-ahead, and removed; the released pieces carry the *calibrated* accelerometer, so that
     everything computed from them (the epochs' mean accelerometer that the neutral calibration reads, the up
-    vectors) agrees. :attr:`accel_bias` is the latest fit. :meth:`update` is
+    vectors) agrees. :attr:`accel_calibration` is the latest fit. :meth:`update` is
     the pipeline's ``UpEstimator``: called with exactly the pieces released, in order, it returns their up
     vectors (n, 3). Memory: at most ``window_s + 2 margin_s`` of samples plus one input chunk. Results do not
     depend on how the input is chunked.
@@ -88,7 +88,7 @@ class HindsightUp:
         self._emit = 0  # index (in the buffer) of the first sample not yet released
         self._out: deque[tuple[Samples, FloatArray]] = deque()
         self._past_rests = RestStatistics(np.empty((0, 3)), np.empty(0))  # rests in the released samples
-        self.accel_bias: AccelBias | None = None
+        self.accel_calibration: AccelCalibration | None = None
 
     def push(self, samples: Samples) -> list[Samples]:
         """Add a chunk; returns the pieces released by it (possibly none), oldest first."""
@@ -121,8 +121,8 @@ class HindsightUp:
         part = whole.slice(0, stop)
         rest = rest_rows(part, self.params)
         ahead = _rests(part, rest, self._emit, stop)
-        fit = fit_rest_bias_with(_joined(self._past_rests, ahead), self.params)
-        self.accel_bias = fit
+        fit = fit_rest_calibration_with(_joined(self._past_rests, ahead), self.params)
+        self.accel_calibration = fit
         calibrated = Samples(part.t, fit.apply(part.acc), part.gyro)
         up = hindsight_up(calibrated, self.params)
         piece = calibrated.slice(self._emit, emit_stop)

@@ -61,9 +61,9 @@ from processing.accel_calibration import (
     NORM_SD_MPS2,
     PRIOR_SD_MPS2,
     REST_CAP_S,
-    AccelBias,
+    AccelCalibration,
     RestStatistics,
-    fit_rest_bias,
+    fit_rest_calibration,
 )
 from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
 
@@ -197,8 +197,8 @@ class OrientationResult:
     rest: (n,) bool, the sensor was at rest (steady for ``rest_min_s``).
     reinit: (n,) bool, the attitude was re-initialised from this sample's accelerometer alone (first sample,
         first after a gap); ``up`` is less certain for about ``tau_acc_s`` afterwards.
-    acc_bias: (n, 3) float, m/s², sensor frame: the accelerometer bias subtracted at each sample (the live
-        estimate along the reference vertical, see :class:`AccelRadialParams`).
+    acc_gain: (n,) float: the accelerometer's relative sensitivity error along the reference vertical (the
+        first rest's), removed at each sample (see :meth:`OrientationEstimator._accel_gain`).
     """
 
     t: FloatArray
@@ -206,7 +206,7 @@ class OrientationResult:
     bias: FloatArray
     rest: BoolArray
     reinit: BoolArray
-    acc_bias: FloatArray
+    acc_gain: FloatArray
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -216,7 +216,7 @@ class OrientationResult:
         """Join consecutive results (e.g. from a stream of chunks)."""
         if not parts:
             return OrientationResult(
-                np.empty(0), np.empty((0, 3)), np.empty((0, 3)), np.empty(0, bool), np.empty(0, bool), np.empty((0, 3))
+                np.empty(0), np.empty((0, 3)), np.empty((0, 3)), np.empty(0, bool), np.empty(0, bool), np.empty(0)
             )
         return OrientationResult(
             *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(OrientationResult))
@@ -619,9 +619,9 @@ class _MotionBias:
 
 
 @dataclass(slots=True)
-class _AccelRadial:
-    """Live accelerometer bias along the reference vertical ``u0`` (the first rest's), ``β u0``: running sums
-    over the rest samples within ``acc_reference_deg`` of ``u0`` of ``dt cos (|a| - g)`` and ``dt cos²``
+class _AccelGain:
+    """Live accelerometer sensitivity error along the reference vertical ``u0`` (the first rest's): running sums
+    over the rest samples within ``acc_reference_deg`` of ``u0`` of ``dt cos² (|a| - g)`` and ``dt cos⁴``
     (``cos`` the angle to ``u0``), in s·m/s² and s."""
 
     u0: FloatArray | None = None
@@ -645,7 +645,7 @@ class FilterState:
     t_moving: float = -math.inf
     was_rest: bool = False  # the last sample was at rest
     motion_bias: _MotionBias = field(default_factory=_MotionBias)
-    accel: _AccelRadial = field(default_factory=_AccelRadial)
+    accel: _AccelGain = field(default_factory=_AccelGain)
     drift_pass: _DriftPass = field(default_factory=_DriftPass)
     output_pass: _Pass = field(default_factory=_Pass)
 
@@ -719,9 +719,9 @@ class OrientationEstimator:
     def _process(self, t: FloatArray, acc: FloatArray, gyro: FloatArray) -> OrientationResult:
         dt, init = self._timing(t)
         rest, acc_rest = self._rest(t, acc, gyro, dt, init)
-        acc_bias = self._accel_bias(dt, rest, acc_rest)
-        acc = acc - acc_bias
-        acc_rest = acc_rest - acc_bias
+        gain = self._accel_gain(dt, rest, acc_rest)
+        acc = self._accel_corrected(acc, gain)
+        acc_rest = self._accel_corrected(acc_rest, gain)
         snap = self._rest_onsets(rest)
         blocks = self._blocks(t, init)
         b_rest, var_rest, rest_t = self._rest_bias(blocks, gyro, dt, rest)
@@ -734,7 +734,7 @@ class OrientationEstimator:
         bias = np.repeat(bias_blocks, blocks.lengths, axis=1)
         up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
         bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
-        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init, acc_bias.T.copy())
+        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init, gain)
 
     def _timing(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
         """Sample intervals (0 at re-initialisations) and the re-initialising samples (first, after a gap)."""
@@ -800,28 +800,39 @@ class OrientationEstimator:
         rest: BoolArray = (t - moving) >= p.rest_min_s
         return rest, lp[3:]
 
-    def _accel_bias(self, dt: FloatArray, rest: BoolArray, acc_rest: FloatArray) -> FloatArray:
-        """The accelerometer bias (3, n) to subtract at each sample, m/s²: ``β_k u0`` with ``β_k`` the ridge
-        estimate (:func:`processing.accel_calibration.radial_bias`, continuous in time) from the rest samples up
-        to and including ``k`` near the reference vertical ``u0`` (the first rest's). Along ``u0`` only: the
-        vertical in the reference posture does not turn as the estimate improves, so a neutral calibration
-        taken there stays valid; in the other postures the bias's effect is removed."""
+    def _accel_gain(self, dt: FloatArray, rest: BoolArray, acc_rest: FloatArray) -> FloatArray:
+        """The accelerometer's relative sensitivity error along the reference vertical ``u0`` (the first
+        rest's) at each sample (n,): ``β_k / g``, with ``β_k`` the ridge estimate
+        (:func:`processing.accel_calibration.fit_rest_gain`, as running sums over time) from the rest samples up
+        to and including ``k`` within ``acc_reference_deg`` of ``u0``. Along ``u0`` only: the vertical in the
+        reference posture does not turn as the estimate improves, so a neutral calibration taken there stays
+        valid; in the postures near it the error of the accelerometer's norm (bias or sensitivity) is removed."""
         p, a = self.params, self.state.accel
         n = dt.shape[0]
         if p.acc_bias_prior_sd_mps2 == 0.0 or (a.u0 is None and not rest.any()):
-            return np.zeros((3, n))
+            return np.zeros(n)
         if a.u0 is None:
             first = int(np.argmax(rest))
             a.u0 = acc_rest[:, first] / max(_TINY_ACC, float(np.linalg.norm(acc_rest[:, first])))
         norm = np.sqrt(np.einsum("ij,ij->j", acc_rest, acc_rest))
         cos = (a.u0 @ acc_rest) / np.maximum(norm, _TINY_ACC)
         w = np.where(rest & (cos >= math.cos(math.radians(p.acc_reference_deg))), dt, 0.0)
-        s1 = np.cumsum(w * cos * (norm - p.gravity_mps2)) + a.s1
-        s2 = np.cumsum(w * cos * cos) + a.s2
+        c2 = cos * cos
+        s1 = np.cumsum(w * c2 * (norm - p.gravity_mps2)) + a.s1
+        s2 = np.cumsum(w * c2 * c2) + a.s2
         a.s1, a.s2 = float(s1[-1]), float(s2[-1])
-        # β = (s1 / (σ² T)) / (1 / σp² + s2 / (σ² T)), the rests' weight as in fit_rest_bias
+        # β = (s1 / (σ² T)) / (1 / σp² + s2 / (σ² T)), the rests' weight as in fit_rest_gain
         beta = s1 / (p.acc_norm_sd_mps2**2 * REST_CAP_S / p.acc_bias_prior_sd_mps2**2 + s2)
-        return a.u0[:, None] * beta[None, :]
+        gain: FloatArray = beta / p.gravity_mps2
+        return gain
+
+    def _accel_corrected(self, acc: FloatArray, gain: FloatArray) -> FloatArray:
+        """``a - gain (a · u0) u0`` for (3, n) ``acc`` and (n,) ``gain``."""
+        u0 = self.state.accel.u0
+        if u0 is None or not gain.any():
+            return acc
+        out: FloatArray = acc - u0[:, None] * (gain * (u0 @ acc))[None, :]
+        return out
 
     def _rest_onsets(self, rest: BoolArray) -> BoolArray:
         """Samples where a rest begins: there the gravity low-passes restart from the accelerometer's own
@@ -1050,7 +1061,7 @@ def estimate_up(
     est = OrientationEstimator(params)
     if not offline:
         return est.update(samples).up
-    fit = rest_accel_bias(samples, est.params)
+    fit = rest_accel_calibration(samples, est.params)
     return hindsight_up(Samples(samples.t, fit.apply(samples.acc), samples.gyro), est.params)
 
 
@@ -1077,15 +1088,15 @@ def rest_rows(samples: Samples, params: OrientationParams) -> BoolArray:
     return rest
 
 
-def rest_accel_bias(samples: Samples, params: OrientationParams) -> AccelBias:
-    """Accelerometer bias fitted over the rests of a whole recording (:func:`fit_rest_bias`)."""
+def rest_accel_calibration(samples: Samples, params: OrientationParams) -> AccelCalibration:
+    """Accelerometer correction fitted over the rests of a whole recording (:func:`fit_rest_calibration`)."""
     rest = rest_rows(samples, params)
-    return fit_rest_bias_with(RestStatistics.from_mask(samples.t, samples.acc, rest), params)
+    return fit_rest_calibration_with(RestStatistics.from_mask(samples.t, samples.acc, rest), params)
 
 
-def fit_rest_bias_with(stats: RestStatistics, params: OrientationParams) -> AccelBias:
-    """:func:`fit_rest_bias` with the prior and noise of ``params``."""
-    return fit_rest_bias(
+def fit_rest_calibration_with(stats: RestStatistics, params: OrientationParams) -> AccelCalibration:
+    """:func:`fit_rest_calibration` with the prior and noise of ``params``."""
+    return fit_rest_calibration(
         stats,
         params.gravity_mps2,
         prior_sd_mps2=params.acc_bias_prior_sd_mps2,
