@@ -20,7 +20,7 @@ error ``β / g`` along ``u0`` read the same. Within the cone they also tilt the 
 and ``β sin θ cos θ / g`` at ``θ`` from ``u0``); far outside it they do not (at 90°: ``β / g`` against 0). Such
 rests are therefore fitted as a **sensitivity along u0** (:class:`AccelCalibration` with ``gain_along``): it
 removes the error within the cone and leaves orientations far from it as they were, whichever the truth is.
-A full bias is fitted only when the rests span at least :data:`FULL_FIT_SPREAD_DEG` (sitting about 20° from
+A full bias is fitted only when the rests span at least :data:`FULL_FIT_SPREAD_DEG` (sitting, about 20° from
 standing; lying): then the curvature of the rests' arc also shows the bias across ``u0`` in their plane (a
 sensitivity error read as bias there costs about ``θ (s_x - s_z / 2)`` rad, 0.2° for 1 % at 20°).
 
@@ -62,7 +62,7 @@ REST_CAP_S = 10.0
 #: Rests shorter than this are not used, s.
 MIN_REST_S = 2.0
 #: A full bias is fitted only when two rests' verticals are at least this far apart, degrees.
-FULL_FIT_SPREAD_DEG = 20.0
+FULL_FIT_SPREAD_DEG = 10.0
 
 
 @dataclass(frozen=True, slots=True)
