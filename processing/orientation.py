@@ -58,6 +58,7 @@ from numpy.typing import NDArray
 
 from processing import _quat
 from processing.accel_calibration import (
+    FULL_FIT_SPREAD_DEG,
     NORM_SD_MPS2,
     PRIOR_SD_MPS2,
     REST_CAP_S,
@@ -199,6 +200,8 @@ class OrientationResult:
         first after a gap); ``up`` is less certain for about ``tau_acc_s`` afterwards.
     acc_gain: (n,) float: the accelerometer's relative sensitivity error along the reference vertical (the
         first rest's), removed at each sample (see :meth:`OrientationEstimator._accel_gain`).
+    acc_across: (n, 3) float, m/s², sensor frame: the accelerometer bias across that vertical, removed at each
+        sample (see :meth:`OrientationEstimator._accel_across`).
     """
 
     t: FloatArray
@@ -207,6 +210,7 @@ class OrientationResult:
     rest: BoolArray
     reinit: BoolArray
     acc_gain: FloatArray
+    acc_across: FloatArray
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -216,7 +220,13 @@ class OrientationResult:
         """Join consecutive results (e.g. from a stream of chunks)."""
         if not parts:
             return OrientationResult(
-                np.empty(0), np.empty((0, 3)), np.empty((0, 3)), np.empty(0, bool), np.empty(0, bool), np.empty(0)
+                np.empty(0),
+                np.empty((0, 3)),
+                np.empty((0, 3)),
+                np.empty(0, bool),
+                np.empty(0, bool),
+                np.empty(0),
+                np.empty((0, 3)),
             )
         return OrientationResult(
             *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(OrientationResult))
@@ -515,6 +525,23 @@ def _ahead(up: FloatArray, omega: FloatArray, latency_s: float) -> FloatArray:
     return out
 
 
+def _anchored(up: FloatArray, across: FloatArray, u0: FloatArray | None, gravity: float) -> FloatArray:
+    """Up vectors (3, n) turned by the rotation that takes the corrected vertical of the reference posture,
+    ``g u0 - b⊥`` (``b⊥`` = ``across``, (3, n), perpendicular to ``u0``), to its raw direction ``u0``: that
+    posture's output stays the accelerometer's raw direction (a neutral calibration read from the raw
+    accelerometer there stays valid) and every angle between postures is the corrected one."""
+    if u0 is None or not across.any():
+        return up
+    v = gravity * u0[:, None] - across
+    v /= np.sqrt(np.einsum("ij,ij->j", v, v))
+    # Rodrigues for the rotation v -> u0: x' = c x + k × x + k (k·x) / (1 + c), k = v × u0, c = v·u0
+    k = _cross(v, np.broadcast_to(u0[:, None], v.shape))
+    c = u0 @ v
+    kx = np.einsum("ij,ij->j", k, up)
+    out: FloatArray = c * up + _cross(k, up) + k * (kx / (1.0 + c))
+    return out
+
+
 def _cross(x: FloatArray, y: FloatArray) -> FloatArray:
     """``x × y`` for (3, n) arrays."""
     return np.stack((x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]))
@@ -627,6 +654,12 @@ class _AccelGain:
     u0: FloatArray | None = None
     s1: float = 0.0
     s2: float = 0.0
+    # the full-bias equations of all rest samples: Σ w û ûᵀ (9), Σ w û (|a| - g) (3), the widest angle of a
+    # rest from u0 (cos), per sample so far; the same at the end of the last finished block
+    full: FloatArray = field(default_factory=lambda: np.concatenate((np.zeros(12), [1.0])))
+    full_block: FloatArray = field(default_factory=lambda: np.concatenate((np.zeros(12), [1.0])))
+    block: int = -1
+    across: FloatArray = field(default_factory=lambda: np.zeros(3))  # in force in the block in progress
 
 
 @dataclass(slots=True)
@@ -720,10 +753,11 @@ class OrientationEstimator:
         dt, init = self._timing(t)
         rest, acc_rest = self._rest(t, acc, gyro, dt, init)
         gain = self._accel_gain(dt, rest, acc_rest)
-        acc = self._accel_corrected(acc, gain)
-        acc_rest = self._accel_corrected(acc_rest, gain)
-        snap = self._rest_onsets(rest)
         blocks = self._blocks(t, init)
+        across = self._accel_across(dt, rest, acc_rest, blocks)
+        acc = self._accel_corrected(acc, gain) - across
+        acc_rest = self._accel_corrected(acc_rest, gain) - across
+        snap = self._rest_onsets(rest)
         b_rest, var_rest, rest_t = self._rest_bias(blocks, gyro, dt, rest)
         ends = blocks.starts + blocks.lengths - 1
         g_end, atil_end, cold = self._drift_pass(
@@ -733,8 +767,9 @@ class OrientationEstimator:
         bias_blocks = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
         bias = np.repeat(bias_blocks, blocks.lengths, axis=1)
         up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
+        up = _anchored(up, across, self.state.accel.u0, self.params.gravity_mps2)
         bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
-        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init, gain)
+        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init, gain, across.T.copy())
 
     def _timing(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
         """Sample intervals (0 at re-initialisations) and the re-initialising samples (first, after a gap)."""
@@ -825,6 +860,46 @@ class OrientationEstimator:
         beta = s1 / (p.acc_norm_sd_mps2**2 * REST_CAP_S / p.acc_bias_prior_sd_mps2**2 + s2)
         gain: FloatArray = beta / p.gravity_mps2
         return gain
+
+    def _accel_across(self, dt: FloatArray, rest: BoolArray, acc_rest: FloatArray, blocks: _Blocks) -> FloatArray:
+        """The accelerometer bias across the reference vertical ``u0`` (3, n), m/s²: the part perpendicular to
+        ``u0`` of the full ridge fit (:func:`processing.accel_calibration.fit_rest_bias`, linearised, as running
+        sums over all rest samples), once the rests' verticals span ``FULL_FIT_SPREAD_DEG`` (sitting and
+        standing, lying). Constant over each bias block, from the rests before it (chunking-independent).
+
+        Removing it turns the vertical in the reference posture; :func:`_anchored` turns the output back, so
+        that posture still reads the raw accelerometer's direction while every angle between postures, and
+        the low-pass in the gyro's frame (where a bias across the vertical turns with the wearer and leaves a
+        transient after every turn), see the corrected accelerometer."""
+        p, a = self.params, self.state.accel
+        n = dt.shape[0]
+        if p.acc_bias_prior_sd_mps2 == 0.0 or a.u0 is None:
+            a.block = int(blocks.index[-1])
+            return np.zeros((3, n))
+        u0 = a.u0
+        norm = np.sqrt(np.einsum("ij,ij->j", acc_rest, acc_rest))
+        u = acc_rest / np.maximum(norm, _TINY_ACC)
+        w = np.where(rest, dt, 0.0) / (p.acc_norm_sd_mps2**2 * REST_CAP_S)
+        eq = np.concatenate(((u[:, None, :] * u[None, :, :]).reshape(9, n) * w, u * (w * (norm - p.gravity_mps2))))
+        sums = np.cumsum(eq, axis=1) + a.full[:12, None]
+        widest = np.minimum.accumulate(np.where(rest, u0 @ u, 1.0))
+        widest = np.minimum(widest, a.full[12])
+        full = np.concatenate((sums, widest[None, :]))
+        prev = blocks.starts[1:] - 1
+        at = np.concatenate((a.full_block[:, None], full[:, prev]), axis=1)
+        m = at.shape[1]
+        mat = at[:9].T.reshape(m, 3, 3).copy()
+        mat[:, [0, 1, 2], [0, 1, 2]] += 1.0 / p.acc_bias_prior_sd_mps2**2
+        b = np.linalg.solve(mat, at[9:12].T[:, :, None])[:, :, 0].T
+        b -= u0[:, None] * (u0 @ b)[None, :]
+        b[:, at[12] > math.cos(math.radians(FULL_FIT_SPREAD_DEG))] = 0.0
+        if blocks.index[0] == a.block:
+            b[:, 0] = a.across
+        last = int(blocks.starts[-1]) + int(blocks.lengths[-1]) - 1
+        a.full, a.full_block = full[:, -1].copy(), full[:, last].copy()
+        a.block, a.across = int(blocks.index[-1]), b[:, -1].copy()
+        out: FloatArray = np.repeat(b, blocks.lengths, axis=1)
+        return out
 
     def _accel_corrected(self, acc: FloatArray, gain: FloatArray) -> FloatArray:
         """``a - gain (a · u0) u0`` for (3, n) ``acc`` and (n,) ``gain``."""

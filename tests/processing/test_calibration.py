@@ -200,7 +200,11 @@ def test_reclip_detection_is_chunk_invariant() -> None:
     tracker = MountingTracker(calibration=cal)
     parts = [tracker.update(features.select(slice(i, i + 13))) for i in range(0, len(features), 13)]
     events = [e for p in parts for e in p.events]
-    assert [e for e in events if isinstance(e, ReclipEvent)] == [e for e in whole.events if isinstance(e, ReclipEvent)]
+    got = [e for e in events if isinstance(e, ReclipEvent)]
+    want = [e for e in whole.events if isinstance(e, ReclipEvent)]
+    # the same events; the angle to float rounding (rolling sums restart at chunk edges: ~1e-14 degrees)
+    assert [(e.t_detected, e.t_onset, e.reason) for e in got] == [(e.t_detected, e.t_onset, e.reason) for e in want]
+    assert [e.angle_deg for e in got] == pytest.approx([e.angle_deg for e in want], abs=1e-9)
     assert any(isinstance(e, ReclipEvent) and e.t_detected >= t_clip for e in events)
     assert np.array_equal(np.concatenate([p.calibrated for p in parts]), whole.calibrated)
     assert np.allclose(np.concatenate([p.tilt_deg for p in parts]), whole.tilt_deg, equal_nan=True)

@@ -191,6 +191,7 @@ def test_chunk_invariance(sizes: list[int], singles: bool) -> None:
     np.testing.assert_allclose(res.up, _WHOLE.up, atol=1e-9, rtol=0)
     np.testing.assert_allclose(res.bias, _WHOLE.bias, atol=1e-9, rtol=0)
     np.testing.assert_allclose(res.acc_gain, _WHOLE.acc_gain, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(res.acc_across, _WHOLE.acc_across, atol=1e-12, rtol=0)
     np.testing.assert_array_equal(res.rest, _WHOLE.rest)
     np.testing.assert_array_equal(res.reinit, _WHOLE.reinit)
 
@@ -210,6 +211,7 @@ def test_small_chunks_match_batch(max_chunk: int) -> None:
     np.testing.assert_allclose(res.up, _WHOLE.up, atol=1e-9, rtol=0)
     np.testing.assert_allclose(res.bias, _WHOLE.bias, atol=1e-9, rtol=0)
     np.testing.assert_allclose(res.acc_gain, _WHOLE.acc_gain, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(res.acc_across, _WHOLE.acc_across, atol=1e-12, rtol=0)
     np.testing.assert_array_equal(res.rest, _WHOLE.rest)
     np.testing.assert_array_equal(res.reinit, _WHOLE.reinit)
 
@@ -421,3 +423,23 @@ def test_accelerometer_calibration_can_be_switched_off() -> None:
     assert not res.acc_gain.any()
     sitting = (samples.t > 30.0) & (samples.t < 50.0)
     assert angle_deg(res.up, samples.acc)[sitting].mean() < 0.1  # follows the raw accelerometer
+
+
+def test_accelerometer_bias_across_the_vertical_is_learnt_from_sitting_and_standing_still_reads_raw() -> None:
+    # 30 mg in the tilt plane across the standing vertical and 40 mg along it: rests 20° apart (sitting and
+    # standing) show both; the part across is removed too, while the standing output stays the raw direction
+    bias = np.array([0.0, 0.03 * G, 0.04 * G])
+    samples, up = stand_sit_stand(100.0, bias)
+    t = samples.t
+    live = run(samples)
+    late = t > 60.0  # standing again, after the sitting showed the bias across
+    assert live.acc_across[t < 20.0].max() == 0.0  # nothing across before the rests span 10°
+    assert live.acc_across[-1, 1] == pytest.approx(bias[1], rel=0.4)
+    u0 = samples.acc[(t > 2.0) & (t < 19.0)].mean(axis=0)
+    assert abs(live.acc_across[-1] @ u0) < 1e-3 * G and abs(live.acc_across[-1, 0]) < 0.02  # across u0, in the plane
+    mean_acc = samples.acc[late].mean(axis=0)
+    assert angle_deg(live.up[late].mean(axis=0)[None, :], mean_acc[None, :])[0] < 0.01
+    est = OrientationEstimator()
+    one = OrientationResult.concat([est.update(samples.slice(k, k + 7)) for k in range(0, len(samples), 7)])
+    np.testing.assert_allclose(one.up, live.up, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(one.acc_across, live.acc_across, atol=1e-12, rtol=0)
