@@ -26,7 +26,8 @@ sensitivity error read as bias there costs about ``θ (s_x - s_z / 2)`` rad, 0.2
 
 Uses: :func:`fit_rest_calibration` over a whole recording (hindsight, the ``analyze`` path); the live path
 (:class:`processing.orientation.OrientationEstimator`) keeps the sensitivity along the first rest's vertical
-as running sums, so that the vertical in that posture never turns as the estimate improves (a neutral
+and, once the rests span :data:`FULL_FIT_SPREAD_DEG`, the bias across it, as running sums, and turns its output
+so that the vertical in that posture stays the raw accelerometer's as the estimate improves (a neutral
 calibration taken there stays valid).
 
 >>> import numpy as np

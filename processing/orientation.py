@@ -29,6 +29,12 @@ independent of the caller's chunking) and set at each block's start from what ea
   accumulated with a forgetting time ``motion_bias_tau_s`` and fused with the rest estimate by their
   information (inverse variances). The second pass integrates with the fused bias; only it produces ``up``.
 
+**Accelerometer calibration** (:mod:`processing.accel_calibration`): at rest ``|a|`` should be ``g``; what it is
+not is removed before step 2. Live: a sensitivity error along the first rest's vertical ``u0`` and, once the
+rests span 10°, the bias across ``u0`` (both set per bias block from the rests before it); the output is turned
+so that the ``u0`` posture keeps the raw accelerometer's direction (see :func:`_anchored`). ``offline=True``:
+one fit over all the recording's rests.
+
 Gaps (a step in ``t`` longer than ``gap_periods`` nominal periods or ``gap_s``) re-initialise the attitude from
 the accelerometer and keep the bias. Results do not depend on chunking (to ~1e-12): one call over a
 recording equals any sequence of calls over its pieces, down to one sample at a time (the live path).
