@@ -35,7 +35,8 @@ from _references import up_imufusion, up_vqf  # benchmarks/_references.py
 
 from processing.calibration import CalibrationError, calibrate, calibrate_guided, pelvic_angles
 from processing.features import EpochFeatures, FeatureExtractor
-from processing.gravity import HindsightUp, make_up_estimator
+from processing.gravity import HindsightUp, OrientationUp, make_up_estimator
+from processing.orientation import ACCEL_CALIBRATION_ON, OrientationParams
 from processing.samples import Samples
 from sensor.simulate import SensorModel, Truth, epoch_truth, parse_scenario, simulate
 
@@ -99,6 +100,7 @@ def run_one(
     others: bool,
     imufusion: bool = False,
     sensor_errors: str = "default",
+    accel_calibration: bool = False,
 ) -> dict[str, np.ndarray]:
     sensor = SensorModel(
         rate_hz=rate,
@@ -107,13 +109,14 @@ def run_one(
         **SENSORS[sensor_errors],  # type: ignore[arg-type]
     )
     samples, truth = simulate(parse_scenario(SCENARIO), sensor, seed=seed)
-    fx = FeatureExtractor(rate_hz=rate, up_estimator=make_up_estimator(rate))
+    params = OrientationParams(rate_hz=rate, acc_bias_prior_sd_mps2=ACCEL_CALIBRATION_ON if accel_calibration else 0.0)
+    fx = FeatureExtractor(rate_hz=rate, up_estimator=OrientationUp(params))
     features = EpochFeatures.concat([fx.update(samples), fx.flush()])
     true_tilt, sel = masks(truth)
     n = min(len(features), len(true_tilt))
     variants = {"hipsense": features}
     # the analyze path: hindsight over windows (processing.gravity.HindsightUp), fed as analyze feeds it
-    hindsight = HindsightUp(rate)
+    hindsight = HindsightUp(rate, params=params)
     fx = FeatureExtractor(rate_hz=rate, up_estimator=hindsight)
     parts = [fx.update(piece) for piece in [*hindsight.push(samples), *hindsight.finish()]]
     variants["hipsense analyze"] = EpochFeatures.concat([*parts, fx.flush()])
@@ -153,7 +156,12 @@ def rmse(values: list[np.ndarray]) -> float:
 
 
 def simulator_table(
-    seeds: list[int], rates: list[float], others: bool, imufusion: bool = False, sensor_errors: str = "default"
+    seeds: list[int],
+    rates: list[float],
+    others: bool,
+    imufusion: bool = False,
+    sensor_errors: str = "default",
+    accel_calibration: bool = False,
 ) -> None:
     t0 = time.perf_counter()
     collected: dict[tuple[str, str, str], list[np.ndarray]] = {}
@@ -161,7 +169,9 @@ def simulator_table(
     for rate in rates:
         for mname, mounting in MOUNTINGS.items():
             for seed in seeds:
-                for key, err in run_one(seed, mounting, rate, others, imufusion, sensor_errors).items():
+                for key, err in run_one(
+                    seed, mounting, rate, others, imufusion, sensor_errors, accel_calibration
+                ).items():
                     est, cond = key.split("|")
                     for group in (f"{rate:g} Hz", mname, "all"):
                         collected.setdefault((est, cond, group), []).append(err)
@@ -173,6 +183,7 @@ def simulator_table(
         f"epoch tilt RMSE (deg) vs truth after guided calibration; seeds {seeds[0]}..{seeds[-1]} "
         f"({len(seeds)}), {len(rates) * len(MOUNTINGS) * len(seeds)} runs, {time.perf_counter() - t0:.0f} s"
         + (f"; DIAGNOSTIC sensor '{sensor_errors}' (not the benchmark's sensor)" if sensor_errors != "default" else "")
+        + ("; hipsense with the accelerometer calibration (not the default)" if accel_calibration else "")
     )
     header = (
         f"{'estimator':18} {'condition':11} " + " ".join(f"{g:>8}" for g in groups) + f" {'worst run':>9} {'target':>7}"
@@ -248,6 +259,11 @@ def main() -> None:
         help="diagnostic: remove the accelerometer's errors (ideal-acc), the gyro's bias and drift (ideal-gyro) or "
         "both (ideal) from the simulated sensor (default: the cheap IMU, the benchmark's figures)",
     )
+    ap.add_argument(
+        "--accel-calibration",
+        action="store_true",
+        help="hipsense with the accelerometer calibration from rests (processing.accel_calibration; off by default)",
+    )
     args = ap.parse_args()
     simulator_table(
         parse_seeds(args.seeds),
@@ -255,6 +271,7 @@ def main() -> None:
         not args.no_others,
         args.imufusion,
         args.sensor,
+        args.accel_calibration,
     )
     if args.hapt is not None:
         hapt_check(args.hapt)

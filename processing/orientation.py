@@ -29,8 +29,9 @@ independent of the caller's chunking) and set at each block's start from what ea
   accumulated with a forgetting time ``motion_bias_tau_s`` and fused with the rest estimate by their
   information (inverse variances). The second pass integrates with the fused bias; only it produces ``up``.
 
-**Accelerometer calibration** (:mod:`processing.accel_calibration`): at rest ``|a|`` should be ``g``; what it is
-not is removed before step 2. Live: a sensitivity error along the first rest's vertical ``u0`` and, once the
+**Accelerometer calibration** (:mod:`processing.accel_calibration`; off by default, see
+``OrientationParams.acc_bias_prior_sd_mps2``): at rest ``|a|`` should be ``g``; what it is not is removed before
+step 2. Live: a sensitivity error along the first rest's vertical ``u0`` and, once the
 rests span 10°, the bias across ``u0`` (both set per bias block from the rests before it); the output is turned
 so that the ``u0`` posture keeps the raw accelerometer's direction (see :func:`_anchored`). ``offline=True``:
 one fit over all the recording's rests.
@@ -88,6 +89,8 @@ _SMALL_PIECE = 64
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
 _MIN_PROD = math.exp(-500.0)
+#: ``OrientationParams.acc_bias_prior_sd_mps2`` that turns the accelerometer calibration on (50 mg per axis).
+ACCEL_CALIBRATION_ON = PRIOR_SD_MPS2
 #: Below this norm (m/s²) an accelerometer vector carries no direction (an all-zero sample).
 _TINY_ACC = 1e-6
 
@@ -121,8 +124,11 @@ class OrientationParams:
     latency_s: the sensor's output delay, s (its internal filters' group delay, or a known offset to a
         reference clock): ``up`` is predicted that far ahead with the bias-corrected gyro,
         ``up - latency_s (ω × up)``. 0 (the default) reports the vertical at the sample's own time.
-    acc_bias_prior_sd_mps2: accelerometer bias per axis before any rest, m/s² (the prior of the bias fit from
-        rests, :mod:`processing.accel_calibration`); 0 switches the accelerometer calibration off.
+    acc_bias_prior_sd_mps2: accelerometer bias per axis before any rest, m/s² (the prior of the fit from rests,
+        :mod:`processing.accel_calibration`); 0 (the default) switches the accelerometer calibration off,
+        ``ACCEL_CALIBRATION_ON`` (0.49 m/s², 50 mg) turns it on. Off by default: on the simulator's cheap sensor
+        (a bias fixed in the sensor frame) it halves the static tilt error, but on real data it did not help
+        (BROAD +0.006°, HAPT sitting sensitivity -1 point; see bench_tilt/bench_broad --accel-calibration).
     acc_norm_sd_mps2: standard deviation of one rest's norm equation ``|a - b| = g``, m/s² (scale, cross-axis
         and local-gravity errors).
     acc_reference_deg: the live path estimates the bias along the vertical of the first rest (the reference
@@ -149,7 +155,7 @@ class OrientationParams:
     motion_drift_sd_rad: float = 0.0015
     initial_bias_rps: tuple[float, float, float] = (0.0, 0.0, 0.0)
     latency_s: float = 0.0
-    acc_bias_prior_sd_mps2: float = PRIOR_SD_MPS2
+    acc_bias_prior_sd_mps2: float = 0.0
     acc_norm_sd_mps2: float = NORM_SD_MPS2
     acc_reference_deg: float = 10.0
 

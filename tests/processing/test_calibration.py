@@ -19,7 +19,6 @@ from processing.calibration import (
 )
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
-from processing.orientation import OrientationEstimator, OrientationParams
 from processing.reclip import CalibrationEvent, MountingTracker, ReclipEvent
 from processing.samples import Samples
 from sensor.simulate import SensorModel, epoch_truth, parse_scenario, realize_sensor, simulate
@@ -38,16 +37,6 @@ MOUNTINGS = {
 def features_of(samples: Samples, rate_hz: float = 100.0) -> EpochFeatures:
     fx = FeatureExtractor(rate_hz=rate_hz, up_estimator=make_up_estimator(rate_hz))
     return EpochFeatures.concat([fx.update(samples), fx.flush()])
-
-
-def corrected_accelerometer(samples: Samples, rate_hz: float = 100.0) -> Samples:
-    """``samples`` with the accelerometer as the live estimator corrects it (its sensitivity along the first
-    rest's vertical, processing.orientation)."""
-    est = OrientationEstimator(OrientationParams(rate_hz=rate_hz))
-    gain = est.update(samples).acc_gain
-    u0 = est.state.accel.u0
-    assert u0 is not None
-    return Samples(samples.t, samples.acc - (gain * (samples.acc @ u0))[:, None] * u0, samples.gyro)
 
 
 def rotation_error_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -72,10 +61,8 @@ def test_guided_calibration_finds_the_mounting(mounting: str, seed: int) -> None
     still = np.isin(ep.activity, ["standing", "sitting"]) & ~ep.transition
     # the default sensor is a cheap one: its accelerometer alone (20–50 mg bias, 1 % scale, 0.2 % cross-axis)
     # reads still postures up to ~0.9° off on these seeds, whatever the filter does. The filter's own share:
-    # within 1° RMS of the direction of the accelerometer as the estimator corrects it (its sensitivity along
-    # the first rest's vertical) at still epochs; and within 2° of the truth overall.
-    acc_mean = features_of(corrected_accelerometer(samples)).acc_mean
-    acc_up = acc_mean / np.linalg.norm(acc_mean, axis=1, keepdims=True)
+    # within 1° RMS of the accelerometer's direction at still epochs; and within 2° of the truth overall.
+    acc_up = features.acc_mean / np.linalg.norm(features.acc_mean, axis=1, keepdims=True)
     acc_tilt, _ = pelvic_angles(acc_up, cal)
     assert np.sqrt(np.nanmean((tilt - acc_tilt)[still] ** 2)) < 1.0
     assert np.sqrt(np.nanmean((tilt - ep.tilt_deg)[still] ** 2)) < 2.0
@@ -200,11 +187,7 @@ def test_reclip_detection_is_chunk_invariant() -> None:
     tracker = MountingTracker(calibration=cal)
     parts = [tracker.update(features.select(slice(i, i + 13))) for i in range(0, len(features), 13)]
     events = [e for p in parts for e in p.events]
-    got = [e for e in events if isinstance(e, ReclipEvent)]
-    want = [e for e in whole.events if isinstance(e, ReclipEvent)]
-    # the same events; the angle to float rounding (rolling sums restart at chunk edges: ~1e-14 degrees)
-    assert [(e.t_detected, e.t_onset, e.reason) for e in got] == [(e.t_detected, e.t_onset, e.reason) for e in want]
-    assert [e.angle_deg for e in got] == pytest.approx([e.angle_deg for e in want], abs=1e-9)
+    assert [e for e in events if isinstance(e, ReclipEvent)] == [e for e in whole.events if isinstance(e, ReclipEvent)]
     assert any(isinstance(e, ReclipEvent) and e.t_detected >= t_clip for e in events)
     assert np.array_equal(np.concatenate([p.calibrated for p in parts]), whole.calibrated)
     assert np.allclose(np.concatenate([p.tilt_deg for p in parts]), whole.tilt_deg, equal_nan=True)

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 from processing.gravity import HindsightUp
-from processing.orientation import OrientationEstimator, OrientationParams, OrientationResult, estimate_up
+from processing.orientation import (
+    ACCEL_CALIBRATION_ON,
+    OrientationEstimator,
+    OrientationParams,
+    OrientationResult,
+    estimate_up,
+)
 from processing.samples import STANDARD_GRAVITY, Samples
 
 G = STANDARD_GRAVITY
@@ -171,13 +177,14 @@ _NOISY = Samples(
     np.concatenate([_NOISY.acc[:6000], np.tile([0, 0.1, G + 0.2], (_NOISY.t.shape[0] - 6000, 1))]),
     np.concatenate([_NOISY.gyro[:6000], np.tile([0.01, -0.005, 0.002], (_NOISY.t.shape[0] - 6000, 1))]),
 )
-_WHOLE = OrientationEstimator().update(_NOISY)
+_CAL = OrientationParams(acc_bias_prior_sd_mps2=ACCEL_CALIBRATION_ON)  # every code path, the calibration too
+_WHOLE = OrientationEstimator(_CAL).update(_NOISY)
 
 
 @settings(max_examples=8, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=3000), min_size=1, max_size=40), st.booleans())
 def test_chunk_invariance(sizes: list[int], singles: bool) -> None:
-    est = OrientationEstimator()
+    est = OrientationEstimator(_CAL)
     parts = []
     i, j = 0, 0
     n = len(_NOISY)
@@ -200,7 +207,7 @@ def test_chunk_invariance(sizes: list[int], singles: bool) -> None:
 def test_small_chunks_match_batch(max_chunk: int) -> None:
     # chunks of up to 16 samples take the per-sample Python path; it must give the batch path's numbers
     rng = np.random.default_rng(max_chunk)
-    est = OrientationEstimator()
+    est = OrientationEstimator(_CAL)
     parts = []
     i = 0
     while i < len(_NOISY):
@@ -401,26 +408,35 @@ def test_accelerometer_norm_error_at_rest_is_removed_in_sitting_and_standing_doe
     standing = t > 60.0
     raw = angle_deg(samples.acc, up)[sitting].mean()
     assert raw > 0.7
-    live = run(samples)
+    live = run(samples, _CAL)
     assert angle_deg(live.up, up)[sitting].mean() < 0.25 * raw
     # the reference posture (the first rest's) keeps the accelerometer's own direction: a neutral calibration
     # read from the raw accelerometer there stays valid
     mean_acc = samples.acc[standing].mean(axis=0)
     assert angle_deg(live.up[standing].mean(axis=0)[None, :], mean_acc[None, :])[0] < 0.01
     assert live.acc_gain[-1] == pytest.approx(0.04 / 1.04, rel=0.05)  # |a| - g over g, along the vertical
-    offline = estimate_up(t, samples.gyro, samples.acc, offline=True)
+    offline = estimate_up(t, samples.gyro, samples.acc, offline=True, params=_CAL)
     assert angle_deg(offline, up)[sitting].mean() < 0.25 * raw
+    # analyze's windows release the calibrated accelerometer (so the epochs' mean agrees with up)
+    h = HindsightUp(
+        100.0,
+        window_s=30.0,
+        margin_s=10.0,
+        params=OrientationParams(rate_hz=100.0, acc_bias_prior_sd_mps2=ACCEL_CALIBRATION_ON),
+    )
+    released = Samples.concat(h.push(samples) + h.finish())
+    assert abs(np.linalg.norm(released.acc[standing].mean(axis=0)) - G) < 0.05 < 0.04 * G
     # the live path is still one call = one sample per call
-    est = OrientationEstimator()
+    est = OrientationEstimator(_CAL)
     one = OrientationResult.concat([est.update(samples.slice(k, k + 1)) for k in range(0, len(samples))])
     np.testing.assert_allclose(one.up, live.up, atol=1e-9, rtol=0)
     np.testing.assert_allclose(one.acc_gain, live.acc_gain, atol=1e-12, rtol=0)
 
 
-def test_accelerometer_calibration_can_be_switched_off() -> None:
-    samples, _ = stand_sit_stand(50.0, np.array([0.0, 0.0, 0.04 * G]))
-    res = run(samples, OrientationParams(acc_bias_prior_sd_mps2=0.0))
-    assert not res.acc_gain.any()
+def test_accelerometer_calibration_is_off_by_default() -> None:
+    samples, _ = stand_sit_stand(50.0, np.array([0.0, 0.03 * G, 0.04 * G]))
+    res = run(samples)
+    assert not res.acc_gain.any() and not res.acc_across.any()
     sitting = (samples.t > 30.0) & (samples.t < 50.0)
     assert angle_deg(res.up, samples.acc)[sitting].mean() < 0.1  # follows the raw accelerometer
 
@@ -431,7 +447,7 @@ def test_accelerometer_bias_across_the_vertical_is_learnt_from_sitting_and_stand
     bias = np.array([0.0, 0.03 * G, 0.04 * G])
     samples, up = stand_sit_stand(100.0, bias)
     t = samples.t
-    live = run(samples)
+    live = run(samples, _CAL)
     late = t > 60.0  # standing again, after the sitting showed the bias across
     assert live.acc_across[t < 20.0].max() == 0.0  # nothing across before the rests span 10°
     # sitting against standing: the raw accelerometer is off by ~0.8°, the estimate by much less
@@ -445,7 +461,7 @@ def test_accelerometer_bias_across_the_vertical_is_learnt_from_sitting_and_stand
     assert abs(live.acc_across[-1] @ u0) < 1e-3 * G and abs(live.acc_across[-1, 0]) < 0.02  # across u0, in the plane
     mean_acc = samples.acc[late].mean(axis=0)
     assert angle_deg(live.up[late].mean(axis=0)[None, :], mean_acc[None, :])[0] < 0.01
-    est = OrientationEstimator()
+    est = OrientationEstimator(_CAL)
     one = OrientationResult.concat([est.update(samples.slice(k, k + 7)) for k in range(0, len(samples), 7)])
     np.testing.assert_allclose(one.up, live.up, atol=1e-9, rtol=0)
     np.testing.assert_allclose(one.acc_across, live.acc_across, atol=1e-12, rtol=0)
