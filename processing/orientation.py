@@ -767,8 +767,9 @@ class OrientationEstimator:
         gain = self._accel_gain(dt, rest, acc_rest)
         blocks = self._blocks(t, init)
         across = self._accel_across(dt, rest, acc_rest, blocks)
-        acc = self._accel_corrected(acc, gain) - across
-        acc_rest = self._accel_corrected(acc_rest, gain) - across
+        if self.params.acc_bias_prior_sd_mps2 != 0.0:  # the accelerometer calibration is on
+            acc = self._accel_corrected(acc, gain) - across
+            acc_rest = self._accel_corrected(acc_rest, gain) - across
         snap = self._rest_onsets(rest)
         b_rest, var_rest, rest_t = self._rest_bias(blocks, gyro, dt, rest)
         ends = blocks.starts + blocks.lengths - 1
