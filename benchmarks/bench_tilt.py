@@ -35,7 +35,8 @@ from _references import up_imufusion, up_vqf  # benchmarks/_references.py
 
 from processing.calibration import CalibrationError, calibrate, calibrate_guided, pelvic_angles
 from processing.features import EpochFeatures, FeatureExtractor
-from processing.gravity import HindsightUp, make_up_estimator
+from processing.gravity import HindsightUp, OrientationUp, make_up_estimator
+from processing.orientation import ACCEL_CALIBRATION_ON, OrientationParams
 from processing.samples import Samples
 from sensor.simulate import SensorModel, Truth, epoch_truth, parse_scenario, simulate
 
@@ -74,18 +75,48 @@ def masks(truth: Truth) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     }
 
 
+#: Diagnostic sensors (``--sensor``): the default cheap IMU with some of its errors removed, to tell how much of
+#: the error each part causes. Not the benchmark's figures.
+IDEAL_ACC = {"acc_bias_range": (0.0, 0.0), "acc_scale": 0.0, "acc_cross_axis": 0.0}
+IDEAL_GYRO = {"gyro_power_on_max": 0.0, "gyro_thermal_max": 0.0, "gyro_bias_walk": 0.0}
+SENSORS: dict[str, dict[str, object]] = {
+    "default": {},
+    "ideal-acc": IDEAL_ACC,
+    "ideal-gyro": IDEAL_GYRO,
+    "ideal": {**IDEAL_ACC, **IDEAL_GYRO},
+    "acc-bias-only": {**IDEAL_ACC, "acc_bias_range": SensorModel().acc_bias_range},
+    "acc-scale-only": {
+        **IDEAL_ACC,
+        "acc_scale": SensorModel().acc_scale,
+        "acc_cross_axis": SensorModel().acc_cross_axis,
+    },
+}
+
+
 def run_one(
-    seed: int, mounting: tuple[float, float, float] | str, rate: float, others: bool, imufusion: bool = False
+    seed: int,
+    mounting: tuple[float, float, float] | str,
+    rate: float,
+    others: bool,
+    imufusion: bool = False,
+    sensor_errors: str = "default",
+    accel_calibration: bool = False,
 ) -> dict[str, np.ndarray]:
-    sensor = SensorModel(rate_hz=rate, mounting_deg=mounting, jitter_s=0.001)  # type: ignore[arg-type]
+    sensor = SensorModel(
+        rate_hz=rate,
+        mounting_deg=mounting,  # type: ignore[arg-type]
+        jitter_s=0.001,
+        **SENSORS[sensor_errors],  # type: ignore[arg-type]
+    )
     samples, truth = simulate(parse_scenario(SCENARIO), sensor, seed=seed)
-    fx = FeatureExtractor(rate_hz=rate, up_estimator=make_up_estimator(rate))
+    params = OrientationParams(rate_hz=rate, acc_bias_prior_sd_mps2=ACCEL_CALIBRATION_ON if accel_calibration else 0.0)
+    fx = FeatureExtractor(rate_hz=rate, up_estimator=OrientationUp(params))
     features = EpochFeatures.concat([fx.update(samples), fx.finish()])
     true_tilt, sel = masks(truth)
     n = min(len(features), len(true_tilt))
     variants = {"hipsense": features}
     # the analyze path: hindsight over windows (processing.gravity.HindsightUp), fed as analyze feeds it
-    hindsight = HindsightUp(rate)
+    hindsight = HindsightUp(rate, params=params)
     fx = FeatureExtractor(rate_hz=rate, up_estimator=hindsight)
     parts = [fx.update(piece) for piece in [*hindsight.push(samples), *hindsight.finish()]]
     variants["hipsense analyze"] = EpochFeatures.concat([*parts, fx.finish()])
@@ -124,14 +155,23 @@ def rmse(values: list[np.ndarray]) -> float:
     return float(np.sqrt(np.mean(v**2))) if v.size else math.nan
 
 
-def simulator_table(seeds: list[int], rates: list[float], others: bool, imufusion: bool = False) -> None:
+def simulator_table(
+    seeds: list[int],
+    rates: list[float],
+    others: bool,
+    imufusion: bool = False,
+    sensor_errors: str = "default",
+    accel_calibration: bool = False,
+) -> None:
     t0 = time.perf_counter()
     collected: dict[tuple[str, str, str], list[np.ndarray]] = {}
     worst: dict[tuple[str, str], float] = {}
     for rate in rates:
         for mname, mounting in MOUNTINGS.items():
             for seed in seeds:
-                for key, err in run_one(seed, mounting, rate, others, imufusion).items():
+                for key, err in run_one(
+                    seed, mounting, rate, others, imufusion, sensor_errors, accel_calibration
+                ).items():
                     est, cond = key.split("|")
                     for group in (f"{rate:g} Hz", mname, "all"):
                         collected.setdefault((est, cond, group), []).append(err)
@@ -142,6 +182,8 @@ def simulator_table(seeds: list[int], rates: list[float], others: bool, imufusio
     print(
         f"epoch tilt RMSE (deg) vs truth after guided calibration; seeds {seeds[0]}..{seeds[-1]} "
         f"({len(seeds)}), {len(rates) * len(MOUNTINGS) * len(seeds)} runs, {time.perf_counter() - t0:.0f} s"
+        + (f"; DIAGNOSTIC sensor '{sensor_errors}' (not the benchmark's sensor)" if sensor_errors != "default" else "")
+        + ("; hipsense with the accelerometer calibration (not the default)" if accel_calibration else "")
     )
     header = (
         f"{'estimator':18} {'condition':11} " + " ".join(f"{g:>8}" for g in groups) + f" {'worst run':>9} {'target':>7}"
@@ -210,9 +252,26 @@ def main() -> None:
     ap.add_argument("--no-others", action="store_true", help="skip the reference filters")
     ap.add_argument("--imufusion", action="store_true", help="also run imufusion (slow: a Python loop per sample)")
     ap.add_argument("--hapt", type=Path, default=None, help="HAPT folder for the real-data sign check")
+    ap.add_argument(
+        "--sensor",
+        choices=sorted(SENSORS),
+        default="default",
+        help="diagnostic: remove the accelerometer's errors (ideal-acc), the gyro's bias and drift (ideal-gyro) or "
+        "both (ideal) from the simulated sensor (default: the cheap IMU, the benchmark's figures)",
+    )
+    ap.add_argument(
+        "--accel-calibration",
+        action="store_true",
+        help="hipsense with the accelerometer calibration from rests (processing.accel_calibration; off by default)",
+    )
     args = ap.parse_args()
     simulator_table(
-        parse_seeds(args.seeds), [float(r) for r in args.rates.split(",")], not args.no_others, args.imufusion
+        parse_seeds(args.seeds),
+        [float(r) for r in args.rates.split(",")],
+        not args.no_others,
+        args.imufusion,
+        args.sensor,
+        args.accel_calibration,
     )
     if args.hapt is not None:
         hapt_check(args.hapt)

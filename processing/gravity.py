@@ -6,7 +6,16 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from processing.orientation import OrientationEstimator, OrientationParams, estimate_up
+import numpy as np
+
+from processing.accel_calibration import AccelCalibration, RestStatistics
+from processing.orientation import (
+    OrientationEstimator,
+    OrientationParams,
+    fit_rest_calibration_with,
+    hindsight_up,
+    rest_rows,
+)
 from processing.samples import FloatArray, Samples
 from processing.stage import SnapshotState
 
@@ -37,8 +46,14 @@ class HindsightUp(SnapshotState):
 
     Samples go in through :meth:`push` and come out delayed, in order, as released pieces: each window of
     ``window_s`` seconds' worth of samples (counted at ``rate_hz``) is smoothed by
-    :func:`~processing.orientation.estimate_up` with ``offline=True`` together with ``margin_s`` of context before
-    and after it, and only the window itself is released. :meth:`finish` releases the rest. :meth:`update` is
+    :func:`~processing.orientation.hindsight_up` together with ``margin_s`` of context before and after it, and
+    only the window itself is released. :meth:`finish` releases the rest.
+
+    **Accelerometer calibration.** Before smoothing, the accelerometer's error is fitted
+    (:func:`~processing.accel_calibration.fit_rest_calibration`) over the rests of everything released so far and of the
+    window and its look-ahead, and removed; the released pieces carry the *calibrated* accelerometer, so that
+    everything computed from them (the epochs' mean accelerometer that the neutral calibration reads, the up
+    vectors) agrees. :attr:`accel_calibration` is the latest fit. :meth:`update` is
     the pipeline's ``UpEstimator``: called with exactly the pieces released, in order, it returns their up
     vectors (n, 3). Memory: at most ``window_s + 2 margin_s`` of samples plus one input chunk. Results do not
     depend on how the input is chunked.
@@ -77,6 +92,8 @@ class HindsightUp(SnapshotState):
         self._n = 0  # samples in the buffer
         self._emit = 0  # index (in the buffer) of the first sample not yet released
         self._out: deque[tuple[Samples, FloatArray]] = deque()
+        self._past_rests = RestStatistics(np.empty((0, 3)), np.empty(0))  # rests in the released samples
+        self.accel_calibration: AccelCalibration | None = None
 
     def push(self, samples: Samples) -> list[Samples]:
         """Add a chunk; returns the pieces released by it (possibly none), oldest first."""
@@ -107,13 +124,28 @@ class HindsightUp(SnapshotState):
         """Smooth buffer[0:stop], release buffer[emit:emit_stop], keep the context for the next window."""
         whole = Samples.concat(self._buf) if len(self._buf) > 1 else self._buf[0]
         part = whole.slice(0, stop)
-        up = estimate_up(part.t, part.gyro, part.acc, offline=True, params=self.params)
-        piece = whole.slice(self._emit, emit_stop)
+        rest = rest_rows(part, self.params)
+        ahead = _rests(part, rest, self._emit, stop)
+        fit = fit_rest_calibration_with(_joined(self._past_rests, ahead), self.params)
+        self.accel_calibration = fit
+        calibrated = Samples(part.t, fit.apply(part.acc), part.gyro)
+        up = hindsight_up(calibrated, self.params)
+        piece = calibrated.slice(self._emit, emit_stop)
         self._out.append((piece, up[self._emit : emit_stop]))
+        self._past_rests = _joined(self._past_rests, _rests(part, rest, self._emit, emit_stop))
         keep = max(0, emit_stop - self.margin_n)
         tail = whole.slice(keep)  # copied: a view would hold on to the whole buffer
-        rest = Samples(tail.t.copy(), tail.acc.copy(), tail.gyro.copy())
-        self._buf = [rest] if len(rest) else []
-        self._n = len(rest)
+        kept = Samples(tail.t.copy(), tail.acc.copy(), tail.gyro.copy())
+        self._buf = [kept] if len(kept) else []
+        self._n = len(kept)
         self._emit = emit_stop - keep
         return piece
+
+
+def _rests(part: Samples, rest: np.ndarray, lo: int, hi: int) -> RestStatistics:
+    """The rests (runs of ``rest``) of ``part`` between sample ``lo`` and ``hi``."""
+    return RestStatistics.from_mask(part.t[lo:hi], part.acc[lo:hi], rest[lo:hi])
+
+
+def _joined(a: RestStatistics, b: RestStatistics) -> RestStatistics:
+    return RestStatistics(np.concatenate((a.mean_acc, b.mean_acc)), np.concatenate((a.duration_s, b.duration_s)))

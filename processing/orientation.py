@@ -29,6 +29,13 @@ independent of the caller's chunking) and set at each block's start from what ea
   accumulated with a forgetting time ``motion_bias_tau_s`` and fused with the rest estimate by their
   information (inverse variances). The second pass integrates with the fused bias; only it produces ``up``.
 
+**Accelerometer calibration** (:mod:`processing.accel_calibration`; off by default, see
+``OrientationParams.acc_bias_prior_sd_mps2``): at rest ``|a|`` should be ``g``; what it is not is removed before
+step 2. Live: a sensitivity error along the first rest's vertical ``u0`` and, once the
+rests span 10°, the bias across ``u0`` (both set per bias block from the rests before it); the output is turned
+so that the ``u0`` posture keeps the raw accelerometer's direction (see :func:`_anchored`). ``offline=True``:
+one fit over all the recording's rests.
+
 Gaps (a step in ``t`` longer than ``gap_periods`` nominal periods or ``gap_s``) re-initialise the attitude from
 the accelerometer and keep the bias. Results do not depend on chunking (to ~1e-12): one call over a
 recording equals any sequence of calls over its pieces, down to one sample at a time (the live path: chunks of
@@ -59,6 +66,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from processing import _quat
+from processing.accel_calibration import (
+    FULL_FIT_SPREAD_DEG,
+    NORM_SD_MPS2,
+    PRIOR_SD_MPS2,
+    REST_CAP_S,
+    AccelCalibration,
+    RestStatistics,
+    fit_rest_calibration,
+)
 from processing.samples import STANDARD_GRAVITY, FloatArray, Samples
 from processing.stage import SnapshotState
 
@@ -78,6 +94,8 @@ _FAST_STEPS = 8
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
 _MIN_PROD = math.exp(-500.0)
+#: ``OrientationParams.acc_bias_prior_sd_mps2`` that turns the accelerometer calibration on (50 mg per axis).
+ACCEL_CALIBRATION_ON = PRIOR_SD_MPS2
 #: Below this norm (m/s²) an accelerometer vector carries no direction (an all-zero sample).
 _TINY_ACC = 1e-6
 
@@ -131,6 +149,15 @@ class OrientationParams:
     latency_s: the sensor's output delay, s (its internal filters' group delay, or a known offset to a
         reference clock): ``up`` is predicted that far ahead with the bias-corrected gyro,
         ``up - latency_s (ω × up)``. 0 (the default) reports the vertical at the sample's own time.
+    acc_bias_prior_sd_mps2: accelerometer bias per axis before any rest, m/s² (the prior of the fit from rests,
+        :mod:`processing.accel_calibration`); 0 (the default) switches the accelerometer calibration off,
+        ``ACCEL_CALIBRATION_ON`` (0.49 m/s², 50 mg) turns it on. Off by default: on the simulator's cheap sensor
+        (a bias fixed in the sensor frame) it halves the static tilt error, but on real data it did not help
+        (BROAD +0.006°, HAPT sitting sensitivity -1 point; see bench_tilt/bench_broad --accel-calibration).
+    acc_norm_sd_mps2: standard deviation of one rest's norm equation ``|a - b| = g``, m/s² (scale, cross-axis
+        and local-gravity errors).
+    acc_reference_deg: the live path estimates the bias along the vertical of the first rest (the reference
+        posture) from the rests within this angle of it, degrees.
     """
 
     tau_acc_s: float = 3.0
@@ -153,6 +180,9 @@ class OrientationParams:
     motion_drift_sd_rad: float = 0.0015
     initial_bias_rps: tuple[float, float, float] = (0.0, 0.0, 0.0)
     latency_s: float = 0.0
+    acc_bias_prior_sd_mps2: float = 0.0
+    acc_norm_sd_mps2: float = NORM_SD_MPS2
+    acc_reference_deg: float = 10.0
 
     def __post_init__(self) -> None:
         positive = (
@@ -171,6 +201,8 @@ class OrientationParams:
             "motion_bias_tau_s",
             "motion_drift_sd_rad",
             "rest_step_sigmas",
+            "acc_norm_sd_mps2",
+            "acc_reference_deg",
         )
         for name in positive:
             value = getattr(self, name)
@@ -184,6 +216,10 @@ class OrientationParams:
             raise ValueError(f"OrientationParams.rate_hz must be None or > 0, got {self.rate_hz!r}")
         if not (math.isfinite(self.latency_s) and 0.0 <= self.latency_s <= 0.1):
             raise ValueError(f"OrientationParams.latency_s must be in [0, 0.1] s, got {self.latency_s!r}")
+        if not (math.isfinite(self.acc_bias_prior_sd_mps2) and self.acc_bias_prior_sd_mps2 >= 0):
+            raise ValueError(
+                f"OrientationParams.acc_bias_prior_sd_mps2 must be >= 0 (0: off), got {self.acc_bias_prior_sd_mps2!r}"
+            )
         if len(self.initial_bias_rps) != 3 or not all(math.isfinite(v) for v in self.initial_bias_rps):
             raise ValueError("OrientationParams.initial_bias_rps must be three finite numbers (rad/s)")
 
@@ -199,6 +235,10 @@ class OrientationResult:
     rest: (n,) bool, the sensor was at rest (steady for ``rest_min_s``).
     reinit: (n,) bool, the attitude was re-initialised from this sample's accelerometer alone (first sample,
         first after a gap); ``up`` is less certain for about ``tau_acc_s`` afterwards.
+    acc_gain: (n,) float: the accelerometer's relative sensitivity error along the reference vertical (the
+        first rest's), removed at each sample (see :meth:`OrientationEstimator._accel_gain`).
+    acc_across: (n, 3) float, m/s², sensor frame: the accelerometer bias across that vertical, removed at each
+        sample (see :meth:`OrientationEstimator._accel_across`).
     """
 
     t: FloatArray
@@ -206,6 +246,8 @@ class OrientationResult:
     bias: FloatArray
     rest: BoolArray
     reinit: BoolArray
+    acc_gain: FloatArray
+    acc_across: FloatArray
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -215,7 +257,13 @@ class OrientationResult:
         """Join consecutive results (e.g. from a stream of chunks)."""
         if not parts:
             return OrientationResult(
-                np.empty(0), np.empty((0, 3)), np.empty((0, 3)), np.empty(0, bool), np.empty(0, bool)
+                np.empty(0),
+                np.empty((0, 3)),
+                np.empty((0, 3)),
+                np.empty(0, bool),
+                np.empty(0, bool),
+                np.empty(0),
+                np.empty((0, 3)),
             )
         return OrientationResult(
             *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(OrientationResult))
@@ -586,6 +634,23 @@ def _ahead(up: FloatArray, omega: FloatArray, latency_s: float) -> FloatArray:
     return out
 
 
+def _anchored(up: FloatArray, across: FloatArray, u0: FloatArray | None, gravity: float) -> FloatArray:
+    """Up vectors (3, n) turned by the rotation that takes the corrected vertical of the reference posture,
+    ``g u0 - b⊥`` (``b⊥`` = ``across``, (3, n), perpendicular to ``u0``), to its raw direction ``u0``: that
+    posture's output stays the accelerometer's raw direction (a neutral calibration read from the raw
+    accelerometer there stays valid) and every angle between postures is the corrected one."""
+    if u0 is None or not across.any():
+        return up
+    v = gravity * u0[:, None] - across
+    v /= np.sqrt(np.einsum("ij,ij->j", v, v))
+    # Rodrigues for the rotation v -> u0: x' = c x + k × x + k (k·x) / (1 + c), k = v × u0, c = v·u0
+    k = _cross(v, np.broadcast_to(u0[:, None], v.shape))
+    c = u0 @ v
+    kx = np.einsum("ij,ij->j", k, up)
+    out: FloatArray = c * up + _cross(k, up) + k * (kx / (1.0 + c))
+    return out
+
+
 def _cross(x: FloatArray, y: FloatArray) -> FloatArray:
     """``x × y`` for (3, n) arrays."""
     return np.stack((x[1] * y[2] - x[2] * y[1], x[2] * y[0] - x[0] * y[2], x[0] * y[1] - x[1] * y[0]))
@@ -649,6 +714,8 @@ class _StepRow:
             np.array([r.bias for r in rows]),
             np.array([r.rest for r in rows], dtype=bool),
             np.zeros(len(rows), dtype=bool),
+            np.zeros(len(rows)),  # the step runs only with the accelerometer calibration off
+            np.zeros((len(rows), 3)),
         )
 
 
@@ -762,6 +829,23 @@ class _MotionBias:
 
 
 @dataclass(slots=True)
+class _AccelGain:
+    """Live accelerometer sensitivity error along the reference vertical ``u0`` (the first rest's): running sums
+    over the rest samples within ``acc_reference_deg`` of ``u0`` of ``dt cos² (|a| - g)`` and ``dt cos⁴``
+    (``cos`` the angle to ``u0``), in s·m/s² and s."""
+
+    u0: FloatArray | None = None
+    s1: float = 0.0
+    s2: float = 0.0
+    # the full-bias equations of all rest samples: Σ w û ûᵀ (9), Σ w û (|a| - g) (3), the widest angle of a
+    # rest from u0 (cos), per sample so far; the same at the end of the last finished block
+    full: FloatArray = field(default_factory=lambda: np.concatenate((np.zeros(12), [1.0])))
+    full_block: FloatArray = field(default_factory=lambda: np.concatenate((np.zeros(12), [1.0])))
+    block: int = -1
+    across: FloatArray = field(default_factory=lambda: np.zeros(3))  # in force in the block in progress
+
+
+@dataclass(slots=True)
 class FilterState:
     """Everything :class:`OrientationEstimator` carries from one chunk to the next."""
 
@@ -777,6 +861,7 @@ class FilterState:
     t_moving: float = -math.inf
     was_rest: bool = False  # the last sample was at rest
     motion_bias: _MotionBias = field(default_factory=_MotionBias)
+    accel: _AccelGain = field(default_factory=_AccelGain)
     drift_pass: _DriftPass = field(default_factory=_DriftPass)
     output_pass: _Pass = field(default_factory=_Pass)
 
@@ -881,13 +966,14 @@ class OrientationEstimator(SnapshotState):
     def _step(self, t: float, acc: list[float], gyro: list[float]) -> _StepRow | None:
         """One sample through :meth:`_process` in closed form with Python floats (numpy's per-call overhead is
         ~100x the arithmetic for one sample), for the common case only: no re-initialisation or gap, no rest
-        onset, inside the bias block in progress, low-passes past their start. Returns None, changing nothing,
+        onset, inside the bias block in progress, low-passes past their start, the accelerometer calibration off.
+        Returns None, changing nothing,
         in every other case (then :meth:`_process` runs). ``tests/processing/test_orientation.py`` checks it
         against the batch path; a change to the passes must be made here too."""
         p, s = self.params, self.state
         bw = s.butter
         rb, mb, f1, f2 = s.rest_bias, s.motion_bias, s.drift_pass, s.output_pass
-        if bw is None or math.isnan(s.t_last):
+        if bw is None or math.isnan(s.t_last) or p.acc_bias_prior_sd_mps2 != 0.0:  # calibration on: general path
             return None
         # _timing: the interval, no gap, no new nominal period
         dt = t - s.t_last
@@ -967,8 +1053,13 @@ class OrientationEstimator(SnapshotState):
     def _process(self, t: FloatArray, acc: FloatArray, gyro: FloatArray) -> OrientationResult:
         dt, init = self._timing(t)
         rest, acc_rest = self._rest(t, acc, gyro, dt, init)
-        snap = self._rest_onsets(rest)
+        gain = self._accel_gain(dt, rest, acc_rest)
         blocks = self._blocks(t, init)
+        across = self._accel_across(dt, rest, acc_rest, blocks)
+        if self.params.acc_bias_prior_sd_mps2 != 0.0:  # the accelerometer calibration is on
+            acc = self._accel_corrected(acc, gain) - across
+            acc_rest = self._accel_corrected(acc_rest, gain) - across
+        snap = self._rest_onsets(rest)
         b_rest, var_rest, rest_t = self._rest_bias(blocks, gyro, dt, rest)
         ends = blocks.starts + blocks.lengths - 1
         g_end, atil_end, cold = self._drift_pass(
@@ -978,8 +1069,9 @@ class OrientationEstimator(SnapshotState):
         bias_blocks = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
         bias = np.repeat(bias_blocks, blocks.lengths, axis=1)
         up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
+        up = _anchored(up, across, self.state.accel.u0, self.params.gravity_mps2)
         bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
-        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init)
+        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init, gain, across.T.copy())
 
     def _timing(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
         """Sample intervals (0 at re-initialisations) and the re-initialising samples (first, after a gap)."""
@@ -1044,6 +1136,80 @@ class OrientationEstimator(SnapshotState):
         s.t_moving = float(moving[-1])
         rest: BoolArray = (t - moving) >= p.rest_min_s
         return rest, lp[3:]
+
+    def _accel_gain(self, dt: FloatArray, rest: BoolArray, acc_rest: FloatArray) -> FloatArray:
+        """The accelerometer's relative sensitivity error along the reference vertical ``u0`` (the first
+        rest's) at each sample (n,): ``β_k / g``, with ``β_k`` the ridge estimate
+        (:func:`processing.accel_calibration.fit_rest_gain`, as running sums over time) from the rest samples up
+        to and including ``k`` within ``acc_reference_deg`` of ``u0``. Along ``u0`` only: the vertical in the
+        reference posture does not turn as the estimate improves, so a neutral calibration taken there stays
+        valid; in the postures near it the error of the accelerometer's norm (bias or sensitivity) is removed."""
+        p, a = self.params, self.state.accel
+        n = dt.shape[0]
+        if p.acc_bias_prior_sd_mps2 == 0.0 or (a.u0 is None and not rest.any()):
+            return np.zeros(n)
+        if a.u0 is None:
+            first = int(np.argmax(rest))
+            a.u0 = acc_rest[:, first] / max(_TINY_ACC, float(np.linalg.norm(acc_rest[:, first])))
+        norm = np.sqrt(np.einsum("ij,ij->j", acc_rest, acc_rest))
+        cos = (a.u0 @ acc_rest) / np.maximum(norm, _TINY_ACC)
+        w = np.where(rest & (cos >= math.cos(math.radians(p.acc_reference_deg))), dt, 0.0)
+        c2 = cos * cos
+        s1 = np.cumsum(w * c2 * (norm - p.gravity_mps2)) + a.s1
+        s2 = np.cumsum(w * c2 * c2) + a.s2
+        a.s1, a.s2 = float(s1[-1]), float(s2[-1])
+        # β = (s1 / (σ² T)) / (1 / σp² + s2 / (σ² T)), the rests' weight as in fit_rest_gain
+        beta = s1 / (p.acc_norm_sd_mps2**2 * REST_CAP_S / p.acc_bias_prior_sd_mps2**2 + s2)
+        gain: FloatArray = beta / p.gravity_mps2
+        return gain
+
+    def _accel_across(self, dt: FloatArray, rest: BoolArray, acc_rest: FloatArray, blocks: _Blocks) -> FloatArray:
+        """The accelerometer bias across the reference vertical ``u0`` (3, n), m/s²: the part perpendicular to
+        ``u0`` of the full ridge fit (:func:`processing.accel_calibration.fit_rest_bias`, linearised, as running
+        sums over all rest samples), once the rests' verticals span ``FULL_FIT_SPREAD_DEG`` (sitting and
+        standing, lying). Constant over each bias block, from the rests before it (chunking-independent).
+
+        Removing it turns the vertical in the reference posture; :func:`_anchored` turns the output back, so
+        that posture still reads the raw accelerometer's direction while every angle between postures, and
+        the low-pass in the gyro's frame (where a bias across the vertical turns with the wearer and leaves a
+        transient after every turn), see the corrected accelerometer."""
+        p, a = self.params, self.state.accel
+        n = dt.shape[0]
+        if p.acc_bias_prior_sd_mps2 == 0.0 or a.u0 is None:
+            a.block = int(blocks.index[-1])
+            return np.zeros((3, n))
+        u0 = a.u0
+        norm = np.sqrt(np.einsum("ij,ij->j", acc_rest, acc_rest))
+        u = acc_rest / np.maximum(norm, _TINY_ACC)
+        w = np.where(rest, dt, 0.0) / (p.acc_norm_sd_mps2**2 * REST_CAP_S)
+        eq = np.concatenate(((u[:, None, :] * u[None, :, :]).reshape(9, n) * w, u * (w * (norm - p.gravity_mps2))))
+        sums = np.cumsum(eq, axis=1) + a.full[:12, None]
+        widest = np.minimum.accumulate(np.where(rest, u0 @ u, 1.0))
+        widest = np.minimum(widest, a.full[12])
+        full = np.concatenate((sums, widest[None, :]))
+        prev = blocks.starts[1:] - 1
+        at = np.concatenate((a.full_block[:, None], full[:, prev]), axis=1)
+        m = at.shape[1]
+        mat = at[:9].T.reshape(m, 3, 3).copy()
+        mat[:, [0, 1, 2], [0, 1, 2]] += 1.0 / p.acc_bias_prior_sd_mps2**2
+        b = np.linalg.solve(mat, at[9:12].T[:, :, None])[:, :, 0].T
+        b -= u0[:, None] * (u0 @ b)[None, :]
+        b[:, at[12] > math.cos(math.radians(FULL_FIT_SPREAD_DEG))] = 0.0
+        if blocks.index[0] == a.block:
+            b[:, 0] = a.across
+        last = int(blocks.starts[-1]) + int(blocks.lengths[-1]) - 1
+        a.full, a.full_block = full[:, -1].copy(), full[:, last].copy()
+        a.block, a.across = int(blocks.index[-1]), b[:, -1].copy()
+        out: FloatArray = np.repeat(b, blocks.lengths, axis=1)
+        return out
+
+    def _accel_corrected(self, acc: FloatArray, gain: FloatArray) -> FloatArray:
+        """``a - gain (a · u0) u0`` for (3, n) ``acc`` and (n,) ``gain``."""
+        u0 = self.state.accel.u0
+        if u0 is None or not gain.any():
+            return acc
+        out: FloatArray = acc - u0[:, None] * (gain * (u0 @ acc))[None, :]
+        return out
 
     def _rest_onsets(self, rest: BoolArray) -> BoolArray:
         """Samples where a rest begins: there the gravity low-passes restart from the accelerometer's own
@@ -1268,7 +1434,47 @@ def estimate_up(
     est = OrientationEstimator(params)
     if not offline:
         return est.update(samples).up
-    return _smooth(est, samples)
+    fit = rest_accel_calibration(samples, est.params)
+    return hindsight_up(Samples(samples.t, fit.apply(samples.acc), samples.gyro), est.params)
+
+
+def hindsight_up(samples: Samples, params: OrientationParams | None = None) -> FloatArray:
+    """The hindsight up vectors (N, 3) of :func:`estimate_up` (``offline=True``) for samples whose accelerometer
+    is already calibrated (no bias fit here; :class:`processing.gravity.HindsightUp` fits it over more than one
+    window)."""
+    return _smooth(OrientationEstimator(params), samples)
+
+
+def rest_rows(samples: Samples, params: OrientationParams) -> BoolArray:
+    """The samples (n,) the estimator's rest detection calls rest (gyro and accelerometer steady for
+    ``rest_min_s``), from a fresh estimator."""
+    est = OrientationEstimator(params)
+    n = len(samples)
+    rest = np.empty(n, dtype=bool)
+    for lo in range(0, n, _CHUNK):
+        hi = min(n, lo + _CHUNK)
+        t = samples.t[lo:hi]
+        dt, init = est._timing(t)
+        acc = np.ascontiguousarray(samples.acc[lo:hi].T)
+        gyro = np.ascontiguousarray(samples.gyro[lo:hi].T)
+        rest[lo:hi], _ = est._rest(t, acc, gyro, dt, init)
+    return rest
+
+
+def rest_accel_calibration(samples: Samples, params: OrientationParams) -> AccelCalibration:
+    """Accelerometer correction fitted over the rests of a whole recording (:func:`fit_rest_calibration`)."""
+    rest = rest_rows(samples, params)
+    return fit_rest_calibration_with(RestStatistics.from_mask(samples.t, samples.acc, rest), params)
+
+
+def fit_rest_calibration_with(stats: RestStatistics, params: OrientationParams) -> AccelCalibration:
+    """:func:`fit_rest_calibration` with the prior and noise of ``params``."""
+    return fit_rest_calibration(
+        stats,
+        params.gravity_mps2,
+        prior_sd_mps2=params.acc_bias_prior_sd_mps2,
+        norm_sd_mps2=params.acc_norm_sd_mps2,
+    )
 
 
 def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:

@@ -12,7 +12,13 @@ from scipy.spatial.transform import Rotation
 
 from processing import orientation
 from processing.gravity import HindsightUp
-from processing.orientation import OrientationEstimator, OrientationParams, OrientationResult, estimate_up
+from processing.orientation import (
+    ACCEL_CALIBRATION_ON,
+    OrientationEstimator,
+    OrientationParams,
+    OrientationResult,
+    estimate_up,
+)
 from processing.samples import STANDARD_GRAVITY, Samples
 
 G = STANDARD_GRAVITY
@@ -169,16 +175,17 @@ _NOISY = Samples(
 )
 _NOISY = Samples(
     np.concatenate([_NOISY.t[:6000], _NOISY.t[6000:] + 3.0]),
-    np.concatenate([_NOISY.acc[:6000], np.tile([0, 0, G], (_NOISY.t.shape[0] - 6000, 1))]),
+    np.concatenate([_NOISY.acc[:6000], np.tile([0, 0.1, G + 0.2], (_NOISY.t.shape[0] - 6000, 1))]),
     np.concatenate([_NOISY.gyro[:6000], np.tile([0.01, -0.005, 0.002], (_NOISY.t.shape[0] - 6000, 1))]),
 )
-_WHOLE = OrientationEstimator().update(_NOISY)
+_CAL = OrientationParams(acc_bias_prior_sd_mps2=ACCEL_CALIBRATION_ON)  # every code path, the calibration too
+_WHOLE = OrientationEstimator(_CAL).update(_NOISY)
 
 
 @settings(max_examples=8, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=3000), min_size=1, max_size=40), st.booleans())
 def test_chunk_invariance(sizes: list[int], singles: bool) -> None:
-    est = OrientationEstimator()
+    est = OrientationEstimator(_CAL)
     parts = []
     i, j = 0, 0
     n = len(_NOISY)
@@ -188,9 +195,11 @@ def test_chunk_invariance(sizes: list[int], singles: bool) -> None:
         i += k
         j += 1
     res = OrientationResult.concat(parts)
-    assert _WHOLE.rest.any() and _WHOLE.reinit.sum() == 3
+    assert _WHOLE.rest.any() and _WHOLE.reinit.sum() == 3 and _WHOLE.acc_gain[-1] > 0.01
     np.testing.assert_allclose(res.up, _WHOLE.up, atol=1e-9, rtol=0)
     np.testing.assert_allclose(res.bias, _WHOLE.bias, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(res.acc_gain, _WHOLE.acc_gain, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(res.acc_across, _WHOLE.acc_across, atol=1e-12, rtol=0)
     np.testing.assert_array_equal(res.rest, _WHOLE.rest)
     np.testing.assert_array_equal(res.reinit, _WHOLE.reinit)
 
@@ -199,7 +208,7 @@ def test_chunk_invariance(sizes: list[int], singles: bool) -> None:
 def test_small_chunks_match_batch(max_chunk: int) -> None:
     # chunks of up to 8 samples take the per-sample plain-float step; it must give the batch path's numbers
     rng = np.random.default_rng(max_chunk)
-    est = OrientationEstimator()
+    est = OrientationEstimator(_CAL)
     parts = []
     i = 0
     while i < len(_NOISY):
@@ -209,6 +218,8 @@ def test_small_chunks_match_batch(max_chunk: int) -> None:
     res = OrientationResult.concat(parts)
     np.testing.assert_allclose(res.up, _WHOLE.up, atol=1e-9, rtol=0)
     np.testing.assert_allclose(res.bias, _WHOLE.bias, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(res.acc_gain, _WHOLE.acc_gain, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(res.acc_across, _WHOLE.acc_across, atol=1e-12, rtol=0)
     np.testing.assert_array_equal(res.rest, _WHOLE.rest)
     np.testing.assert_array_equal(res.reinit, _WHOLE.reinit)
 
@@ -419,3 +430,85 @@ def test_small_chunk_with_a_time_step_back_is_rejected_whole() -> None:
     np.testing.assert_array_equal(
         a.update(Samples(t[300:], acc[300:], gyro[300:])).up, b.update(Samples(t[300:], acc[300:], gyro[300:])).up
     )
+
+
+def stand_sit_stand(rate_hz: float, acc_bias: np.ndarray) -> tuple[Samples, np.ndarray]:
+    """20 s standing (up = z), 2 s turning 20° about x, 30 s sitting, 2 s back, 20 s standing; the accelerometer
+    reads ``G up + acc_bias`` (m/s²) plus a little noise. Returns the samples and the true up (n, 3)."""
+    pieces = [(20.0, 0.0), (2.0, 10.0), (30.0, 0.0), (2.0, -10.0), (20.0, 0.0)]  # (seconds, deg/s about x)
+    rate = np.concatenate([np.full(round(s * rate_hz), math.radians(w)) for s, w in pieces])
+    n = rate.shape[0]
+    angle = np.concatenate(([0.0], np.cumsum(rate[1:]) / rate_hz))
+    up = np.stack((np.zeros(n), np.sin(angle), np.cos(angle)), axis=1)  # R_x(angle)ᵀ e_z
+    rng = np.random.default_rng(3)
+    acc = G * up + acc_bias + rng.normal(0.0, 0.01, (n, 3))
+    gyro = np.stack((rate, np.zeros(n), np.zeros(n)), axis=1) + rng.normal(0.0, 0.002, (n, 3))
+    return Samples(np.arange(n) / rate_hz, acc, gyro), up
+
+
+def test_accelerometer_norm_error_at_rest_is_removed_in_sitting_and_standing_does_not_turn() -> None:
+    # 40 mg along the standing vertical (a bias, or a sensitivity error there: the two read the same) tilts
+    # the sitting vertical by 0.04 sin 20° rad = 0.78°; the calibration from rests removes most of it.
+    samples, up = stand_sit_stand(100.0, np.array([0.0, 0.0, 0.04 * G]))
+    t = samples.t
+    sitting = (t > 30.0) & (t < 50.0)
+    standing = t > 60.0
+    raw = angle_deg(samples.acc, up)[sitting].mean()
+    assert raw > 0.7
+    live = run(samples, _CAL)
+    assert angle_deg(live.up, up)[sitting].mean() < 0.25 * raw
+    # the reference posture (the first rest's) keeps the accelerometer's own direction: a neutral calibration
+    # read from the raw accelerometer there stays valid
+    mean_acc = samples.acc[standing].mean(axis=0)
+    assert angle_deg(live.up[standing].mean(axis=0)[None, :], mean_acc[None, :])[0] < 0.01
+    assert live.acc_gain[-1] == pytest.approx(0.04 / 1.04, rel=0.05)  # |a| - g over g, along the vertical
+    offline = estimate_up(t, samples.gyro, samples.acc, offline=True, params=_CAL)
+    assert angle_deg(offline, up)[sitting].mean() < 0.25 * raw
+    # analyze's windows release the calibrated accelerometer (so the epochs' mean agrees with up)
+    h = HindsightUp(
+        100.0,
+        window_s=30.0,
+        margin_s=10.0,
+        params=OrientationParams(rate_hz=100.0, acc_bias_prior_sd_mps2=ACCEL_CALIBRATION_ON),
+    )
+    released = Samples.concat(h.push(samples) + h.finish())
+    assert abs(np.linalg.norm(released.acc[standing].mean(axis=0)) - G) < 0.05 < 0.04 * G
+    # the live path is still one call = one sample per call
+    est = OrientationEstimator(_CAL)
+    one = OrientationResult.concat([est.update(samples.slice(k, k + 1)) for k in range(0, len(samples))])
+    np.testing.assert_allclose(one.up, live.up, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(one.acc_gain, live.acc_gain, atol=1e-12, rtol=0)
+
+
+def test_accelerometer_calibration_is_off_by_default() -> None:
+    samples, _ = stand_sit_stand(50.0, np.array([0.0, 0.03 * G, 0.04 * G]))
+    res = run(samples)
+    assert not res.acc_gain.any() and not res.acc_across.any()
+    sitting = (samples.t > 30.0) & (samples.t < 50.0)
+    assert angle_deg(res.up, samples.acc)[sitting].mean() < 0.1  # follows the raw accelerometer
+
+
+def test_accelerometer_bias_across_the_vertical_is_learnt_from_sitting_and_standing_still_reads_raw() -> None:
+    # 30 mg in the tilt plane across the standing vertical and 40 mg along it: rests 20° apart (sitting and
+    # standing) show both; the part across is removed too, while the standing output stays the raw direction
+    bias = np.array([0.0, 0.03 * G, 0.04 * G])
+    samples, up = stand_sit_stand(100.0, bias)
+    t = samples.t
+    live = run(samples, _CAL)
+    late = t > 60.0  # standing again, after the sitting showed the bias across
+    assert live.acc_across[t < 20.0].max() == 0.0  # nothing across before the rests span 10°
+    # sitting against standing: the raw accelerometer is off by ~0.8°, the estimate by much less
+    sitting = (t > 30.0) & (t < 50.0)
+    tilt = angle_deg(live.up[sitting].mean(axis=0)[None, :], live.up[late].mean(axis=0)[None, :])[0]
+    raw_tilt = angle_deg(samples.acc[sitting].mean(axis=0)[None, :], samples.acc[late].mean(axis=0)[None, :])[0]
+    true_tilt = angle_deg(up[sitting].mean(axis=0)[None, :], up[late].mean(axis=0)[None, :])[0]
+    assert abs(raw_tilt - true_tilt) > 0.5 and abs(tilt - true_tilt) < 0.3 * abs(raw_tilt - true_tilt)
+    assert live.acc_across[-1, 1] == pytest.approx(bias[1], rel=0.4)
+    u0 = samples.acc[(t > 2.0) & (t < 19.0)].mean(axis=0)
+    assert abs(live.acc_across[-1] @ u0) < 1e-3 * G and abs(live.acc_across[-1, 0]) < 0.02  # across u0, in the plane
+    mean_acc = samples.acc[late].mean(axis=0)
+    assert angle_deg(live.up[late].mean(axis=0)[None, :], mean_acc[None, :])[0] < 0.01
+    est = OrientationEstimator(_CAL)
+    one = OrientationResult.concat([est.update(samples.slice(k, k + 7)) for k in range(0, len(samples), 7)])
+    np.testing.assert_allclose(one.up, live.up, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(one.acc_across, live.acc_across, atol=1e-12, rtol=0)
