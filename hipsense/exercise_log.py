@@ -12,36 +12,49 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Protocol
 
 from hipsense.inbound import ExerciseGate, InboundError, exercise_seen_path, parse_exercise
 from hipsense.mqtt import InboundMessage, Publisher, Subscription
 from hipsense.store import HistoryStore
-from processing.pipeline import PostureTracker
+from processing.clock import LocalClock
 
 log = logging.getLogger(__name__)
 
 
+class ExerciseDays(Protocol):
+    """Where logged exercise counts: the :class:`~processing.pipeline.Pipeline` of the run."""
+
+    @property
+    def clock(self) -> LocalClock:
+        """Stream time <-> the wearer's local wall time (the default day of a message)."""
+        ...
+
+    def log_exercise(self, day: date, seconds: float) -> None:
+        """``seconds`` of exercise count toward the local ``day``."""
+
+
 class ExerciseLog:
-    """Takes the messages of ``subscription`` into ``store`` (source ``mqtt``) and ``tracker``'s day totals.
+    """Takes the messages of ``subscription`` into ``store`` (source ``mqtt``) and the day totals of ``days``.
 
     gate: the flood protection (rate, daily cap, messages already logged; see :class:`~hipsense.inbound.ExerciseGate`).
     """
 
     def __init__(
-        self, subscription: Subscription, store: HistoryStore, tracker: PostureTracker, *, gate: ExerciseGate
+        self, subscription: Subscription, store: HistoryStore, days: ExerciseDays, *, gate: ExerciseGate
     ) -> None:
         self.subscription = subscription
         self.store = store
-        self.tracker = tracker
+        self.days = days
         self.gate = gate
         self._capped: set[date] = set()  # days whose cap was reported
 
     @classmethod
-    def for_publisher(cls, publisher: Publisher, store: HistoryStore, tracker: PostureTracker) -> ExerciseLog:
+    def for_publisher(cls, publisher: Publisher, store: HistoryStore, days: ExerciseDays) -> ExerciseLog:
         """The exercise log of ``publisher``'s wearer, remembering the messages already logged in the data folder
         (next to the outbox), so that a retained message is not logged again at every restart."""
         seen = exercise_seen_path(publisher.outbox_path.parent, publisher.wearer)
-        return cls(publisher.exercise_log, store, tracker, gate=ExerciseGate(seen_path=seen))
+        return cls(publisher.exercise_log, store, days, gate=ExerciseGate(seen_path=seen))
 
     def handle(self, message: InboundMessage, *, t: float) -> None:
         """Check one message and log it, or log one line saying why not. t: the stream time of the latest epoch, s
@@ -50,7 +63,7 @@ class ExerciseLog:
         if not self.gate.allow_rate():
             return
         try:
-            msg = parse_exercise(message.payload, today=self.tracker.clock.day(t), limits=self.gate.limits)
+            msg = parse_exercise(message.payload, today=self.days.clock.day(t), limits=self.gate.limits)
         except InboundError as exc:
             log.warning('%s: ignored a message that is not {"minutes": N, "what": TEXT} (%s)', topic, exc)
             return
@@ -72,5 +85,5 @@ class ExerciseLog:
             return
         self.store.add_exercise(msg.day, msg.minutes * 60.0, what=msg.what, source="mqtt")
         self.gate.remember(key)
-        self.tracker.log_exercise(msg.day, msg.minutes * 60.0)
+        self.days.log_exercise(msg.day, msg.minutes * 60.0)
         log.info("%s: logged %g min of %s on %s", topic, msg.minutes, msg.what, msg.day)

@@ -93,22 +93,21 @@ def restore_day(
     whole state (saved with the epochs; used only if saved no later than this stream's start). So a restart of
     ``live`` changes nothing a subscriber sees, and ``replay --store`` of a later part of a day continues it.
     """
-    tracker = pipeline.tracker
-    origin = tracker.clock.start.timestamp()
-    day = tracker.clock.day(0.0)
+    origin = pipeline.clock.start.timestamp()
+    day = pipeline.clock.day(0.0)
     totals = store.day_totals_before(day, origin, anterior_tilt_deg=anterior_tilt_deg)
     ts, activity = store.epoch_activity(origin - lookback_s, origin)
-    tracker.continue_day(day, totals, recent_t=ts - origin, recent_activity=activity)
+    pipeline.continue_day(day, totals, recent_t=ts - origin, recent_activity=activity)
     as_of = None
     saved = store.load_state(rules_key(wearer))
     if saved is not None and saved[1] <= origin + 1.0:
         try:
             pipeline.restore_alert_state(saved[0], origin_s=origin)
-            as_of = tracker.clock.local(saved[1] - origin)
+            as_of = pipeline.clock.local(saved[1] - origin)
         except (ValueError, TypeError, KeyError) as exc:
             log.warning("%s: the saved alert rule state is unreadable (%s); starting it afresh", store.path, exc)
             pipeline.restore_alert_state({}, origin_s=origin)
-    return Restored(day, totals.seconds["sitting"], tracker.bouts.current_s, as_of)
+    return Restored(day, totals.seconds["sitting"], pipeline.sitting_bout_s, as_of)
 
 
 def _load_rule_state(pipeline: Pipeline, path: Path | None) -> None:
@@ -154,7 +153,6 @@ async def run(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
-    tracker = pipeline.tracker
     seq = 0
     completed = False
     battery: float | None = None
@@ -169,7 +167,7 @@ async def run(
         states = []
         for i in range(len(out.epochs)):
             seq += 1
-            iso = tracker.local_time(float(out.epochs.t[i])).isoformat(timespec="seconds")
+            iso = pipeline.local_time(float(out.epochs.t[i])).isoformat(timespec="seconds")
             states.append(state_payload(out.epochs, i, time_iso=iso, seq=seq, battery_pct=battery))
         stats.epochs += len(out.epochs)
         stats.alerts += len(out.alerts)
@@ -198,11 +196,11 @@ async def run(
                 alerts = []
                 if item.battery_pct is not None:
                     battery = item.battery_pct
-                    alerts = tracker.battery(t=item.t, battery_pct=item.battery_pct)
+                    alerts = pipeline.battery(t=item.t, battery_pct=item.battery_pct)
                 elif item.kind in ("connected", "disconnected"):
-                    alerts = tracker.link(t=item.t, connected=item.kind == "connected", device=source.name)
+                    alerts = pipeline.link(t=item.t, connected=item.kind == "connected", device=source.name)
                 elif item.kind == "tick":
-                    alerts = tracker.tick(t=item.t, device=source.name)
+                    alerts = pipeline.tick(t=item.t, device=source.name)
                 for sink in sinks:
                     sink.event(item)
                 if alerts:

@@ -79,7 +79,7 @@ def open_session(
     alert is sent twice after a restart.
     """
     live = kind == "sensor"
-    clock = pipeline.tracker.clock
+    clock = pipeline.clock
     if history is not None:
         restore_from_store(history, pipeline, config)
     publisher = started_publisher(config, broker, pipeline.params.wearer)
@@ -91,7 +91,7 @@ def open_session(
         store = store_sink(history, pipeline, config, on_flush=on_flush)
         sinks.append(store)
         if live and publisher is not None:
-            inbound.append(ExerciseLog.for_publisher(publisher, history, pipeline.tracker))
+            inbound.append(ExerciseLog.for_publisher(publisher, history, pipeline))
     sinks += extra_sinks
     if publisher is not None:
         sinks.append(
@@ -122,7 +122,7 @@ def goal_publishing(config: Config, publisher: Publisher, pipeline: Pipeline) ->
     goals = find_goals(None, config.goals.file)
     if goals is None:
         return None
-    clock = pipeline.tracker.clock
+    clock = pipeline.clock
 
     def on_flush(store: HistoryStore) -> None:
         today = clock.local(time.time() - clock.start.timestamp()).date()
@@ -141,7 +141,7 @@ def store_sink(
     """The sink writing the run to the history store, with the config's anterior-tilt threshold and retention."""
     return StoreSink(
         store,
-        pipeline.tracker.clock,
+        pipeline.clock,
         anterior_tilt_deg=config.alerts.anterior_tilt_deg,
         flush_s=1.0,
         retention_days=config.store.retention_days,

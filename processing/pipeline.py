@@ -331,6 +331,37 @@ class Pipeline(SnapshotState):
         """Stream time <-> the wearer's local wall time."""
         return self.tracker.clock
 
+    def local_time(self, t: float) -> datetime:
+        """The wearer's local wall time at stream time ``t`` (s)."""
+        return self.tracker.local_time(t)
+
+    @property
+    def sitting_bout_s(self) -> float:
+        """The length of the sitting bout in progress, s (0 when not sitting)."""
+        return self.tracker.bouts.current_s
+
+    def continue_day(self, day: date, totals: DayTotals, *, recent_t: FloatArray, recent_activity: Int8Array) -> None:
+        """Continue a stored day after a restart, before the first update (:meth:`PostureTracker.continue_day`):
+        ``totals`` so far on the local ``day``; ``recent_t``: (n,) stream times of earlier epochs, s, negative;
+        ``recent_activity``: (n,) their codes into ACTIVITIES (they rebuild the sitting bout in progress)."""
+        self.tracker.continue_day(day, totals, recent_t=recent_t, recent_activity=recent_activity)
+
+    def link(self, *, t: float, connected: bool, device: str = "") -> list[Alert]:
+        """The sensor link went down (``connected=False``) or came back at stream time ``t`` (s): its alerts."""
+        return self.tracker.link(t=t, connected=connected, device=device)
+
+    def battery(self, *, t: float, battery_pct: float) -> list[Alert]:
+        """The sensor's battery level (percent) read at stream time ``t`` (s): its alerts."""
+        return self.tracker.battery(t=t, battery_pct=battery_pct)
+
+    def tick(self, *, t: float, device: str = "") -> list[Alert]:
+        """Time passes without samples (the sensor is away) up to stream time ``t`` (s): its alerts."""
+        return self.tracker.tick(t=t, device=device)
+
+    def log_exercise(self, day: date, seconds: float) -> None:
+        """Exercise logged by hand (CLI or MQTT), ``seconds`` long, counts toward the local ``day``."""
+        self.tracker.log_exercise(day, seconds)
+
     def alert_state(self, origin_s: float = 0.0) -> dict[str, Any]:
         """The alert rules' whole state as JSON-able data (:meth:`processing.alerts.AlertRules.state`), to keep
         across a restart. origin_s: the absolute time of stream t = 0 (Unix s), or 0 for stream times."""

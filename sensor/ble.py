@@ -36,8 +36,9 @@ from bleak.exc import BleakError
 
 from processing.errors import SensorConnectionError
 from processing.samples import Samples
+from sensor.decode import Decoder, TimestampRebuilder
 from sensor.files import open_private
-from sensor.profiles import Decoder, Profile, TimestampRebuilder, load_profiles
+from sensor.profiles import Profile, load_profiles
 from sensor.source import SourceEvent
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,7 @@ class BleSource:
     clock_scale: stream seconds per host second (> 1 only for fast-forwarded virtual sensors: arrival times
         are scaled so that gaps are recognised on the stream's clock).
     max_delay_s: for sensors without a sample counter, a notification this much later (host seconds) than
-        expected means samples were lost (see :class:`~sensor.profiles.TimestampRebuilder`).
+        expected means samples were lost (see :class:`~sensor.decode.TimestampRebuilder`).
     client_backend / scanner_backend: bleak backends (None: the platform's; ``VirtualLink`` provides virtual
         ones).
     config_memory: where persistent configuration writes are remembered per device (None: always write them).

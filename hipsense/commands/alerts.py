@@ -3,29 +3,30 @@
 For people without a dashboard. Subscribes to ``<base>/alert`` (QoS 1) of one wearer, or of every wearer under
 the ``hipsense`` prefix when no wearer is given. An alert re-sent after a reconnect carries the same ``id`` and
 is printed once.
+
+Every input is bounded: the broker sends no packet above :data:`MAX_ALERT_BYTES` (MQTT v5 Maximum Packet Size),
+the subscription holds at most :data:`MAX_WAITING_ALERTS` alerts not yet printed and drops the rest on arrival
+(reported in one log line a minute), each payload is parsed with a size and depth bound, and text is cleaned of
+control characters before it reaches the terminal. With every wearer, only topics whose wearer level is a valid
+wearer id are taken.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
-import queue
 import sys
 import threading
 import uuid
 from collections import OrderedDict
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
 from hipsense.commands._mqtt import add_broker_flags, broker_settings
 from hipsense.config import config_path, load_config
 from hipsense.inbound import InboundError, clean_text, loads_bounded
-from hipsense.mqtt import BrokerError, base_topic_for, refusal_error, validate_base_topic
+from hipsense.mqtt import BrokerError, Subscription, base_topic_for, validate_base_topic
+from hipsense.mqtt.connection import Connection
 from processing.errors import ConfigError
 
 _SEEN_IDS = 10_000  # ids remembered for dropping duplicates
@@ -73,6 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 #: The largest alert payload printed, bytes, and its nesting (an alert is a flat object).
 MAX_ALERT_BYTES = 64 * 1024
 MAX_ALERT_DEPTH = 4
+#: Alerts received and not yet printed; more are dropped on arrival (and reported).
+MAX_WAITING_ALERTS = 1000
 
 
 def _text(value: Any, max_chars: int) -> str:
@@ -103,86 +106,47 @@ def run(args: argparse.Namespace) -> int:
     if args.count is not None and args.count < 1:
         raise ConfigError(f"--count must be >= 1, got {args.count}")
     prefix = validate_base_topic(cfg.base_topic)
+    limits = {"max_bytes": MAX_ALERT_BYTES, "max_waiting": MAX_WAITING_ALERTS}
     if args.base_topic is not None:
-        topic = validate_base_topic(args.base_topic) + "/alert"
+        subscription = Subscription(validate_base_topic(args.base_topic) + "/alert", **limits)
     elif args.wearer is not None:
-        topic = base_topic_for(args.wearer, f"{prefix}/{args.wearer}") + "/alert"
+        subscription = Subscription(base_topic_for(args.wearer, f"{prefix}/{args.wearer}") + "/alert", **limits)
     else:
-        topic = f"{prefix}/+/alert"
+        subscription = Subscription.every_wearer(prefix, "alert", **limits)
 
-    lines: queue.SimpleQueue[tuple[str, bytes] | BaseException] = queue.SimpleQueue()
-    subscribed = threading.Event()
-    answered = threading.Event()  # subscribed, or the broker refused us
-    refused: list[BrokerError] = []
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"hipsense-alerts-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+    connection = Connection(
+        settings,
+        client_id=f"hipsense-alerts-{uuid.uuid4().hex[:8]}",
+        availability_topic=None,  # a reader: no Last Will, no availability
+        reconnect_min_s=1.0,
+        reconnect_max_s=30.0,
+        max_packet_bytes=MAX_ALERT_BYTES + 1024,  # the broker drops larger messages for us
     )
-    if settings.username is not None:
-        client.username_pw_set(settings.username, settings.password)
-    if settings.tls:
-        client.tls_set_context(settings.ssl_context())
-    client.reconnect_delay_set(min_delay=1, max_delay=30)
-
-    def on_connect(c: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
-        if reason.is_failure:
-            error = refusal_error(settings, reason)
-            if subscribed.is_set():
-                lines.put(error)  # refused on a reconnect: say so and keep trying
-            else:
-                refused.append(error)
-                answered.set()
-            return
-        c.subscribe(topic, qos=1)
-
-    def on_subscribe(c: mqtt.Client, userdata: Any, mid: int, codes: list[ReasonCode], props: Any) -> None:
-        if not subscribed.is_set():
-            subscribed.set()
-            answered.set()
-            print(f"listening for alerts on {settings.url} {topic}", file=sys.stderr, flush=True)
-
-    def on_message(c: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if len(msg.payload) > MAX_ALERT_BYTES:  # dropped at once, never kept
-            lines.put(InboundError(f"{clean_text(msg.topic)}: ignored a message of {len(msg.payload)} bytes"))
-            return
-        lines.put((msg.topic, bytes(msg.payload)))
-
-    client.on_connect = on_connect
-    client.on_subscribe = on_subscribe
-    client.on_message = on_message
+    connection.attach(subscription)
+    subscribed = threading.Event()
+    connection.when_subscribed(subscribed.set)
+    connection.open_or_fail()  # BrokerError if the broker cannot be reached
     try:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.MaximumPacketSize = MAX_ALERT_BYTES + 1024  # the broker drops larger messages for us
-        client.connect(settings.host, settings.port, settings.keepalive_s, properties=props)
-    except OSError as exc:
-        raise BrokerError(f"{settings.url}: cannot connect ({exc})", hint="is the broker running?") from exc
-    client.loop_start()
-    try:
-        answered.wait(args.timeout)
-        if refused:
-            raise refused[0]
-        if not subscribed.is_set():
+        connection.wait_first_outcome(args.timeout)  # BrokerError if it refused us
+        if not subscribed.wait(args.timeout):
             raise BrokerError(f"{settings.url}: no answer from the broker within {args.timeout:g} s")
-        return _print_loop(lines, args)
+        print(f"listening for alerts on {settings.url} {subscription.topic}", file=sys.stderr, flush=True)
+        return asyncio.run(_print_loop(subscription, connection, args))
     finally:
-        client.disconnect()
-        client.loop_stop()
+        connection.close()
 
 
-def _print_loop(lines: queue.SimpleQueue[tuple[str, bytes] | BaseException], args: argparse.Namespace) -> int:
+async def _print_loop(subscription: Subscription, connection: Connection, args: argparse.Namespace) -> int:
+    """Print each alert as it arrives (duplicates by ``id`` once) until ``--count`` alerts are printed."""
     seen: OrderedDict[str, None] = OrderedDict()
     printed = 0
-    while args.count is None or printed < args.count:
+    async for message in subscription.messages():
+        failure = connection.thread_failure()
+        if failure is not None:
+            raise failure
+        shown_topic = clean_text(message.topic)
         try:
-            item = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if isinstance(item, BaseException):
-            print(f"warning: {item}", file=sys.stderr, flush=True)
-            continue
-        topic, payload = item
-        shown_topic = clean_text(topic)
-        try:
-            alert = loads_bounded(payload, max_bytes=MAX_ALERT_BYTES, max_depth=MAX_ALERT_DEPTH)
+            alert = loads_bounded(message.payload, max_bytes=MAX_ALERT_BYTES, max_depth=MAX_ALERT_DEPTH)
         except InboundError as exc:
             print(f"warning: {shown_topic}: ignored a message ({exc})", file=sys.stderr, flush=True)
             continue
@@ -197,7 +161,9 @@ def _print_loop(lines: queue.SimpleQueue[tuple[str, bytes] | BaseException], arg
             if len(seen) > _SEEN_IDS:
                 seen.popitem(last=False)
         # --json: ASCII only, so that no control character (C1 included) reaches the terminal raw.
-        text = json.dumps(alert, ensure_ascii=True) if args.json else format_alert(alert, topic)
+        text = json.dumps(alert, ensure_ascii=True) if args.json else format_alert(alert, message.topic)
         print(text, flush=True)
         printed += 1
+        if args.count is not None and printed >= args.count:
+            break
     return 0

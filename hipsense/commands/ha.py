@@ -27,6 +27,9 @@ from processing.errors import ConfigError
 
 #: Retained topics under the base topic.
 RETAINED = ("state", "availability", "link", "goals", "alert/last")
+#: Retained topics found under the wearer's node and base topic that one run clears at most (more are left for the
+#: next run, and said so): what the broker sends is bounded like every input.
+MAX_FOUND_TOPICS = 10_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -74,6 +77,7 @@ def remove_wearer(broker: BrokerSettings, *, base_topic: str, wearer: str, prefi
     topics = {f"{prefix}/{component}/{node}/{key}/config" for component, key in entity_keys()}
     topics |= {f"{base_topic}/{name}" for name in RETAINED}
     found: set[str] = set()
+    more = threading.Event()  # more than MAX_FOUND_TOPICS were found
     lock = threading.Lock()
     connected = threading.Event()
     refused: list[BaseException] = []
@@ -88,7 +92,10 @@ def remove_wearer(broker: BrokerSettings, *, base_topic: str, wearer: str, prefi
     def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.retain and msg.payload:
             with lock:
-                found.add(msg.topic)
+                if len(found) < MAX_FOUND_TOPICS:
+                    found.add(msg.topic)
+                elif msg.topic not in found:
+                    more.set()
 
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=f"hipsense-ha-remove-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
@@ -122,4 +129,6 @@ def remove_wearer(broker: BrokerSettings, *, base_topic: str, wearer: str, prefi
         client.disconnect()
         client.loop_stop()
     print(f"{len(topics)} topic(s): " + ", ".join(sorted(topics)), file=sys.stderr)
+    if more.is_set():
+        print(f"warning: more than {MAX_FOUND_TOPICS} retained topics; run it again for the rest", file=sys.stderr)
     return len(topics)

@@ -110,7 +110,7 @@ class Publisher:
         #: Exercise logged by hand from a phone or dashboard: JSON {"minutes": 5, "what": "bridges"} (QoS 1), for
         #: the runtime to iterate (:class:`hipsense.exercise_log.ExerciseLog` checks and logs each message).
         self.exercise_log = Subscription(f"{self.base_topic}/exercise/log", max_bytes=MAX_EXERCISE_BYTES)
-        self.connection.subscribe(self.exercise_log.topic, self.exercise_log.deliver)
+        self.connection.attach(self.exercise_log)
         #: Home Assistant discovery, or None without a discovery prefix.
         self.discovery = (
             DiscoveryPublisher(

@@ -249,3 +249,25 @@ def test_an_install_that_ran_as_me_keeps_me(tmp_path: Path, monkeypatch) -> None
     save_calibration(Calibration(np.eye(3), "guided", "sitting"), wearer="me", device="witmotion", source="test")
     assert ensure_wearer_id(load_config()) == "me"
     assert 'id = "me"' in (tmp_path / "config.toml").read_text()
+
+
+def test_ha_remove_takes_a_bounded_number_of_found_topics_a_run(broker: Broker, collect, monkeypatch, capsys) -> None:
+    from hipsense.commands import ha
+    from hipsense.mqtt import BrokerSettings
+
+    seen = collect(broker.port, ["hipsense/carl/#"])
+    junk = [f"hipsense/carl/junk/{i}" for i in range(25)]  # retained topics a broker (or an intruder) holds
+    for topic in junk:
+        seen.client.publish(topic, b"x", qos=1, retain=True).wait_for_publish(5)
+    assert seen.wait_for(lambda ms: {m.topic for m in ms} >= set(junk))
+    monkeypatch.setattr(ha, "MAX_FOUND_TOPICS", 10)  # the bound, lowered so that the test stays small
+    settings = BrokerSettings.from_url(broker.url, env={})
+    known = len(entity_keys()) + len(ha.RETAINED)
+    runs = []
+    for _ in range(3):
+        cleared = ha.remove_wearer(settings, base_topic="hipsense/carl", wearer="carl", prefix="homeassistant")
+        runs.append((cleared - known, "warning: more than 10 retained topics" in capsys.readouterr().err))
+    assert runs == [(10, True), (10, True), (5, False)]  # at most 10 found a run; the rest said, then cleared
+    late = collect(broker.port, ["hipsense/carl/#"])
+    time.sleep(0.5)
+    assert [m.topic for m in late.messages if m.payload] == []

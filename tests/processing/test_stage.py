@@ -33,8 +33,8 @@ CONTRACT = ("update", "finish", "reset", "snapshot", "restore")
 def _stage_classes() -> list[type]:
     """Every class in processing/ that streams (has an ``update`` method), protocols left out."""
     found = []
-    for info in pkgutil.iter_modules(processing.__path__):
-        module = importlib.import_module(f"processing.{info.name}")
+    for info in pkgutil.walk_packages(processing.__path__, prefix="processing."):  # sub-packages too (alerts/)
+        module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ != module.__name__ or getattr(cls, "_is_protocol", False):
                 continue

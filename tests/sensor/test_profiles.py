@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from processing.errors import ConfigError, DecodeError
 from processing.samples import STANDARD_GRAVITY
-from sensor.profiles import Decoder, TimestampRebuilder, load_profile, load_profiles, parse_profile
+from sensor.decode import Decoder, TimestampRebuilder
+from sensor.profiles import load_profile, load_profiles, parse_profile
 
 PROFILES = {p.name: p for p in load_profiles()}
 

@@ -92,3 +92,28 @@ def test_messages_beyond_the_bound_are_dropped_on_arrival_and_reported_once(capl
     assert warnings == [
         "hipsense/anna/exercise/log: dropped 3 message(s) on arrival (larger than 16 bytes, or more than 3 waiting)"
     ]
+
+
+def test_a_per_wearer_subscription_takes_only_wearer_topics(caplog: pytest.LogCaptureFixture) -> None:
+    sub = Subscription.every_wearer("hipsense", "alert", max_bytes=64, max_waiting=10)
+    assert sub.topic == "hipsense/+/alert"
+    topics = [
+        "hipsense/anna/alert",
+        "hipsense/Bad Name/alert",  # not a wearer id
+        "hipsense/\x1b[2J/alert",  # a terminal escape as the wearer
+        "hipsense/anna/x/alert",  # another level
+        "other/anna/alert",
+        "hipsense/bob/alert",
+    ]
+    for topic in topics:
+        sub.deliver(b"{}", False, topic)  # as the connection does for a wildcard subscription
+    with caplog.at_level(logging.WARNING):
+        assert [m.topic for m in sub.take()] == ["hipsense/anna/alert", "hipsense/bob/alert"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "hipsense/+/alert: dropped 4 message(s) on arrival "
+        "(larger than 64 bytes, or more than 10 waiting, or not on a wearer's topic)"
+    ]
+    for bad in ("hipsense/+/alert/#", "hipsense/+/+"):
+        with pytest.raises(ValueError, match="wildcard"):
+            Subscription(bad, max_bytes=64, wearer_level=1)
