@@ -38,8 +38,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from processing.features import EpochFeatures
+from processing.samples import FloatArray
 
-_COS_STEADY = math.cos(math.radians(3.0))  # two resting epochs this close in orientation make an anchor
+_COS_STEADY = math.cos(math.radians(3.0))
+_COS_10 = math.cos(math.radians(10.0))  # two resting epochs this close in orientation make an anchor
 _MIN_TURN2 = (2.0 * math.sin(math.radians(1.5))) ** 2  # turns below 3° between the rests: interpolate in time
 
 
@@ -220,6 +222,20 @@ def _integrate(
 
 
 @dataclass(frozen=True, slots=True)
+class WalkSitRule:
+    """A stop straight from walking is a sit-down when the pelvis dropped by ``drop_m`` (m) or more by either
+    integration (``Transition.dz_m`` or ``Transition.dz_level_m``) while the gravity direction turned by
+    ``min_turn_deg`` (degrees, mounting-free) or more."""
+
+    drop_m: float = 0.2
+    min_turn_deg: float = 4.0
+
+    def sat(self, event: Transition) -> bool:
+        level = event.dz_level_m if math.isfinite(event.dz_level_m) else event.dz_m
+        return min(event.dz_m, level) <= -self.drop_m and event.turn_deg >= self.min_turn_deg
+
+
+@dataclass(frozen=True, slots=True)
 class SitStandRests:
     """What the sit-downs and stand-ups of a stretch tell about the mounting, whatever it is (sensor frame).
 
@@ -232,10 +248,20 @@ class SitStandRests:
     n: int
 
 
-def sit_stand_rests(features: EpochFeatures, *, drop_m: float = 0.15, max_turn_deg: float = 60.0) -> SitStandRests:
+def sit_stand_rests(
+    features: EpochFeatures,
+    *,
+    drop_m: float = 0.15,
+    max_turn_deg: float = 60.0,
+    walk_sit: WalkSitRule | None = None,
+) -> SitStandRests:
     """The sit-downs and stand-ups in ``features``: movements between two rests that lowered (raised) the pelvis
-    by ``drop_m`` (m) or more and turned it by less than ``max_turn_deg`` (not lying down, not from walking).
-    A movement that goes on after one resting epoch counts once (its last, longest integration)."""
+    by ``drop_m`` (m) or more and turned it by less than ``max_turn_deg`` (not lying down). A movement that goes
+    on after one resting epoch counts once (its last, longest integration).
+
+    ``walk_sit``: also count sit-downs straight from walking by that rule; their "standing" side is the walking
+    up vector (so ``stand_sum`` is then not a standing vertical: use ``shift_sum``, whose horizontal part
+    still points anterior as long as the wearer sits behind the way they walk)."""
     stand, shift = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
     if features.vert_acc is None or features.vert_acc_late is None:
         return SitStandRests((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 0)
@@ -243,18 +269,29 @@ def sit_stand_rests(features: EpochFeatures, *, drop_m: float = 0.15, max_turn_d
     gyro_rms = np.sqrt(np.maximum(np.trace(features.gyro_cov, axis1=1, axis2=2), 0.0))
     acc_std = features.acc_norm_std
     chosen: dict[float, tuple[tuple[float, float, float], tuple[float, float, float]] | None] = {}
+    last_up: FloatArray | None = None
+    gait = 0  # walking epochs in a row, each within 10° of the one before (as the tracker's posture detector)
     for e in range(len(features)):
         up = features.up[e]
         if not (features.coverage[e] >= 0.5 and np.all(np.isfinite(up))):
             det.reset()
+            last_up, gait = None, 0
             continue
+        steady = last_up is not None and float(up @ last_up) >= _COS_10
+        gait = gait + 1 if acc_std[e] > 0.9 and steady else 0
+        last_up = up
         event = det.step(
             float(features.t[e]), present=True, rest=bool(acc_std[e] < 0.3 and gyro_rms[e] < 0.3),
             vert_acc=float(features.vert_acc[e]), vert_acc_late=float(features.vert_acc_late[e]), incl_deg=0.0,
             tilt_deg=math.nan, up=(float(up[0]), float(up[1]), float(up[2])),
-            quiet=bool(acc_std[e] < 0.1 and gyro_rms[e] < 0.1),
+            quiet=bool(acc_std[e] < 0.1 and gyro_rms[e] < 0.1), walking=walk_sit is not None and gait >= 3,
         )  # fmt: skip
-        if event is not None:
+        if event is None:
+            continue
+        if event.after_walking:
+            sat = walk_sit is not None and walk_sit.sat(event) and event.turn_deg <= max_turn_deg
+            chosen[event.t_start] = (event.up_before, event.up_after) if sat else None
+        else:
             chosen[event.t_start] = stand_sit(event, drop_m=drop_m, max_turn_deg=max_turn_deg)
     n = 0
     for pair in chosen.values():
