@@ -76,7 +76,10 @@ class ReclipParams:
     run on. vertical_epochs, max_vertical_deg (anterior_vertical_deg for a drift toward anterior tilt),
     quick_epochs, quick_vertical_deg: walking-vertical check.
     max_forward_deg, turn_epochs, turn_rate (rad/s), turn_coherence (0..1), sit_epochs, sit_shift (sine of
-    the shift), sit_alone_epochs, sit_alone_deg: forward-direction check. implausible_epochs,
+    the shift), sit_alone_epochs, sit_alone_deg: forward-direction check. agree_sit_deg: a sitting estimate
+    this close to the calibrated axis confirms it (as does any agreeing turning estimate); when both cues
+    disagree with a calibration that neither ever confirmed, its anterior axis is corrected from the turns
+    (the same mounting) instead of reporting a re-clip. implausible_epochs,
     max_obliquity_deg: impossible-posture check.
     calibrate_walking_epochs: walking epochs gathered before an automatic (re-)calibration is tried, and
     again after each further ``retry_walking_epochs`` while it fails. window_epochs: most epochs kept for it.
@@ -105,6 +108,7 @@ class ReclipParams:
     sit_shift: float = 0.2
     sit_alone_epochs: int = 30
     sit_alone_deg: float = 65.0
+    agree_sit_deg: float = 30.0
     implausible_epochs: int = 30
     max_obliquity_deg: float = 30.0
     calibrate_walking_epochs: int = 20
@@ -124,7 +128,10 @@ class ReclipParams:
             raise ValueError("ReclipParams retry_walking_epochs must be >= 1 and window_epochs large enough")
         if not (self.turn_rate > 0.0 and 0.0 < self.turn_coherence <= 1.0 and 0.0 < self.sit_shift < 1.0):
             raise ValueError("ReclipParams turn_rate must be > 0, turn_coherence in (0, 1], sit_shift in (0, 1)")
-        angles = ("max_vertical_deg", "anterior_vertical_deg", "quick_vertical_deg", "max_forward_deg", "sit_alone_deg")
+        angles = (
+            "max_vertical_deg", "anterior_vertical_deg", "quick_vertical_deg", "max_forward_deg", "sit_alone_deg",
+            "agree_sit_deg",
+        )  # fmt: skip
         for name in (*angles, "max_obliquity_deg"):
             if not 0.0 < getattr(self, name) < 180.0:
                 raise ValueError(f"ReclipParams {name} must be in (0, 180) degrees")
@@ -256,6 +263,7 @@ class MountingTracker:
         self._walk_run = 0
         self._last_ok_t = t
         self._turn_ok_t = t
+        self._agreed = False  # a clear turning (sitting) estimate has agreed with this calibration (closely)
         self._sit_ok_t = t
 
     # -- public ---------------------------------------------------------------------------------------
@@ -274,16 +282,21 @@ class MountingTracker:
             if self.calibration is None:
                 i = self._feed_uncalibrated(features, i, events, index)
                 continue
-            j, event = self._check(features, i)
+            j, event, turned = self._check(features, i)
             refine = self._refine_index(features, i, j)
             if refine is not None:
-                j, event = refine + 1, None
+                j, event, turned = refine + 1, None, None
             part = features.select(slice(i, j))
             tilt[i:j], obliquity[i:j] = pelvic_angles(part.up, self.calibration)
             index[i:j] = len(self.calibrations) - 1
             if refine is not None:
                 self._refine(features.t[refine], events)
             calibrated[i:j] = True
+            if turned is not None:  # the same mounting, its anterior axis corrected from the turns
+                self.calibration = turned
+                self._add(turned)
+                events.append(CalibrationEvent(float(features.t[j]), turned))
+                self._reset_checks(t=float(features.t[j]))
             if event is not None:
                 events.append(event)
                 self.calibration = None
@@ -507,7 +520,10 @@ class MountingTracker:
 
     # -- calibrated: look for the first inconsistent epoch ------------------------------------------------
 
-    def _check(self, features: EpochFeatures, i: int) -> tuple[int, ReclipEvent | None]:
+    def _check(self, features: EpochFeatures, i: int) -> tuple[int, ReclipEvent | None, Calibration | None]:
+        """Epochs ``i:`` of ``features`` up to the first inconsistent one: returns its index (or the end), the
+        re-clip found there, or instead the calibration with its anterior axis corrected (see
+        :meth:`_turned`)."""
         assert self.calibration is not None
         p = self.params
         cal = self.calibration
@@ -516,6 +532,7 @@ class MountingTracker:
         n = len(rest)
         expected = np.array(cal.walking_up if cal.walking_up is not None else (0.0, 0.0, 1.0))
         candidates: list[tuple[int, str, float]] = []
+        both_at = -1  # where both forward-direction cues disagree
 
         # walking inside a bout only (the 5th and later epochs of a run): postural transitions and short bursts
         # of movement also have a large |acc| spread, with the pelvis far from upright
@@ -553,7 +570,7 @@ class MountingTracker:
         if not self._provisional:
             both = turn_state.bad & sit_state.bad
             if both.any():
-                b = int(np.argmax(both))
+                both_at = b = int(np.argmax(both))
                 candidates.append((b, "forward direction", float(turn_state.angle[b])))
             if sit_alone.bad.any():
                 b = int(np.argmax(sit_alone.bad))
@@ -583,6 +600,10 @@ class MountingTracker:
             good = np.flatnonzero(state.valid[:stop] & ~state.bad[:stop])
             if good.size:
                 setattr(self, name, float(rest.t[good[-1]]))
+                if name == "_turn_ok_t":
+                    self._agreed = True
+        sat_close = sit_state.valid[:stop] & (sit_state.angle[:stop] < p.agree_sit_deg)
+        self._agreed |= bool(sat_close.any())
         if stop > 0:
             self._walk_run = int(walk_run[stop - 1])
             self._turn_off = (bool(turn_state.bad[stop - 1]), float(turn_state.angle[stop - 1]))
@@ -597,6 +618,10 @@ class MountingTracker:
             run_all = _run_lengths(implausible, self._implausible_run)
             before = still < stop
             self._implausible_run = int(run_all[before][-1]) if before.any() else self._implausible_run
+        if candidates and stop == both_at and not self._agreed:
+            turned = self._turned(cal, np.concatenate([self._turn_votes, turn_votes[turn_at == stop]]))
+            if turned is not None:
+                return i + stop, None, turned
         if candidates:
             t_detected = float(rest.t[stop])
             first = self._first_t if self._first_t is not None else t_detected
@@ -604,7 +629,24 @@ class MountingTracker:
             onset = min(max(last_ok + 1.0, first), t_detected)
             event = ReclipEvent(t_detected, onset, reason, angle_deg)
             self._reset_checks(t=t_detected)
-        return i + stop, event
+        return i + stop, event, None
+
+    def _turned(self, cal: Calibration, votes: FloatArray) -> Calibration | None:
+        """``cal`` with its anterior axis taken from the turns (``votes``: the unit turn votes for +y, pelvis
+        frame, the latest last), when neither the turning nor the sitting (within ``agree_sit_deg``) has agreed
+        with ``cal`` since it was set: its axis was wrong from the start (a walking principal axis can be 45°
+        off: HAPT user 8 after a guided calibration), not moved by a re-clip. The vertical (and so the tilt
+        reference) is kept; None when ``cal`` has no anterior axis to correct."""
+        if cal.method == "upright" or votes.shape[0] < self.params.turn_epochs:
+            return None
+        total = votes[-self.params.turn_epochs :].sum(axis=0)
+        length = float(np.linalg.norm(total))
+        if length < 1e-9:
+            return None
+        y = np.array([total[0], total[1], 0.0]) / length  # +y (left) in the old pelvis frame
+        x_sensor = cal.rotation.T @ np.array([y[1], -y[0], 0.0])
+        walking_up = None if cal.walking_up is None else cal.rotation.T @ np.array(cal.walking_up)
+        return from_axes(cal.rotation[2], x_sensor, cal.method, "turning", axis_from="turning", walking_up=walking_up)
 
 
 @dataclass(frozen=True)
