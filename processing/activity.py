@@ -44,7 +44,7 @@ from processing.calibration import Calibration
 from processing.features import EpochFeatures
 from processing.nonwear import NonWearDetector
 from processing.samples import FloatArray
-from processing.transitions import Transition, TransitionDetector
+from processing.transitions import Transition, TransitionDetector, WalkSitRule
 
 Int8Array = NDArray[np.int8]
 
@@ -78,8 +78,9 @@ class ActivityParams:
         ``walk_sit_drop_m`` (m) or more by either integration (``Transition.dz_m``, integrated back from the
         rest, or ``Transition.dz_level_m``, from the walking's level) while turning ``walk_sit_min_turn_deg``
         (degrees, mounting-free) or more. On the simulator stops into standing (also leaning forward 15°)
-        stay within ±0.16 m by both, sit-downs reach -0.2 m or lower by at least one. The posture so read is
-        provisional: the tilt decides again once the sign is confirmed.
+        stay within ±0.16 m by both, sit-downs reach -0.2 m or lower by at least one; on real waist phones
+        (HAPT) 33 of 200 stops into standing pass it too (see :class:`processing.transitions.WalkSitRule`), so
+        the posture so read is provisional: the tilt decides again once the sign is confirmed.
     lying_rise_m: rise, m, that makes getting up from lying a stand-up (otherwise the tilt decides).
     sitting_tilt_deg: without a transition to go by, tilt relative to standing below which it is sitting, deg.
     sure_sitting_tilt_deg: tilt relative to standing below which it is sitting in any case, degrees.
@@ -540,9 +541,7 @@ class ActivityClassifier:
     def _sat_from_walking(self, event: Transition) -> bool:
         """A stop straight from walking that is a sit-down by mounting-free cues (see ``walk_sit_drop_m``)."""
         p = self.params
-        level = event.dz_level_m if math.isfinite(event.dz_level_m) else event.dz_m
-        drop = min(event.dz_m, level)
-        return drop <= -p.walk_sit_drop_m and event.turn_deg >= p.walk_sit_min_turn_deg
+        return WalkSitRule(drop_m=p.walk_sit_drop_m, min_turn_deg=p.walk_sit_min_turn_deg).sat(event)
 
     def _set(self, posture: int, provisional: bool = False) -> None:
         self._posture = posture

@@ -66,6 +66,9 @@ IntArray = NDArray[np.int64]
 
 _COS_10 = math.cos(math.radians(10.0))
 _COS_3 = math.cos(math.radians(3.0))
+#: Sit-downs straight from walking that count for the anterior sign: both integrations must show the drop (a
+#: wrong sign lasts all day, a missed sit-down only delays the confirmation)
+_SIGN_WALK_SIT = WalkSitRule(drop_m=0.2, min_turn_deg=4.0, confirm_m=0.1)
 
 
 @dataclass(frozen=True)
@@ -746,7 +749,7 @@ def _stand_sit(event: Transition, p: ReclipParams) -> tuple[FloatArray, FloatArr
 def _posture_shift(features: EpochFeatures, p: ReclipParams) -> tuple[FloatArray, int]:
     """Summed sitting-minus-standing up vectors (sensor frame) of the sit-downs and stand-ups in ``features``."""
     rests = sit_stand_rests(
-        features, drop_m=p.posture_drop_m, max_turn_deg=p.posture_max_turn_deg, walk_sit=WalkSitRule()
+        features, drop_m=p.posture_drop_m, max_turn_deg=p.posture_max_turn_deg, walk_sit=_SIGN_WALK_SIT
     )
     return np.array(rests.shift_sum), rests.n
 
