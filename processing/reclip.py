@@ -22,7 +22,10 @@ calibrated, it watches for evidence that the sensor now sits differently on the 
   40° on HAPT, 39° on the simulated days; a sensor turned by 90° gives about 85°). The principal axis of the walking
   acceleration is not used here: lateral sway is as large as the forward one in many gaits (it made the
   false re-clips of the simulated days). The check waits while an automatic calibration awaits its
-  sitting sign check;
+  sitting sign check. When both cues disagree with a calibration that neither ever confirmed (no agreeing
+  turning estimate, no sitting estimate within ``agree_sit_deg``), the axis was wrong from the start, not
+  moved: a walking principal axis can be 45° off (HAPT user 8 after a guided calibration). The anterior axis
+  is then taken from the turns, keeping the vertical, as a refinement of the same mounting (no re-clip);
 - **impossible posture**: ``implausible_epochs`` still epochs in a row that no wearer holds upright: obliquity
   beyond ``max_obliquity_deg`` while not lying, or the pelvis more than 120° from upright.
 
