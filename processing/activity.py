@@ -98,6 +98,9 @@ class ActivityParams:
     neutral_window: observations kept for the standing reference (the latest ones: it follows the day).
     upright_sitting_incl_deg: with an upright-only calibration (no tilt), inclination from the standing
         vertical above which a rest without a transition to go by is sitting, degrees.
+    upright_sure_sitting_incl_deg: the same without a tilt (upright-only calibration or an unconfirmed sign):
+        a rest this far from the standing vertical, degrees, is sitting whatever came before (HAPT user 3 sat
+        50° from it after a sit-down the displacement missed; standing leans reach 18–25°).
     second_drop_m: a sit-down (stand-up) of this displacement or more, m, that resumes after a single resting
         epoch and ends within 6° of where it started was a sit (stand) of 1–2 s: both movements count.
     nonwear_s: motionless seconds before a sensor counts as not worn (see :class:`NonWearDetector`).
@@ -131,6 +134,7 @@ class ActivityParams:
     neutral_prior_weight: tuple[float, float, float] = (20.0, 0.5, 1.0)
     neutral_window: int = 40
     upright_sitting_incl_deg: float = 35.0
+    upright_sure_sitting_incl_deg: float = 45.0
     second_drop_m: float = 0.25
     nonwear_s: float = 3600.0
     nonwear_acc_std: float = 0.04
@@ -461,6 +465,8 @@ class ActivityClassifier:
             self._angle_label = self._posture == _NONE or self._provisional  # (not revised: still walking)
             return WALKING
         rel = tilt - self.neutral.effective_deg
+        # without a tilt: a rest this far from the standing vertical (and not lying) is no standing
+        sure_incl = not math.isfinite(tilt) and incl > p.upright_sure_sitting_incl_deg
         if math.isfinite(tilt):
             by_angle = _SIT if rel < p.sitting_tilt_deg else _STAND
         else:  # upright-only calibration: no tilt, but a pelvis leaning far from the standing vertical sits
@@ -474,7 +480,7 @@ class ActivityClassifier:
             self._set(by_angle, provisional=True)
         elif self._posture == _LIE:
             self._set(_SIT)  # up from lying without rising: sitting (a stand-up would have raised the pelvis)
-        elif self._posture == _STAND and rest and rel < p.sure_sitting_tilt_deg:
+        elif self._posture == _STAND and rest and (rel < p.sure_sitting_tilt_deg or sure_incl):
             self._set(_SIT)
         if self._posture == _STAND and self._since_upright_s <= p.reference_after_s and math.isfinite(tilt):
             if quiet:  # the stop after walking: one observation per stop, from its still seconds
@@ -531,7 +537,7 @@ class ActivityClassifier:
     def _judge(self, event: Transition) -> None:
         """Sit-down, stand-up or neither, from one movement between two rests."""
         p = self.params
-        if event.incl_after_deg > p.lying_deg or event.truncated:
+        if event.incl_after_deg > p.lying_deg or (event.truncated and not event.from_rest):
             return
         turn = event.tilt_after_deg - event.tilt_before_deg
         if not math.isfinite(turn):  # tilt unknown (upright-only calibration): the displacement alone

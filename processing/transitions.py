@@ -31,6 +31,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ class Transition:
         vertical velocity (zero) as the start and removing the velocity left at the rest linearly, as between
         two rests. Noisier per step than ``dz_m`` for a stop, but it keeps the drop of a sit-down straight from
         walking (on the simulator: sit-downs -0.2 to -0.8 m, stops into standing within ±0.13 m).
+    from_rest: truncated, but the epoch the tail's integration starts from was a rest (its velocity about
+        zero): the displacement is then as good as between two rests (a wearer who sways too much for a quiet
+        anchor while standing, HAPT user 3, sits down after more than ``max_epochs`` of it).
     """
 
     t_start: float
@@ -75,6 +79,7 @@ class Transition:
     up_before: tuple[float, float, float] = (0.0, 0.0, 1.0)
     up_after: tuple[float, float, float] = (0.0, 0.0, 1.0)
     dz_level_m: float = math.nan
+    from_rest: bool = False
 
     @property
     def turn_deg(self) -> float:
@@ -95,6 +100,7 @@ class _Epoch:
     incl_deg: float
     tilt_deg: float
     up: tuple[float, float, float]
+    rest: bool = False
 
 
 class TransitionDetector:
@@ -146,7 +152,7 @@ class TransitionDetector:
         if not present or not (math.isfinite(vert_acc) and math.isfinite(vert_acc_late)):
             self.reset()
             return None
-        epoch = _Epoch(t, vert_acc, vert_acc_late, incl_deg, tilt_deg, up)
+        epoch = _Epoch(t, vert_acc, vert_acc_late, incl_deg, tilt_deg, up, rest)
         quiet = rest if quiet is None else quiet
         was_quiet, self._last_quiet = self._last_quiet, quiet
         prev, self._last = self._last, epoch
@@ -167,7 +173,10 @@ class TransitionDetector:
             return None
         moving = list(self._window)[:-1]
         walked = self._anchor_walking and not self._truncated
-        return _integrate(self._anchor, moving, epoch, truncated=self._truncated, after_walking=walked)
+        event = _integrate(self._anchor, moving, epoch, truncated=self._truncated, after_walking=walked)
+        if self._truncated and self._anchor.rest:
+            event = dataclasses.replace(event, from_rest=True)
+        return event
 
 
 def _integrate(
