@@ -83,7 +83,11 @@ class ActivityParams:
         (degrees, mounting-free) or more. On the simulator stops into standing (also leaning forward 15°)
         stay within ±0.16 m by both, sit-downs reach -0.2 m or lower by at least one; on real waist phones
         (HAPT) 33 of 200 stops into standing pass it too (see :class:`processing.transitions.WalkSitRule`), so
-        the posture so read is provisional: the tilt decides again once the sign is confirmed.
+        the posture so read is provisional: the tilt decides again once the sign is confirmed. With a trusted
+        tilt, a stop that turned the pelvis back by ``walk_sit_min_turn_deg`` and dropped by ``walk_sit_drop_m``
+        by one integration and ``walk_sit_confirm_m`` (m) by the other is a sit-down too, whatever the angle
+        (a sitting 13° behind standing is above ``sitting_tilt_deg``; 7 of HAPT's 200 stops into standing
+        pass the drop part).
     lying_rise_m: rise, m, that makes getting up from lying a stand-up (otherwise the tilt decides).
     sitting_tilt_deg: without a transition to go by, tilt relative to standing below which it is sitting, deg.
     sure_sitting_tilt_deg: tilt relative to standing below which it is sitting in any case, degrees.
@@ -143,6 +147,7 @@ class ActivityParams:
     hindsight_m: float = 0.2
     walk_sit_drop_m: float = 0.2
     walk_sit_min_turn_deg: float = 4.0
+    walk_sit_confirm_m: float = 0.1
     min_dz_m: float = 0.05
     tilt_only_deg: float = 15.0
 
@@ -555,6 +560,9 @@ class ActivityClassifier:
             if not math.isfinite(event.tilt_after_deg) and self._sat_from_walking(event):
                 self._set(_SIT, provisional=True)
                 self.transitions.append(("stand-to-sit", event))
+            elif turn <= -p.walk_sit_min_turn_deg and self._sat_from_walking(event, strict=True):
+                self._set(_SIT)  # both integrations dropped and the pelvis turned back from the gait
+                self.transitions.append(("stand-to-sit", event))
             else:
                 self._set(_NONE)
             return
@@ -572,10 +580,12 @@ class ActivityClassifier:
             if unsure and score >= p.hindsight_m:
                 self._revise = (event.t_start, SITTING)
 
-    def _sat_from_walking(self, event: Transition) -> bool:
-        """A stop straight from walking that is a sit-down by mounting-free cues (see ``walk_sit_drop_m``)."""
+    def _sat_from_walking(self, event: Transition, *, strict: bool = False) -> bool:
+        """A stop straight from walking that is a sit-down by mounting-free cues (see ``walk_sit_drop_m``);
+        ``strict``: both integrations must show the drop (``walk_sit_confirm_m``)."""
         p = self.params
-        return WalkSitRule(drop_m=p.walk_sit_drop_m, min_turn_deg=p.walk_sit_min_turn_deg).sat(event)
+        confirm = p.walk_sit_confirm_m if strict else None
+        return WalkSitRule(drop_m=p.walk_sit_drop_m, min_turn_deg=p.walk_sit_min_turn_deg, confirm_m=confirm).sat(event)
 
     def _set(self, posture: int, provisional: bool = False) -> None:
         self._posture = posture
