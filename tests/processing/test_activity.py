@@ -281,3 +281,16 @@ def test_a_seated_lean_forward_is_not_a_stand_up(seed):
     n = min(len(et), len(names))
     seated = (et.activity[:n] == "sitting") & ~et.transition[:n]
     assert np.mean(names[:n][seated] == "sitting") > 0.97
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_an_upright_sit_straight_from_walking_is_a_sit_down(seed):
+    # sitting only 9° behind standing (the angle alone says standing) straight from walking: the pelvis
+    # dropped by both integrations and turned back from the gait
+    samples, truth, cal = wearer("stand 20, walk 30, sit 90 tilt=-9, walk 20", seed=seed)
+    features = features_of(samples)
+    names = classify(features, cal)
+    et = epoch_truth(truth)
+    n = min(len(et), len(names))
+    seated = (et.activity[:n] == "sitting") & ~et.transition[:n]
+    assert np.mean(names[:n][seated] == "sitting") > 0.95

@@ -113,3 +113,24 @@ def test_walk_sit_rule_strict_needs_both_integrations_to_drop():
     assert loose.sat(both) and strict.sat(both)
     assert not strict.sat(stop(-0.35, -0.25, 2.0))  # no turn: not a sit-down
     assert not loose.sat(stop(-0.1, -0.15, 20.0))  # no drop
+
+
+def test_a_long_swaying_stand_then_a_sit_down_integrates_from_a_rest():
+    """A wearer who sways too much for a quiet anchor (HAPT user 3) stands for longer than the detector
+    integrates, then sits: the tail starts at a resting epoch, so its displacement counts (``from_rest``)."""
+    det = TransitionDetector(max_epochs=8)
+    still = dict(present=True, incl_deg=0.0, tilt_deg=0.0, vert_acc=0.0, vert_acc_late=0.0)
+    t = 0.0
+    for _ in range(2):  # the anchor: two quiet epochs
+        assert det.step(t, rest=True, quiet=True, **still) is None
+        t += 1.0
+    event = None
+    for _ in range(10):  # swaying: resting, never quiet
+        event = det.step(t, rest=True, quiet=False, **still)
+        t += 1.0
+    moving = dict(present=True, incl_deg=0.0, tilt_deg=0.0, rest=False, quiet=False)
+    assert det.step(t, vert_acc=-0.5, vert_acc_late=-0.25, **moving) is None
+    assert det.step(t + 1.0, vert_acc=0.5, vert_acc_late=0.25, **moving) is None
+    event = det.step(t + 2.0, rest=True, quiet=False, **still)
+    assert event is not None and event.truncated and event.from_rest
+    assert event.dz_m == pytest.approx(-0.5, abs=0.01)
