@@ -9,9 +9,10 @@ the stream (the path of ``hipsense analyze``):
   0.5 % of samples lost); the wearer never re-clips, so every reported re-clip is false. Also the epochs left
   uncalibrated.
 - **HAPT** (real waist-worn phones, 41 recordings, read in place and never copied; skipped when the folder is
-  absent): the recordings that report a re-clip, with the reason and the HAPT label at detection (0: no
-  label). Nothing says whether the phone was moved in them; detections in the unlabelled stretch at the end
-  are most likely the phone being taken off.
+  absent): the recordings that report a re-clip on the ``analyze`` path, the live path after the guided
+  calibration (first labelled standing and walking, as ``bench_hapt``) and the live self-calibrated path,
+  with the reason and the HAPT label at detection (0: no label). Nothing says whether the phone was moved in
+  them; detections in the unlabelled stretch at the end are most likely the phone being taken off.
 - **simulated re-clips**: one hour of daily life with the sensor on the front of the belt, then the sensor
   comes off and goes back in another orientation, then another hour (``scenario_random`` with other seeds);
   the tracker starts from the automatic calibration of the first hour (as from a stored calibration).
@@ -31,6 +32,7 @@ tuning; ``--seeds 101-104`` gives days that were not looked at.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import time
@@ -43,11 +45,17 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from processing.calibration import calibrate, still_mask, walking_mask  # noqa: E402
+from processing.calibration import (  # noqa: E402
+    CalibrationError,
+    calibrate,
+    calibrate_guided,
+    still_mask,
+    walking_mask,
+)
 from processing.errors import RecordingWarning  # noqa: E402
 from processing.features import EpochFeatures, FeatureExtractor  # noqa: E402
 from processing.gravity import make_up_estimator  # noqa: E402
-from processing.reclip import MountingTracker, ReclipEvent  # noqa: E402
+from processing.reclip import CalibrationEvent, MountingTracker, ReclipEvent  # noqa: E402
 from processing.samples import Samples  # noqa: E402
 from sensor.simulate import (  # noqa: E402
     SensorModel,
@@ -153,19 +161,46 @@ def hapt(data: Path) -> None:
             warnings.simplefilter("ignore", RecordingWarning)
             with open_recording(path) as rec:
                 features = features_of(rec, rec.info.rate_hz)
-        events, _ = reclips(features)
-        if not events:
-            continue
         rows = labels[labels[:, 0] == int(m.group(1))]
-        for e in events:
-            sample = int(e.t_detected * 50.0) + 1
-            hit = rows[(rows[:, 3] <= sample) & (rows[:, 4] >= sample)]
-            label = int(hit[0, 2]) if len(hit) else 0
-            flagged.append((path.name.split(".")[0], e, label, float(features.t[-1]) + 1.0))
-    print(f"\nHAPT dev set: {len({f[0] for f in flagged})} of {len(paths)} recordings report a re-clip")
-    print(f"{'recording':<20} {'detected s':>10} {'length s':>9} {'label':>6}  reason")
-    for name, e, label, length in flagged:
-        print(f"{name:<20} {e.t_detected:>10.0f} {length:>9.0f} {label:>6}  {e.reason} {e.angle_deg:.0f}°")
+        guided = None
+        neutral, walk = _first_segment(rows, 5), _first_segment(rows, 1)
+        if neutral is not None:
+            with contextlib.suppress(CalibrationError):
+                guided = calibrate_guided(features, neutral, walk=walk)
+        by_path = {
+            "analyze": reclips(features)[0],
+            "live guided": _events(MountingTracker(calibration=guided).update(features).events),
+            "live self": _events(MountingTracker().update(features).events),
+        }
+        for path_name, events in by_path.items():
+            for e in events:
+                sample = int(e.t_detected * 50.0) + 1
+                hit = rows[(rows[:, 3] <= sample) & (rows[:, 4] >= sample)]
+                label = int(hit[0, 2]) if len(hit) else 0
+                flagged.append((path.name.split(".")[0], path_name, e, label, float(features.t[-1]) + 1.0))
+    print(f"\nHAPT dev set: re-clips reported on {len(paths)} recordings (analyze, live guided, live self paths)")
+    print(f"{'recording':<20} {'path':>12} {'detected s':>10} {'length s':>9} {'label':>6}  reason")
+    for name, path_name, e, label, length in flagged:
+        print(
+            f"{name:<20} {path_name:>12} {e.t_detected:>10.0f} {length:>9.0f} {label:>6}  {e.reason} {e.angle_deg:.0f}°"
+        )
+    for path_name in ("analyze", "live guided", "live self"):
+        mine = [f for f in flagged if f[1] == path_name]
+        labelled = sum(1 for f in mine if f[3] != 0)
+        forward = sum(1 for f in mine if f[2].reason == "forward direction")
+        print(
+            f"  {path_name}: {len(mine)} re-clips, {labelled} inside a labelled activity, {forward} forward direction"
+        )
+
+
+def _events(events: list[ReclipEvent | CalibrationEvent]) -> list[ReclipEvent]:
+    return [e for e in events if isinstance(e, ReclipEvent)]
+
+
+def _first_segment(rows: np.ndarray, activity: int) -> tuple[float, float] | None:
+    """(start_s, end_s) of the first labelled segment of ``activity`` in one experiment's label rows."""
+    hit = rows[rows[:, 2] == activity]
+    return None if hit.size == 0 else ((int(hit[0, 3]) - 1) / 50.0, int(hit[0, 4]) / 50.0)
 
 
 def reclip_delays(seeds: list[int], minutes: float) -> None:
@@ -204,8 +239,13 @@ def main() -> None:
     parser.add_argument("--offsets", type=float, nargs="*", help="neutral offsets, deg (table only)")
     parser.add_argument("--offset-seeds", type=seeds_arg, default=seeds_arg("1-2"), help="offset-table seeds (1-2)")
     parser.add_argument("--offset-hours", type=float, default=8.0, help="offset-table day length, h (8)")
+    parser.add_argument("--hapt-only", action="store_true", help="only the HAPT table")
     args = parser.parse_args()
     start = time.perf_counter()
+    if args.hapt_only:
+        hapt(args.hapt)
+        print(f"\n({time.perf_counter() - start:.0f} s)")
+        return
     if args.offsets:
         offset_days(args.offsets, args.offset_seeds, args.offset_hours)
         print(f"\n({time.perf_counter() - start:.0f} s)")

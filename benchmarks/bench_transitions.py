@@ -16,6 +16,13 @@ the right kind whose moving epochs overlap the true transition (1 s of slack eit
 - **HAPT** (real waist phones, labelled transitions 7 stand-to-sit and 8 sit-to-stand, read in place from
   ``../shared/data/hapt-dev``, never copied): the same matching on the three paths of ``bench_hapt``.
 
+- **Stops after walking** (``--walk-stops``): every movement from steady walking to a rest, judged by
+  :class:`~processing.transitions.WalkSitRule` (the rule that reads a sit-down from walking while the tilt
+  cannot decide), loose (``confirm_m`` None, the activity classifier's) and strict (``confirm_m`` 0.1, the
+  self-calibration's sign). Simulated random days (``--walk-seeds``, 2 h, offsets 0 and +10°, sensor front,
+  back, side) give true sit-downs and stops into standing; on HAPT every stop after walking is into
+  standing (the protocol has no sit-down from walking), so every sit-down read there is false.
+
 Target (issue 12): sit-to-stand and stand-to-sit detected for sits of 2 s or more.
 """
 
@@ -40,12 +47,18 @@ from processing.errors import RecordingWarning  # noqa: E402
 from processing.features import EpochFeatures, FeatureExtractor  # noqa: E402
 from processing.gravity import make_up_estimator  # noqa: E402
 from processing.pipeline import PipelineParams, PostureTracker  # noqa: E402
-from processing.transitions import Transition  # noqa: E402
+from processing.transitions import Transition, TransitionDetector, WalkSitRule  # noqa: E402
 from sensor.simulate import (  # noqa: E402
     Segment,
     SensorModel,
+    scenario_random,
     simulate_chunks,
+    with_stand_offset,
 )
+
+#: Sensor places on the belt (the simulator's ``mounting_deg``, z-y-x degrees).
+PLACES = {"front": (0.0, 90.0, 0.0), "back": (0.0, -90.0, 0.0), "side": (0.0, 0.0, -90.0)}
+RULES = {"loose": WalkSitRule(), "strict": WalkSitRule(confirm_m=0.1)}
 
 KINDS = ("stand-to-sit", "sit-to-stand")
 RATE = 50.0
@@ -196,13 +209,87 @@ def hapt(data: Path) -> None:
     print("timing: reported end of the movement - end of the labelled transition, s")
 
 
+def walk_stops(features: EpochFeatures) -> list[Transition]:
+    """Movements from steady walking (3 epochs in a row, each within 10° of the one before) to a rest."""
+    det = TransitionDetector(max_epochs=8)
+    gyro = np.sqrt(np.maximum(np.trace(features.gyro_cov, axis1=1, axis2=2), 0.0))
+    acc = features.acc_norm_std
+    assert features.vert_acc is not None and features.vert_acc_late is not None
+    last: np.ndarray | None = None
+    gait = 0
+    found: dict[float, Transition] = {}
+    for e in range(len(features)):
+        up = features.up[e]
+        if not (features.coverage[e] >= 0.5 and np.all(np.isfinite(up))):
+            det.reset()
+            last, gait = None, 0
+            continue
+        steady = last is not None and float(up @ last) >= np.cos(np.radians(10.0))
+        gait, last = (gait + 1 if acc[e] > 0.9 and steady else 0), up
+        event = det.update(
+            float(features.t[e]), present=True, rest=bool(acc[e] < 0.3 and gyro[e] < 0.3),
+            vert_acc=float(features.vert_acc[e]), vert_acc_late=float(features.vert_acc_late[e]), incl_deg=0.0,
+            tilt_deg=np.nan, up=(float(up[0]), float(up[1]), float(up[2])), quiet=bool(acc[e] < 0.1 and gyro[e] < 0.1),
+            walking=gait >= 3,
+        )  # fmt: skip
+        if event is not None and event.after_walking:
+            found[event.t_start] = event  # a resumed movement supersedes the earlier integration
+    return list(found.values())
+
+
+def walk_stop_table(seeds: list[int], data: Path) -> None:
+    print("\nStops after walking judged sit-downs by WalkSitRule (drop 0.2 m by one integration, turn 4°;")
+    print("strict: also 0.1 m by the other)")
+    print(f"{'source':>34} {'stops':>6} {'loose':>7} {'strict':>7}")
+    counts: dict[str, list[int]] = {}
+    for seed in seeds:
+        for offset in (0.0, 10.0):
+            place = list(PLACES)[seed % len(PLACES)]
+            scenario = with_stand_offset(scenario_random(120.0, seed), offset)
+            ends = np.cumsum([seg.duration_s for seg in scenario])
+            sensor = SensorModel(rate_hz=RATE, mounting_deg=PLACES[place], jitter_s=0.002, drop_rate=0.005)
+            features = features_of((c for c, _ in simulate_chunks(scenario, sensor, seed=seed)), RATE)
+            for event in walk_stops(features):
+                i = int(np.searchsorted(ends, event.t_end + 0.5, side="right"))
+                if i >= len(scenario):
+                    continue
+                into = "sitting" if scenario[i].activity == "sitting" else "other"
+                row = counts.setdefault(f"simulated, offset {offset:+.0f}°, into {into}", [0, 0, 0])
+                row[0] += 1
+                for k, rule in enumerate(RULES.values()):
+                    row[1 + k] += int(rule.sat(event))
+    raw = data / "RawData"
+    if raw.is_dir():
+        from sensor.recording import open_recording
+
+        row = counts.setdefault("HAPT (20 people), into standing", [0, 0, 0])
+        for path in sorted(raw.glob("acc_exp*_user*.txt*")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RecordingWarning)
+                with open_recording(path) as rec:
+                    features = features_of(rec, rec.info.rate_hz)
+            for event in walk_stops(features):
+                row[0] += 1
+                for k, rule in enumerate(RULES.values()):
+                    row[1 + k] += int(rule.sat(event))
+    for source, (n, loose, strict) in sorted(counts.items()):
+        print(f"{source:>34} {n:6d} {loose / max(1, n):7.3f} {strict / max(1, n):7.3f}")
+    print("(share of the stops read as sit-downs: wanted 1 into sitting, 0 otherwise)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=seeds_arg, default=seeds_arg("1-6"))
     ap.add_argument("--sits", default="1.5,2,3,5,10,30", help="sit lengths, s (comma-separated)")
     ap.add_argument("--hapt", type=Path, default=REPO.parent / "shared" / "data" / "hapt-dev")
+    ap.add_argument("--walk-stops", action="store_true", help="only the table of stops after walking")
+    ap.add_argument("--walk-seeds", type=seeds_arg, default=seeds_arg("1-12"), help="its simulated seeds (1-12)")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    if args.walk_stops:
+        walk_stop_table(args.walk_seeds, args.hapt)
+        print(f"\n({time.perf_counter() - t0:.0f} s)")
+        return
     simulated(args.seeds, [float(x) for x in args.sits.split(",")])
     hapt(args.hapt)
     print(f"\n({time.perf_counter() - t0:.0f} s; activities: {', '.join(ACTIVITIES)})")

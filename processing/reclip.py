@@ -22,7 +22,10 @@ calibrated, it watches for evidence that the sensor now sits differently on the 
   40° on HAPT, 39° on the simulated days; a sensor turned by 90° gives about 85°). The principal axis of the walking
   acceleration is not used here: lateral sway is as large as the forward one in many gaits (it made the
   false re-clips of the simulated days). The check waits while an automatic calibration awaits its
-  sitting sign check;
+  sitting sign check. When both cues disagree with a calibration that neither ever confirmed (no agreeing
+  turning estimate, no sitting estimate within ``agree_sit_deg``), the axis was wrong from the start, not
+  moved: a walking principal axis can be 45° off (HAPT user 8 after a guided calibration). The anterior axis
+  is then taken from the turns, keeping the vertical, as a refinement of the same mounting (no re-clip);
 - **impossible posture**: ``implausible_epochs`` still epochs in a row that no wearer holds upright: obliquity
   beyond ``max_obliquity_deg`` while not lying, or the pelvis more than 120° from upright.
 
@@ -38,7 +41,6 @@ Chunk invariant: the result does not depend on how the epochs are split into ``u
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -61,13 +63,16 @@ from processing.calibration import (
 from processing.features import EpochFeatures
 from processing.samples import STANDARD_GRAVITY, FloatArray
 from processing.stage import SnapshotState
-from processing.transitions import Transition, TransitionDetector, sit_stand_rests, stand_sit
+from processing.transitions import Transition, TransitionDetector, WalkSitRule, sit_stand_rests, stand_sit
 
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 
 _COS_10 = math.cos(math.radians(10.0))
 _COS_3 = math.cos(math.radians(3.0))
+#: Sit-downs straight from walking that count for the anterior sign: both integrations must show the drop (a
+#: wrong sign lasts all day, a missed sit-down only delays the confirmation)
+_SIGN_WALK_SIT = WalkSitRule(drop_m=0.2, min_turn_deg=4.0, confirm_m=0.1)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,10 @@ class ReclipParams:
     run on. vertical_epochs, max_vertical_deg (anterior_vertical_deg for a drift toward anterior tilt),
     quick_epochs, quick_vertical_deg: walking-vertical check.
     max_forward_deg, turn_epochs, turn_rate (rad/s), turn_coherence (0..1), sit_epochs, sit_shift (sine of
-    the shift), sit_alone_epochs, sit_alone_deg: forward-direction check. implausible_epochs,
+    the shift), sit_alone_epochs, sit_alone_deg: forward-direction check. agree_sit_deg: a sitting estimate
+    this close to the calibrated axis confirms it (as does any agreeing turning estimate); when both cues
+    disagree with a calibration that neither ever confirmed, its anterior axis is corrected from the turns
+    (the same mounting) instead of reporting a re-clip. implausible_epochs,
     max_obliquity_deg: impossible-posture check.
     calibrate_walking_epochs: walking epochs gathered before an automatic (re-)calibration is tried, and
     again after each further ``retry_walking_epochs`` while it fails. window_epochs: most epochs kept for it.
@@ -107,6 +115,7 @@ class ReclipParams:
     sit_shift: float = 0.2
     sit_alone_epochs: int = 30
     sit_alone_deg: float = 65.0
+    agree_sit_deg: float = 30.0
     implausible_epochs: int = 30
     max_obliquity_deg: float = 30.0
     calibrate_walking_epochs: int = 20
@@ -126,7 +135,10 @@ class ReclipParams:
             raise ValueError("ReclipParams retry_walking_epochs must be >= 1 and window_epochs large enough")
         if not (self.turn_rate > 0.0 and 0.0 < self.turn_coherence <= 1.0 and 0.0 < self.sit_shift < 1.0):
             raise ValueError("ReclipParams turn_rate must be > 0, turn_coherence in (0, 1], sit_shift in (0, 1)")
-        angles = ("max_vertical_deg", "anterior_vertical_deg", "quick_vertical_deg", "max_forward_deg", "sit_alone_deg")
+        angles = (
+            "max_vertical_deg", "anterior_vertical_deg", "quick_vertical_deg", "max_forward_deg", "sit_alone_deg",
+            "agree_sit_deg",
+        )  # fmt: skip
         for name in (*angles, "max_obliquity_deg"):
             if not 0.0 < getattr(self, name) < 180.0:
                 raise ValueError(f"ReclipParams {name} must be in (0, 180) degrees")
@@ -263,6 +275,7 @@ class MountingTracker(SnapshotState):
         self._walk_run = 0
         self._last_ok_t = t
         self._turn_ok_t = t
+        self._agreed = False  # a clear turning (sitting) estimate has agreed with this calibration (closely)
         self._sit_ok_t = t
 
     # -- public ---------------------------------------------------------------------------------------
@@ -285,16 +298,21 @@ class MountingTracker(SnapshotState):
             if self.calibration is None:
                 i = self._feed_uncalibrated(features, i, events, index)
                 continue
-            j, event = self._check(features, i)
+            j, event, turned = self._check(features, i)
             refine = self._refine_index(features, i, j)
             if refine is not None:
-                j, event = refine + 1, None
+                j, event, turned = refine + 1, None, None
             part = features.select(slice(i, j))
             tilt[i:j], obliquity[i:j] = pelvic_angles(part.up, self.calibration)
             index[i:j] = len(self.calibrations) - 1
             if refine is not None:
                 self._refine(features.t[refine], events)
             calibrated[i:j] = True
+            if turned is not None:  # the same mounting, its anterior axis corrected from the turns
+                self.calibration = turned
+                self._add(turned)
+                events.append(CalibrationEvent(float(features.t[j]), turned))
+                self._reset_checks(t=float(features.t[j]))
             if event is not None:
                 events.append(event)
                 self.calibration = None
@@ -344,13 +362,11 @@ class MountingTracker(SnapshotState):
         window = EpochFeatures.concat(self._provisional)
         window = window.select(slice(max(0, len(window) - self.params.window_epochs), None))
         assert self.calibration is not None
-        # Sit-downs and stand-ups tell the sign; reclined rests alone do not (a standing anterior tilt of 15°
-        # is as far from the walking vertical as a sitting): without one yet, keep waiting.
+        # Sit-downs and stand-ups tell the sign; reclined rests alone do not: an anterior-tilted standing (up to
+        # 18° on the simulator, more from the walking vertical of someone who stands anterior of their gait)
+        # leans as far as a sitting, the other way. Rests alone gave the mirrored sign for 8 h on simulated
+        # days (seed 1: walking, then 86 s standing 17° anterior). Without a sit-down or stand-up, keep waiting.
         cal = self._posture_sign(self.calibration, window)
-        if cal.sign_check != "sitting" and _reclined_deg(window, self.calibration) >= 18.0:
-            # no sit-down or stand-up seen, but rests leaning as far as sitting does: the reclined rests decide
-            with contextlib.suppress(CalibrationError):
-                cal = calibrate_auto(window, walking_up=self._walking_up_hint)
         if cal.sign_check != "sitting":
             self._provisional, self._provisional_sitting = [window], 0
             return
@@ -492,17 +508,7 @@ class MountingTracker(SnapshotState):
         horizontal = shift - (shift @ z) * z
         if n == 0 or float(np.linalg.norm(horizontal)) / n < math.sin(math.radians(self.params.posture_min_shift_deg)):
             return cal
-        cos = float(horizontal @ cal.rotation[0]) / float(np.linalg.norm(horizontal))
-        if abs(cos) < MIN_AXIS_AGREEMENT:  # the walking axis is not the anteroposterior one: the lean is
-            fresh = from_axes(z, horizontal, cal.method, "sitting", axis_from="sitting")
-            walking_up = None
-            if cal.walking_up is not None:  # the walking up vector, back to the sensor frame, then into the new one
-                w = fresh.rotation @ (cal.rotation.T @ np.array(cal.walking_up))
-                walking_up = (float(w[0]), float(w[1]), float(w[2]))
-            return Calibration(fresh.rotation, cal.method, "sitting", "sitting", walking_up)
-        flip = -1.0 if cos < 0.0 else 1.0
-        rotation = cal.rotation * np.array([[flip], [flip], [1.0]])
-        return Calibration(rotation, cal.method, "sitting", cal.axis_from, _flip_walking_up(cal.walking_up, flip))
+        return _signed_by(cal, horizontal, n)
 
     def _set_upright(self, cal: Calibration) -> None:
         self._upright = cal
@@ -530,7 +536,10 @@ class MountingTracker(SnapshotState):
 
     # -- calibrated: look for the first inconsistent epoch ------------------------------------------------
 
-    def _check(self, features: EpochFeatures, i: int) -> tuple[int, ReclipEvent | None]:
+    def _check(self, features: EpochFeatures, i: int) -> tuple[int, ReclipEvent | None, Calibration | None]:
+        """Epochs ``i:`` of ``features`` up to the first inconsistent one: returns its index (or the end), the
+        re-clip found there, or instead the calibration with its anterior axis corrected (see
+        :meth:`_turned`)."""
         assert self.calibration is not None
         p = self.params
         cal = self.calibration
@@ -539,6 +548,7 @@ class MountingTracker(SnapshotState):
         n = len(rest)
         expected = np.array(cal.walking_up if cal.walking_up is not None else (0.0, 0.0, 1.0))
         candidates: list[tuple[int, str, float]] = []
+        both_at = -1  # where both forward-direction cues disagree
 
         # walking inside a bout only (the 5th and later epochs of a run): postural transitions and short bursts
         # of movement also have a large |acc| spread, with the pelvis far from upright
@@ -576,7 +586,7 @@ class MountingTracker(SnapshotState):
         if not self._provisional:
             both = turn_state.bad & sit_state.bad
             if both.any():
-                b = int(np.argmax(both))
+                both_at = b = int(np.argmax(both))
                 candidates.append((b, "forward direction", float(turn_state.angle[b])))
             if sit_alone.bad.any():
                 b = int(np.argmax(sit_alone.bad))
@@ -606,6 +616,10 @@ class MountingTracker(SnapshotState):
             good = np.flatnonzero(state.valid[:stop] & ~state.bad[:stop])
             if good.size:
                 setattr(self, name, float(rest.t[good[-1]]))
+                if name == "_turn_ok_t":
+                    self._agreed = True
+        sat_close = sit_state.valid[:stop] & (sit_state.angle[:stop] < p.agree_sit_deg)
+        self._agreed |= bool(sat_close.any())
         if stop > 0:
             self._walk_run = int(walk_run[stop - 1])
             self._turn_off = (bool(turn_state.bad[stop - 1]), float(turn_state.angle[stop - 1]))
@@ -620,6 +634,10 @@ class MountingTracker(SnapshotState):
             run_all = _run_lengths(implausible, self._implausible_run)
             before = still < stop
             self._implausible_run = int(run_all[before][-1]) if before.any() else self._implausible_run
+        if candidates and stop == both_at and not self._agreed:
+            turned = self._turned(cal, np.concatenate([self._turn_votes, turn_votes[turn_at == stop]]))
+            if turned is not None:
+                return i + stop, None, turned
         if candidates:
             t_detected = float(rest.t[stop])
             first = self._first_t if self._first_t is not None else t_detected
@@ -627,7 +645,24 @@ class MountingTracker(SnapshotState):
             onset = min(max(last_ok + 1.0, first), t_detected)
             event = ReclipEvent(t_detected, onset, reason, angle_deg)
             self._reset_checks(t=t_detected)
-        return i + stop, event
+        return i + stop, event, None
+
+    def _turned(self, cal: Calibration, votes: FloatArray) -> Calibration | None:
+        """``cal`` with its anterior axis taken from the turns (``votes``: the unit turn votes for +y, pelvis
+        frame, the latest last), when neither the turning nor the sitting (within ``agree_sit_deg``) has agreed
+        with ``cal`` since it was set: its axis was wrong from the start (a walking principal axis can be 45°
+        off: HAPT user 8 after a guided calibration), not moved by a re-clip. The vertical (and so the tilt
+        reference) is kept; None when ``cal`` has no anterior axis to correct."""
+        if cal.method == "upright" or votes.shape[0] < self.params.turn_epochs:
+            return None
+        total = votes[-self.params.turn_epochs :].sum(axis=0)
+        length = float(np.linalg.norm(total))
+        if length < 1e-9:
+            return None
+        y = np.array([total[0], total[1], 0.0]) / length  # +y (left) in the old pelvis frame
+        x_sensor = cal.rotation.T @ np.array([y[1], -y[0], 0.0])
+        walking_up = None if cal.walking_up is None else cal.rotation.T @ np.array(cal.walking_up)
+        return from_axes(cal.rotation[2], x_sensor, cal.method, "turning", axis_from="turning", walking_up=walking_up)
 
 
 @dataclass(frozen=True)
@@ -726,18 +761,34 @@ def _stand_sit(event: Transition, p: ReclipParams) -> tuple[FloatArray, FloatArr
 
 def _posture_shift(features: EpochFeatures, p: ReclipParams) -> tuple[FloatArray, int]:
     """Summed sitting-minus-standing up vectors (sensor frame) of the sit-downs and stand-ups in ``features``."""
-    rests = sit_stand_rests(features, drop_m=p.posture_drop_m, max_turn_deg=p.posture_max_turn_deg)
+    rests = sit_stand_rests(
+        features, drop_m=p.posture_drop_m, max_turn_deg=p.posture_max_turn_deg, walk_sit=_SIGN_WALK_SIT
+    )
     return np.array(rests.shift_sum), rests.n
+
+
+def _signed_by(cal: Calibration, shift: FloatArray, n: int) -> Calibration:
+    """``cal`` with its anterior axis signed (or, when it disagrees, replaced) by ``shift`` (3,), the summed
+    sitting-minus-standing up vectors of ``n`` observations (sensor frame): the pelvis leans back when sitting,
+    so the horizontal part of ``shift`` points anterior. ``walking_up`` follows the new frame."""
+    z = cal.rotation[2]
+    horizontal = shift - (shift @ z) * z
+    if n == 0 or float(np.linalg.norm(horizontal)) < 1e-9:
+        return cal
+    cos = float(horizontal @ cal.rotation[0]) / float(np.linalg.norm(horizontal))
+    if abs(cos) < MIN_AXIS_AGREEMENT:  # the walking axis is not the anteroposterior one: the lean is
+        fresh = from_axes(z, horizontal, cal.method, "sitting", axis_from="sitting")
+        walking_up = None
+        if cal.walking_up is not None:  # the walking up vector, back to the sensor frame, then into the new one
+            w = fresh.rotation @ (cal.rotation.T @ np.array(cal.walking_up))
+            walking_up = (float(w[0]), float(w[1]), float(w[2]))
+        return Calibration(fresh.rotation, cal.method, "sitting", "sitting", walking_up)
+    flip = -1.0 if cos < 0.0 else 1.0
+    rotation = cal.rotation * np.array([[flip], [flip], [1.0]])
+    return Calibration(rotation, cal.method, "sitting", cal.axis_from, _flip_walking_up(cal.walking_up, flip))
 
 
 def _flip_walking_up(walking_up: tuple[float, float, float] | None, flip: float) -> tuple[float, float, float] | None:
     if walking_up is None:
         return None
     return (flip * walking_up[0], flip * walking_up[1], walking_up[2])
-
-
-def _reclined_deg(features: EpochFeatures, cal: Calibration) -> float:
-    """Mean inclination from the calibrated vertical of the still epochs 12–60° from it, degrees (0 if none)."""
-    angle = np.degrees(np.arccos(np.clip(features.up @ cal.rotation[2], -1.0, 1.0)))
-    reclined = still_mask(features) & (angle > 12.0) & (angle < 60.0)
-    return float(angle[reclined].mean()) if reclined.any() else 0.0

@@ -252,3 +252,44 @@ def test_an_upright_only_calibration_follows_activity_without_a_tilt():
     steady = ~et.transition
     k = et.t.astype(int)
     assert np.mean(names[k][steady] == et.activity[steady]) > 0.95
+
+
+def test_the_standing_neutral_is_not_pulled_forward_by_anterior_leaning_episodes():
+    from processing.activity import StandingNeutral
+
+    # simulated seed 12 at -10°: half the standing observations were 12–18° anterior-leaning episodes
+    auto = StandingNeutral(prior_deg=0.0, prior_weight=0.5)
+    for tilt, weight in [(15.6, 0.5), (15.1, 1.0), (11.9, 0.5), (17.9, 1.0), (0.5, 1.0), (0.3, 1.0), (15.8, 1.0)]:
+        auto.update(tilt, weight)
+    assert abs(auto.estimate_deg) < 1.0
+    # but a wearer who really stands 14° behind the frame (no posterior cluster besides) moves it there
+    behind = StandingNeutral(prior_deg=0.0, prior_weight=0.5)
+    for tilt in (-14.0, -13.0, -15.0, 6.0):
+        behind.update(tilt, 1.0)
+    assert behind.estimate_deg == pytest.approx(-14.0, abs=1.0)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_seated_lean_forward_is_not_a_stand_up(seed):
+    # sitting leaning back 22°, then leaning forward to 8° behind standing while seated: the pelvis turns 14°
+    # without rising, which used to score as a stand-up (0.008 m/° x 14°)
+    samples, truth, cal = wearer("stand 20, walk 20, stand 10, sit 60 tilt=-22, sit 60 tilt=-8, stand 20", seed=seed)
+    features = features_of(samples)
+    names = classify(features, cal)
+    et = epoch_truth(truth)
+    n = min(len(et), len(names))
+    seated = (et.activity[:n] == "sitting") & ~et.transition[:n]
+    assert np.mean(names[:n][seated] == "sitting") > 0.97
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_an_upright_sit_straight_from_walking_is_a_sit_down(seed):
+    # sitting only 9° behind standing (the angle alone says standing) straight from walking: the pelvis
+    # dropped by both integrations and turned back from the gait
+    samples, truth, cal = wearer("stand 20, walk 30, sit 90 tilt=-9, walk 20", seed=seed)
+    features = features_of(samples)
+    names = classify(features, cal)
+    et = epoch_truth(truth)
+    n = min(len(et), len(names))
+    seated = (et.activity[:n] == "sitting") & ~et.transition[:n]
+    assert np.mean(names[:n][seated] == "sitting") > 0.95

@@ -225,3 +225,50 @@ def test_guided_neutral_in_the_first_10_s_after_power_on_equals_one_an_hour_late
     last = features.t >= end - 25.0
     n = min(len(tilt), len(ep.t))
     assert abs(float(np.nanmean((tilt[:n] - ep.tilt_deg[:n])[last[:n]]))) < 1.0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_self_calibration_keeps_its_sign_through_anterior_standing_after_walking(seed: int) -> None:
+    """Issue 12: a wearer who stands 10° anterior of their walking posture walks, then stands leaning 17°
+    forward, then sits down. The lean of the anterior standing must not decide the anterior sign (it used to
+    mirror it, and the forward-direction check then reported false re-clips all day)."""
+    from sensor.simulate import with_stand_offset
+
+    scenario = with_stand_offset(
+        parse_scenario("stand 30 tilt=0, walk 50, stand 90 tilt=17, sit 300, walk 60, stand 40, walk 60, sit 200"),
+        10.0,
+    )
+    sensor = SensorModel(mounting_deg=(0.0, -90.0, 0.0), acc_bias_range=(0.0, 0.0), acc_scale=0.0, acc_cross_axis=0.0)
+    samples, truth = simulate(scenario, sensor, seed=seed)
+    out = MountingTracker().update(features_of(samples))
+    assert not [e for e in out.events if isinstance(e, ReclipEvent)]
+    true_x = truth.mounting[0]
+    for event in out.events:
+        assert isinstance(event, CalibrationEvent)
+        if event.calibration.sign_check == "sitting":  # a confirmed sign is the right one
+            assert float(event.calibration.rotation[0] @ true_x) > 0.9, event
+    final = out.calibrations[-1]
+    assert final.sign_check == "sitting" and float(final.rotation[0] @ true_x) > 0.9
+
+
+def test_a_guided_axis_the_turns_never_confirm_is_corrected_not_a_reclip() -> None:
+    """A guided calibration whose forward axis is 60° off (a walking principal axis can be, as on HAPT user 8):
+    the turning and the sitting both disagree from the start, so the axis is corrected from the turns on the same
+    mounting (keeping the guided vertical) instead of a re-clip."""
+    scenario = parse_scenario("stand 20 tilt=0, walk 120, sit 60, walk 120, sit 60, walk 120")
+    sensor = SensorModel(mounting_deg=(20.0, 70.0, 0.0), acc_bias_range=(0.0, 0.0), acc_scale=0.0, acc_cross_axis=0.0)
+    samples, truth = simulate(scenario, sensor, seed=5)
+    features = features_of(samples)
+    good = calibrate_guided(features, (0.0, 20.0))
+    assert float(good.rotation[0] @ truth.mounting[0]) > 0.95
+    a = math.radians(60.0)
+    turn = np.array([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]])
+    off = Calibration(turn @ good.rotation, "guided", "walking", "walking", good.walking_up)
+    out = MountingTracker(calibration=off).update(features)
+    assert not [e for e in out.events if isinstance(e, ReclipEvent)]
+    fixed = [e.calibration for e in out.events if isinstance(e, CalibrationEvent)]
+    assert fixed and fixed[0].sign_check == "turning" and fixed[0].method == "guided"
+    assert np.allclose(fixed[0].rotation[2], good.rotation[2])  # the guided vertical stays
+    assert float(fixed[0].rotation[0] @ truth.mounting[0]) > 0.9
+    assert out.mounting_ids == [0] * len(out.calibrations)  # one mounting throughout
+    assert out.calibrated.all()

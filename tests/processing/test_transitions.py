@@ -95,3 +95,43 @@ def test_a_transition_carries_the_gravity_directions_of_its_rests():
     assert math.isclose(sum(v * v for v in sit_down.up_before), 1.0, abs_tol=1e-6)
     # sitting turns the pelvis back by 15–25°: the rests' gravity directions differ as much
     assert 10.0 < sit_down.turn_deg < 30.0
+
+
+def test_walk_sit_rule_strict_needs_both_integrations_to_drop():
+    from processing.transitions import WalkSitRule
+
+    def stop(dz_m: float, level_m: float, turn_deg: float) -> Transition:
+        a = math.radians(turn_deg)
+        return Transition(
+            0.0, 2.0, dz_m, 3.0, 3.0 + turn_deg, math.nan, math.nan, False, True,
+            (0.0, 0.0, 1.0), (math.sin(a), 0.0, math.cos(a)), level_m,
+        )  # fmt: skip
+
+    loose, strict = WalkSitRule(), WalkSitRule(confirm_m=0.1)
+    one_only = stop(-0.45, 0.02, 10.0)  # a real stop into standing can integrate like this (HAPT)
+    assert loose.sat(one_only) and not strict.sat(one_only)
+    both = stop(-0.35, -0.25, 20.0)
+    assert loose.sat(both) and strict.sat(both)
+    assert not strict.sat(stop(-0.35, -0.25, 2.0))  # no turn: not a sit-down
+    assert not loose.sat(stop(-0.1, -0.15, 20.0))  # no drop
+
+
+def test_a_long_swaying_stand_then_a_sit_down_integrates_from_a_rest():
+    """A wearer who sways too much for a quiet anchor (HAPT user 3) stands for longer than the detector
+    integrates, then sits: the tail starts at a resting epoch, so its displacement counts (``from_rest``)."""
+    det = TransitionDetector(max_epochs=8)
+    still = dict(present=True, incl_deg=0.0, tilt_deg=0.0, vert_acc=0.0, vert_acc_late=0.0)
+    t = 0.0
+    for _ in range(2):  # the anchor: two quiet epochs
+        assert det.update(t, rest=True, quiet=True, **still) is None
+        t += 1.0
+    event = None
+    for _ in range(10):  # swaying: resting, never quiet
+        event = det.update(t, rest=True, quiet=False, **still)
+        t += 1.0
+    moving = dict(present=True, incl_deg=0.0, tilt_deg=0.0, rest=False, quiet=False)
+    assert det.update(t, vert_acc=-0.5, vert_acc_late=-0.25, **moving) is None
+    assert det.update(t + 1.0, vert_acc=0.5, vert_acc_late=0.25, **moving) is None
+    event = det.update(t + 2.0, rest=True, quiet=False, **still)
+    assert event is not None and event.truncated and event.from_rest
+    assert event.dz_m == pytest.approx(-0.5, abs=0.01)
