@@ -3,8 +3,9 @@
 The sinks see every batch, and are closed, in this order (the one place it is stated):
 
 1. the console: its status line ends before anything below prints;
-2. the history store: a batch with alerts is written after the MQTT sink has put them in the durable outbox, and
-   its last write is done before the MQTT sink closes (the state published last is one the store holds);
+2. the history store: a batch with alerts is written (with the rule state that fired them) before the MQTT sink
+   puts them in the durable outbox, and its last write is done before the MQTT sink closes (the state published
+   last is one the store holds);
 3. any extra sinks the caller adds;
 4. MQTT last: it publishes the final state and goal progress, then closes the publisher.
 
