@@ -3,8 +3,9 @@
 The sinks see every batch, and are closed, in this order (the one place it is stated):
 
 1. the console: its status line ends before anything below prints;
-2. the history store: a batch with alerts is written after the MQTT sink has put them in the durable outbox, and
-   its last write is done before the MQTT sink closes (the state published last is one the store holds);
+2. the history store: a batch with alerts is written (with the rule state that fired them) before the MQTT sink
+   puts them in the durable outbox, and its last write is done before the MQTT sink closes (the state published
+   last is one the store holds);
 3. any extra sinks the caller adds;
 4. MQTT last: it publishes the final state and goal progress, then closes the publisher.
 
@@ -26,7 +27,7 @@ from hipsense.exercise_log import ExerciseLog
 from hipsense.goals import find_goals, progress, progress_payload
 from hipsense.mqtt import BrokerSettings, Publisher, publisher_from_config
 from hipsense.runtime import InboundHandler, RunStats, restore_day, rules_key, run
-from hipsense.sinks import ConsoleSink, MqttSink, RecordingTee, Sink, StoreSink
+from hipsense.sinks import ConsoleSink, MqttSink, RecordingTee, Sink, StoreSink, unqueued_key
 from hipsense.store import HistoryStore
 from processing.pipeline import Pipeline
 from sensor.recording import RecordingWriter
@@ -88,7 +89,13 @@ def open_session(
     store: StoreSink | None = None
     if history is not None:
         on_flush = goal_publishing(config, publisher, pipeline) if live and publisher is not None else None
-        store = store_sink(history, pipeline, config, on_flush=on_flush)
+        store = store_sink(
+            history,
+            pipeline,
+            config,
+            on_flush=on_flush,
+            outbox_key=None if publisher is None else unqueued_key(pipeline.params.wearer),
+        )
         sinks.append(store)
         if live and publisher is not None:
             inbound.append(ExerciseLog.for_publisher(publisher, history, pipeline))
@@ -101,6 +108,7 @@ def open_session(
                 link_connected=not live,  # a recording has no link to lose
                 device=source.name,
                 stored_through=None if store is None else (lambda: store.stored_through_t),
+                requeue=() if store is None else store.unqueued,
             )
         )
     rule_state = data_dir() / "rules" / f"{pipeline.params.wearer}.json" if live and history is None else None
@@ -137,8 +145,12 @@ def store_sink(
     config: Config,
     *,
     on_flush: Callable[[HistoryStore], None] | None = None,
+    outbox_key: str | None = None,
 ) -> StoreSink:
-    """The sink writing the run to the history store, with the config's anterior-tilt threshold and retention."""
+    """The sink writing the run to the history store, with the config's anterior-tilt threshold and retention.
+
+    outbox_key: see :class:`StoreSink` (None: no MQTT sink follows).
+    """
     return StoreSink(
         store,
         pipeline.clock,
@@ -148,6 +160,7 @@ def store_sink(
         on_flush=on_flush,
         alert_state=pipeline.alert_state,
         rules_key=rules_key(pipeline.params.wearer),
+        outbox_key=outbox_key,
     )
 
 

@@ -13,12 +13,13 @@ Every sink has ``handle(output, states)`` (one batch of epochs and alerts, with 
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
 import warnings
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TextIO
 
@@ -34,6 +35,8 @@ from processing.pipeline import Epochs, PipelineOutput
 from processing.samples import Samples
 from sensor.recording import RecordingWriter
 from sensor.source import Source, SourceEvent
+
+log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
@@ -119,6 +122,8 @@ class MqttSink:
     stored_through: a function giving the stream time up to which the history store holds the epochs (see
         :attr:`StoreSink.stored_through_t`); a state is published only once its epoch is stored, so that a
         restart (which restores the day from the store) never shows a subscriber smaller day totals.
+    requeue: MQTT alert payloads that an earlier run stored but may not have put in the outbox (the history
+        store sink's :attr:`StoreSink.unqueued`); they are put in the outbox at once, under their own ids.
     """
 
     def __init__(
@@ -131,6 +136,7 @@ class MqttSink:
         device: str = "",
         stored_through: Callable[[], float] | None = None,
         max_held: int = 4096,
+        requeue: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.publisher = publisher
         self.min_interval_s = min_interval_s
@@ -142,6 +148,11 @@ class MqttSink:
         self._held: deque[tuple[float, dict[str, Any]]] = deque(maxlen=max_held)
         if clock is not None and link_connected is not None:
             self._publish_link(link_connected, datetime.now(UTC).astimezone(clock.tz), "start")
+        for payload in requeue:
+            alert_id = self.publisher.publish_alert(payload)
+            log.info("alert %s of an interrupted run put in the outbox", alert_id)
+            last = {"id": alert_id, "kind": payload["event_type"], "time": payload["time"]}
+            self.publisher.publish_kept("alert/last", {**last, "message": payload["message"]})
 
     def _publish_link(self, connected: bool, when: datetime, detail: str) -> None:
         self.publisher.publish_kept("link", link_document(connected, when, device=self.device, detail=detail))
@@ -185,6 +196,11 @@ class MqttSink:
         self.publisher.close()
 
 
+def unqueued_key(wearer: str) -> str:
+    """The history store's key listing a wearer's alerts that may not be in the MQTT outbox yet (:class:`StoreSink`)."""
+    return f"outbox/{wearer}"
+
+
 class StoreSink:
     """1 s epochs, sitting bouts and alerts into the history store, written in batches.
 
@@ -193,13 +209,20 @@ class StoreSink:
     on_flush: called with the store after each write (e.g. to publish goal progress).
     alert_state, rules_key: the alert rules' whole state (``alert_state(origin_s)``, e.g.
         :meth:`processing.pipeline.Pipeline.alert_state`) is kept in the store (key ``rules_key``) with every
-        write, so that a restart restores them consistently with the stored epochs
-        (:func:`hipsense.runtime.restore_day`).
+        write, in the same transaction as the epochs and alerts, so that a restart restores them consistently
+        with the stored epochs (:func:`hipsense.runtime.restore_day`).
     refresh_s: wall-clock seconds between recounts of the day summaries (and at close); the epochs themselves
         are written every ``flush_s``. ``on_flush`` follows each recount.
+    outbox_key: the store key listing the alerts written here that the MQTT sink (after this one) may not have
+        put in its durable outbox yet (None: no MQTT sink follows).
 
-    A batch that fired alerts is written with the next batch (or at close), after the MQTT sink has put its
-    alerts in the durable outbox: a kill in between may send such an alert again, but never loses one.
+    A batch that fires alerts is written at once, with the rule state that fired them, *before* the MQTT sink
+    puts them in the outbox: an alert is never sent before the state that produced it is durable, so a restarted
+    run never fires it again under a new id. The same write lists the alerts under ``outbox_key``; the next
+    write (the next batch, or close), which comes after the MQTT sink has queued them, empties the list. A run
+    killed in between finds them there: :attr:`unqueued` (their MQTT payloads) goes to
+    :class:`MqttSink` ``requeue``, which puts them in the outbox under their own ids. So a kill never loses an
+    alert and never sends one under a second id (it may send one twice under the same id, as the outbox may).
     """
 
     def __init__(
@@ -214,12 +237,22 @@ class StoreSink:
         alert_state: Callable[[float], dict[str, Any]] | None = None,
         rules_key: str | None = None,
         refresh_s: float = 60.0,
+        outbox_key: str | None = None,
     ) -> None:
         self.store = store
         self.alert_state = alert_state
         self.rules_key = rules_key
+        self.outbox_key = outbox_key
         self._rules_state: dict[str, Any] | None = None
-        self._alerts_waiting = False
+        #: MQTT payloads of alerts an earlier run stored but may not have put in the outbox (see the class doc).
+        self.unqueued: list[dict[str, Any]] = []
+        if outbox_key is not None:
+            saved = store.load_state(outbox_key)
+            if saved is not None and isinstance(saved[0].get("alerts"), list):
+                self.unqueued = [a for a in saved[0]["alerts"] if isinstance(a, dict)]
+        # The alerts listed under outbox_key are queued once the MQTT sink has seen the batch: the next write
+        # empties the list.
+        self._alerts_waiting = bool(self.unqueued)
         #: Stream time (s) up to which the epochs handed to this sink are written.
         self.stored_through_t = -math.inf
         self._handled_through_t = -math.inf
@@ -240,7 +273,7 @@ class StoreSink:
 
     def handle(self, output: PipelineOutput, states: list[dict[str, Any]]) -> None:
         if self._alerts_waiting:
-            self.flush()  # the earlier batch's alerts are in the outbox by now
+            self.flush()  # the earlier batch's alerts are in the outbox by now: the list of unqueued empties
         if len(output.epochs):
             self._epochs.append(output.epochs)
             self._handled_through_t = float(output.epochs.t[-1]) + 1.0
@@ -249,16 +282,22 @@ class StoreSink:
         self._exercise += output.exercise
         if self.alert_state is not None and (len(output.epochs) or output.alerts):
             self._rules_state = self.alert_state(self.clock.start.timestamp())
-        if output.alerts:
-            self._alerts_waiting = True
-        elif time.monotonic() - self._last_flush >= self.flush_s:
-            self.flush()
+        if output.alerts or time.monotonic() - self._last_flush >= self.flush_s:
+            self.flush()  # alerts at once: before the MQTT sink sends them
 
     def flush(self) -> None:
         self._last_flush = time.monotonic()
+        confirm = self._alerts_waiting  # the alerts listed under outbox_key are in the outbox by now
         self._alerts_waiting = False
-        if not (self._epochs or self._bouts or self._alerts or self._exercise):
+        if not (self._epochs or self._bouts or self._alerts or self._exercise or confirm):
             return
+        as_of = self.clock.start.timestamp() + max(self._handled_through_t, 0.0)
+        states: dict[str, tuple[dict[str, Any], float]] = {}
+        if self.rules_key is not None and self._rules_state is not None:
+            states[self.rules_key] = (self._rules_state, as_of)
+        if self.outbox_key is not None and (self._alerts or confirm):
+            states[self.outbox_key] = ({"alerts": [a.to_payload() for a in self._alerts]}, as_of)
+            self._alerts_waiting = bool(self._alerts)
         written = self.store.add_run(
             epochs=Epochs.concat(self._epochs),
             clock=self.clock,
@@ -266,13 +305,11 @@ class StoreSink:
             alerts=self._alerts,
             anterior_tilt_deg=self.anterior_tilt_deg,
             refresh=False,
+            states=states,
         )
         self._days |= written
         self._stale_days |= written
         self.store.add_detected_exercise(self._exercise, self.clock)
-        if self.rules_key is not None and self._rules_state is not None:
-            as_of = self.clock.start.timestamp() + max(self._handled_through_t, 0.0)
-            self.store.save_state(self.rules_key, self._rules_state, ts=as_of)
         self.stored_through_t = self._handled_through_t
         self._epochs, self._bouts, self._alerts, self._exercise = [], [], [], []
         if time.monotonic() - self._last_refresh >= self.refresh_s:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -281,6 +281,7 @@ class HistoryStore:
         alerts: Sequence[Alert] = (),
         anterior_tilt_deg: float = 10.0,
         refresh: bool = True,
+        states: Mapping[str, tuple[dict[str, Any], float]] | None = None,
     ) -> set[date]:
         """Store one run's epochs, bouts and alerts and refresh the summaries of the days they touch.
 
@@ -288,7 +289,11 @@ class HistoryStore:
         ``anterior_tilt_deg``: the tilt from which standing counts as anterior (the alert threshold).
         ``refresh=False`` leaves the day summaries for a later :meth:`refresh_days` (a live run writes every
         second; recounting a whole day each time would cost far more than the write).
+        ``states``: documents to keep as :meth:`save_state` does (key: (document, ts)), in the same transaction,
+        so that e.g. the alert rules' state is never older or newer than the epochs and alerts stored with it.
         """
+        if states:
+            self._state_table()
         start = clock.start.timestamp()
         touched: set[date] = set()
         names = np.asarray(ACTIVITIES)[epochs.activity].tolist()
@@ -351,6 +356,10 @@ class HistoryStore:
             self.conn.executemany(f"INSERT OR REPLACE INTO epochs VALUES ({','.join('?' * 8)})", rows)
             self.conn.executemany(f"INSERT OR REPLACE INTO bouts VALUES ({','.join('?' * 8)})", bout_rows)
             self.conn.executemany(f"INSERT OR REPLACE INTO alerts VALUES ({','.join('?' * 7)})", alert_rows)
+            for key, (document, ts) in (states or {}).items():
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO runtime_state VALUES (?, ?, ?)", (key, json.dumps(document), float(ts))
+                )
             for day in touched if refresh else ():
                 self._refresh_day(day, anterior_tilt_deg)
         return touched

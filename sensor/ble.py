@@ -36,7 +36,7 @@ from bleak.exc import BleakError
 
 from processing.errors import SensorConnectionError
 from processing.samples import Samples
-from sensor.decode import Decoder, TimestampRebuilder
+from sensor.decode import Decoder, Packet, TimestampRebuilder
 from sensor.files import open_private
 from sensor.profiles import Profile, load_profiles
 from sensor.source import SourceEvent
@@ -49,6 +49,13 @@ class _Item:
     arrival: float
     data: bytes
     lost_before: int = 0  # samples dropped (overflow) just before this notification
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    arrival: float
+    packet: Packet
+    lost_before: int  # samples known lost just before it
 
 
 class PacketQueue:
@@ -271,6 +278,7 @@ class BleSource:
         self.battery_every_s = battery_every_s
         self.scan_timeout_s = scan_timeout_s
         self.clock_scale = clock_scale
+        self.max_delay_s = max_delay_s
         self.client_backend = client_backend
         self.scanner_backend = scanner_backend
         self.decoder = Decoder(profile.packet, device=self.name)
@@ -394,7 +402,21 @@ class BleSource:
                 items = await queue.get_all(timeout=1.0)
                 if items is None or (lost.is_set() and not items):
                     break
-                chunk = self._decode(items)
+                decoded = self._unpack(items)
+                # A late batch: a gap, or the backlog of a stalled host (or a slow link) still coming in? Wait
+                # while it catches up; decide once it has, or has stopped catching up for max_delay_s.
+                late = best = self._tail_late_s(decoded)
+                improved_at = clock()
+                while late > self.timestamps.max_delay_s and clock() - improved_at < self.max_delay_s:
+                    more = await queue.get_all(timeout=self.max_delay_s)
+                    if not more:
+                        break
+                    items += more
+                    decoded += self._unpack(more)
+                    late = self._tail_late_s(decoded)
+                    if late < best:
+                        best, improved_at = late, clock()
+                chunk = self._place(decoded)
                 if chunk is not None:
                     if self.on_chunk is not None:
                         self.on_chunk([i.arrival / scale for i in items], chunk)
@@ -444,7 +466,11 @@ class BleSource:
         return SourceEvent("battery", self._now(), battery_pct=float(value[0]), detail=f"battery {value[0]} %")
 
     def _decode(self, items: list[_Item]) -> Samples | None:
-        ts, accs, gyros = [], [], []
+        return self._place(self._unpack(items))
+
+    def _unpack(self, items: list[_Item]) -> list[_Decoded]:
+        """Decode notifications (the decoder reassembles frames across them), not yet placed in time."""
+        decoded: list[_Decoded] = []
         for item in items:
             packet = self.decoder.decode(item.data, lost_before=item.lost_before)
             lost = self._lost_carry + item.lost_before
@@ -452,12 +478,43 @@ class BleSource:
                 self._lost_carry = lost
                 continue
             self._lost_carry = 0
-            t = self.timestamps.place(item.arrival, len(packet), packet.counter, lost_before=lost)
+            decoded.append(_Decoded(item.arrival, packet, lost))
+        return decoded
+
+    def _place(self, decoded: list[_Decoded]) -> Samples | None:
+        """Times for decoded notifications (:meth:`_earliest_arrivals`); None if no sample was placed."""
+        ts, accs, gyros = [], [], []
+        for d, arrival in zip(decoded, self._earliest_arrivals(decoded), strict=True):
+            t = self.timestamps.place(arrival, len(d.packet), d.packet.counter, lost_before=d.lost_before)
             if t.size == 0:
                 continue
             ts.append(t)
-            accs.append(packet.acc)
-            gyros.append(packet.gyro)
+            accs.append(d.packet.acc)
+            gyros.append(d.packet.gyro)
         if not ts:
             return None
         return Samples(np.concatenate(ts), np.concatenate(accs), np.concatenate(gyros))
+
+    def _earliest_arrivals(self, decoded: list[_Decoded]) -> list[float]:
+        """For each notification, the earliest arrival its samples are known to have been ready by (scaled host
+        s): its own arrival, or that of a later notification of the batch less the samples in between.
+
+        A host that stalls (a busy CPU, a slow disk write) takes the notifications that waited meanwhile all at
+        once: the first of them arrives late for its samples, but the last one is on time, so nothing was lost.
+        Samples lost on the radio instead leave every later notification late too. Only the second is a gap
+        (:class:`~sensor.profiles.TimestampRebuilder` without a counter)."""
+        period = 1.0 / self.rate_hz
+        out = [d.arrival for d in decoded]
+        for i in range(len(decoded) - 2, -1, -1):
+            after = decoded[i + 1]
+            out[i] = min(out[i], out[i + 1] - (after.lost_before + len(after.packet)) * period)
+        return out
+
+    def _tail_late_s(self, decoded: list[_Decoded]) -> float:
+        """How late the newest of ``decoded`` is for its samples (scaled s beyond the base latency; placed
+        without a gap it would make one above ``max_delay_s``). 0 for devices with a sample counter."""
+        if self.profile.packet.counter is not None or not decoded:
+            return 0.0
+        *before, last = decoded
+        pending = sum(d.lost_before + len(d.packet) for d in before) + last.lost_before
+        return self.timestamps.late_s(last.arrival, len(last.packet), lost_before=pending)

@@ -342,6 +342,15 @@ class TimestampRebuilder:
         """The link was lost and is back: the next counter may have wrapped, or restarted with the device."""
         self._reset = True
 
+    def late_s(self, arrival_s: float, n: int, *, lost_before: int = 0) -> float:
+        """How much later than its base latency (s) a notification of ``n`` samples arriving at ``arrival_s``
+        would be, placed right after what was placed (and ``lost_before``); 0 for the first notification and
+        for devices with a counter. Above ``max_delay_s``, :meth:`place` would make a gap."""
+        if self._next is None or self.counter_bits is not None:
+            return 0.0
+        lag = arrival_s - (self._anchor + (self._next + lost_before + n - 1) * self.period)
+        return lag - min(self._base_lag + self.drift * max(0.0, arrival_s - self._last_arrival), lag)
+
     def place(self, arrival_s: float, n: int, counter: int | None = None, *, lost_before: int = 0) -> FloatArray:
         """Times (n,) s of the ``n`` samples of a notification that arrived at ``arrival_s``; empty if the
         notification is a duplicate or older than what was placed already (counted in ``rejected``)."""

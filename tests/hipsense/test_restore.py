@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from hipsense.runtime import restore_day, rules_key
+from hipsense.sinks import StoreSink, unqueued_key
 from hipsense.store import HistoryStore
 from processing.activity import ACTIVITIES, SITTING, STANDING
+from processing.alerts import Alert
 from processing.clock import LocalClock
-from processing.pipeline import Epochs, Pipeline, PipelineParams
+from processing.pipeline import Epochs, Pipeline, PipelineOutput, PipelineParams
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NINE = datetime(2026, 3, 2, 9, 0, tzinfo=BERLIN)
@@ -69,3 +71,52 @@ def test_rule_state_is_restored_only_when_saved_before_the_start(tmp_path: Path)
         earlier = _pipeline(NINE + timedelta(minutes=5))  # a replay of an earlier part: the state is newer
         assert restore_day(earlier, store, wearer="anna", anterior_tilt_deg=10.0).rules_as_of is None
         assert earlier.alert_state()["prolonged_sitting"]["next_alert_s"] is None
+
+
+def test_an_alert_is_stored_with_the_rule_state_that_fired_it_before_it_is_queued(tmp_path: Path) -> None:
+    """The store sink writes a batch that fires an alert at once, with the rules' state after it, in one
+    transaction, before the MQTT sink (next in the order) queues it; a run killed in between finds the alert
+    listed as possibly unqueued (to put in the outbox under its own id), and the next write clears the list."""
+    clock = LocalClock(NINE)
+    fired: list[Alert] = []
+    alert = Alert(
+        "anna-prolonged_sitting-20260302T090020",
+        "prolonged_sitting",
+        20.0,
+        NINE + timedelta(seconds=20),
+        "You have been sitting for 20 s: stand up and move for a minute or two.",
+        {"sitting_bout_s": 20},
+    )
+
+    def batch(t0: int, alerts: list[Alert]) -> PipelineOutput:
+        n = 10
+        t = np.arange(t0, t0 + n, dtype=float)
+        sitting = np.full(n, SITTING, np.int8)
+        return PipelineOutput(
+            Epochs(t, sitting, np.full(n, -20.0), np.zeros(n), np.ones(n, bool), t * 0, t * 0), alerts, []
+        )
+
+    with HistoryStore(tmp_path / "h.sqlite3") as store:
+        sink = StoreSink(
+            store,
+            clock,
+            anterior_tilt_deg=10.0,
+            flush_s=3600.0,  # only alerts (and close) write
+            alert_state=lambda _origin: {"fired": [a.id for a in fired]},
+            rules_key=rules_key("anna"),
+            outbox_key=unqueued_key("anna"),
+        )
+        sink.handle(batch(0, []), [])
+        assert store.load_state(rules_key("anna")) is None and sink.stored_through_t < 0
+        fired.append(alert)
+        sink.handle(batch(10, [alert]), [])
+        # Killed here (the MQTT sink has not seen the batch): the store holds the alert and the state that fired it.
+        assert store.load_state(rules_key("anna")) == ({"fired": [alert.id]}, NINE.timestamp() + 20.0)
+        assert [a[1] for a in store.day_alerts(NINE.date())] == ["prolonged_sitting"]
+        assert sink.stored_through_t == 20.0
+        restarted = StoreSink(store, clock, anterior_tilt_deg=10.0, outbox_key=unqueued_key("anna"))
+        assert restarted.unqueued == [alert.to_payload()]
+        # Not killed: the next batch comes after the MQTT sink has put the alert in its outbox.
+        sink.handle(batch(20, []), [])
+        assert store.load_state(unqueued_key("anna")) == ({"alerts": []}, NINE.timestamp() + 20.0)
+        assert StoreSink(store, clock, anterior_tilt_deg=10.0, outbox_key=unqueued_key("anna")).unqueued == []

@@ -18,7 +18,7 @@ import pytest
 from bleak import BleakClient, BleakScanner
 
 from processing.samples import STANDARD_GRAVITY, Samples
-from sensor.ble import BleSource, ConfigMemory, PacketQueue, scan
+from sensor.ble import BleSource, ConfigMemory, PacketQueue, _Item, scan
 from sensor.profiles import load_profile
 from sensor.simulate import SensorModel, parse_scenario
 from sensor.source import SourceEvent
@@ -252,6 +252,61 @@ def test_witmotion_frames_straddling_notifications_with_register_replies_arrive_
     assert source.decoder.skipped_frames == sensor.replies and source.decoder.rejected == 0
     np.testing.assert_allclose(got.acc, truth.acc, atol=profile.packet.acc_scale_g * STANDARD_GRAVITY / 2 + 1e-9)
     assert np.allclose(np.diff(got.t), 1 / profile.default_hz)
+
+
+def test_a_stalled_hosts_backlog_is_late_not_lost_but_a_radio_loss_is_a_gap() -> None:
+    """WitMotion has no sample counter: times come from arrivals. A host that stalls 0.4 s takes the waiting
+    notifications at once; the first of them is late for its samples, the last on time: nothing was lost. Samples
+    lost on the radio leave every later notification late: a gap, exactly as long as what was lost."""
+    profile = load_profile("witmotion")
+    rate = profile.default_hz
+    frames = [profile.packet.encode(np.full((1, 3), float(i)), np.zeros((1, 3))) for i in range(40)]
+    on_time = [(i + 1) / rate + 0.005 for i in range(40)]  # sample i is taken at i / rate, sent a period later
+
+    def place(batches: list[list[int]], arrival: Callable[[int], float]) -> Samples:
+        source = BleSource(profile)
+        chunks = [source._decode([_Item(arrival(i), frames[i]) for i in batch]) for batch in batches]
+        return Samples.concat([c for c in chunks if c is not None])
+
+    stall = [*range(10)], [*range(10, 40)]  # 10..39 wait in the host's buffer until the stall ends at sample 39
+    got = place([*stall], lambda i: on_time[i] if i < 10 else on_time[39] + (i - 10) * 1e-4)
+    np.testing.assert_allclose(got.t, np.arange(40) / rate)
+    np.testing.assert_allclose(got.acc[:, 0], np.arange(40), atol=profile.packet.acc_scale_g * STANDARD_GRAVITY)
+
+    lost = [*range(10)], [*range(30, 40)]  # 10..29 lost on the radio; 30..39 arrive on time
+    got = place([*lost], lambda i: on_time[i])
+    np.testing.assert_allclose(got.t, np.r_[np.arange(10), np.arange(30, 40)] / rate)
+
+
+def test_a_host_stall_over_gatt_delays_witmotion_samples_but_loses_none() -> None:
+    """The event loop (sensor and host alike) blocks for 0.3 s in the middle of a stream of 7-byte pieces: every
+    sample arrives, at its own time, with no gap."""
+    profile = load_profile("witmotion")
+
+    async def main() -> tuple[Samples, Samples, BleSource]:
+        async with VirtualLink() as link:
+            sensor = VirtualSensor(
+                link, profile, parse_scenario("stand 3, walk 3"), speed=2.0, faults=Faults(split_bytes=7)
+            )
+            async with sensor:
+                source = BleSource(
+                    profile, clock_scale=2.0, client_backend=link.client_backend, scanner_backend=link.scanner_backend
+                )
+
+                async def stall() -> None:
+                    while sensor.stream_time() < 3.0:
+                        await asyncio.sleep(0.01)
+                    time.sleep(0.3)  # blocks everything, as a busy host does
+
+                staller = asyncio.get_running_loop().create_task(stall())
+                got, _ = await collect(source, sensor)
+                await staller
+                return got, sent_truth(sensor), source
+
+    got, truth, source = run(main)
+    assert len(got) == len(truth) == 6 * profile.default_hz
+    assert source.timestamps.gaps == 0
+    np.testing.assert_allclose(got.t, np.arange(len(got)) / profile.default_hz, atol=1e-9)
 
 
 def test_thingy_motion_config_is_written_only_when_it_differs(tmp_path: Path) -> None:
