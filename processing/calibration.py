@@ -107,6 +107,13 @@ class Calibration:
             walking_up=None if up is None else (float(up[0]), float(up[1]), float(up[2])),
         )
 
+    def walking_tilt_deg(self) -> float | None:
+        """Where the pelvis sits while walking, relative to neutral standing, degrees, anterior positive (the
+        tilt of :attr:`walking_up` as :func:`pelvic_angles` measures it); None when walking was not measured."""
+        if self.walking_up is None:
+            return None
+        return math.degrees(math.asin(max(-1.0, min(1.0, -float(self.walking_up[0])))))
+
     def angles_deg(self) -> tuple[float, float, float]:
         """The rotation as intrinsic z-y'-x'' angles (a, b, c) in degrees: ``rotation = Rz(a) @ Ry(b) @ Rx(c)``
         (the simulator's ``mounting_deg`` convention)."""
@@ -406,6 +413,10 @@ def calibrate(
 
 # ---------------------------------------------------------------------------------------------------------
 # Steps and words
+
+
+#: Steps of straight walking a guided walking window needs.
+MIN_WALK_STEPS = 10
 
 
 def count_steps(acc: FloatArray, rate_hz: float, vertical: FloatArray) -> int:

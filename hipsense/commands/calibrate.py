@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import sys
 import tempfile
 from pathlib import Path
-
-import numpy as np
 
 from hipsense.calstore import save_calibration
 from hipsense.commands._common import add_recording_flags, parse_window
@@ -23,6 +20,7 @@ from hipsense.commands._guided import record_guided
 from hipsense.commands.live import add_sensor_flags
 from hipsense.config import WearerConfig, load_config
 from processing.calibration import (
+    MIN_WALK_STEPS,
     MIN_WALKING_EPOCHS,
     CalibrationError,
     calibrate_guided,
@@ -34,11 +32,9 @@ from processing.calibration import (
 from processing.errors import ConfigError
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import make_up_estimator
-from processing.samples import FloatArray, Samples
+from processing.samples import Samples
 from sensor.recording import open_recording
 
-#: Steps needed in a --walk window.
-MIN_STEPS = 10
 #: The virtual wearer of ``calibrate --live --virtual``: stands, then walks.
 GUIDED_SCENARIO = "stand 14, walk 45"
 
@@ -145,9 +141,9 @@ def _calibrate_recording(args: argparse.Namespace) -> int:
         samples = Samples.concat(walk_samples) if walk_samples else Samples.empty()
         if vertical is not None:
             steps = count_steps(samples.acc, info.rate_hz, vertical)
-            if steps < MIN_STEPS:
+            if steps < MIN_WALK_STEPS:
                 raise CalibrationError(
-                    f"{name}: too few steps in --walk {args.walk}: found {steps}, at least {MIN_STEPS} are needed",
+                    f"{name}: too few steps in --walk {args.walk}: found {steps}, at least {MIN_WALK_STEPS} are needed",
                     hint="give a window with 10 or more steps of straight walking",
                 )
             steps_text = f"{steps} steps in {walk[0]:g}-{walk[1]:g} s"
@@ -165,8 +161,9 @@ def _calibrate_recording(args: argparse.Namespace) -> int:
     print(f"{name}: neutral standing {neutral[0]:g}-{neutral[1]:g} s, {steps_text}; front/back {sign}")
     print(describe_mounting(cal))
     print(f"mounting angles (z, y, x; sensor -> pelvis): {a:.1f}°, {b:.1f}°, {c:.1f}°")
-    if cal.walking_up is not None:
-        print(f"while walking the pelvis sits {_walking_tilt(cal.walking_up):+.1f}° (anterior +) from neutral")
+    walking_tilt = cal.walking_tilt_deg()
+    if walking_tilt is not None:
+        print(f"while walking the pelvis sits {walking_tilt:+.1f}° (anterior +) from neutral")
     if args.no_save:
         return 0
     device = args.device or info.metadata.get("device") or "default"
@@ -179,8 +176,3 @@ def _calibrate_recording(args: argparse.Namespace) -> int:
     )
     print(f"stored for wearer {wearer}, device {device}: {path}", file=sys.stderr)
     return 0
-
-
-def _walking_tilt(walking_up: tuple[float, float, float]) -> float:
-    u: FloatArray = np.asarray(walking_up)
-    return math.degrees(math.asin(max(-1.0, min(1.0, -float(u[0])))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,8 @@ def test_calibrate_prints_and_stores(home: Path, tmp_path: Path, capsys: pytest.
     assert code == 0, err
     assert "steps in 22-48 s" in out and "checked by sitting" in out
     assert "+x points left" in out and "+z points up" in out
+    walking = re.search(r"while walking the pelvis sits ([+-]\d+\.\d)° \(anterior \+\) from neutral", out)
+    assert walking is not None and abs(float(walking.group(1))) < 15.0, out
     path = home / "data" / "calibrations" / "ann" / "belt-imu_7.json"
     assert str(path) in err
     stored = calstore.load_calibration("ann", "belt-imu 7", root=home / "data")

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from processing.calibration import (
     Calibration,
@@ -14,6 +15,7 @@ from processing.calibration import (
     calibrate_auto,
     calibrate_guided,
     describe_mounting,
+    from_axes,
     pelvic_angles,
     still_mask,
 )
@@ -272,3 +274,17 @@ def test_a_guided_axis_the_turns_never_confirm_is_corrected_not_a_reclip() -> No
     assert float(fixed[0].rotation[0] @ truth.mounting[0]) > 0.9
     assert out.mounting_ids == [0] * len(out.calibrations)  # one mounting throughout
     assert out.calibrated.all()
+
+
+@pytest.mark.parametrize("walk_tilt_deg", [-8.0, 0.0, 5.0, 12.0])
+def test_walking_tilt_is_the_tilt_pelvic_angles_gives_the_walking_vertical(walk_tilt_deg: float) -> None:
+    # a sensor on the side of the belt, turned 30° about its own axis; walking leans the pelvis by walk_tilt_deg
+    mount = Rotation.from_euler("zyx", [30.0, 0.0, -90.0], degrees=True).as_matrix()  # pelvis -> sensor
+    vertical, forward = mount @ np.array([0.0, 0.0, 1.0]), mount @ np.array([1.0, 0.0, 0.0])
+    lean = math.radians(walk_tilt_deg)  # anterior tilt: the pelvis' up vector leans back in the pelvis frame
+    walking_up = mount @ np.array([-math.sin(lean), 0.0, math.cos(lean)])
+    cal = from_axes(vertical, forward, "guided", "sitting", walking_up=walking_up)
+    tilt, _obliquity = pelvic_angles(walking_up[None, :], cal)
+    assert cal.walking_tilt_deg() == pytest.approx(float(tilt[0]), abs=1e-9)
+    assert cal.walking_tilt_deg() == pytest.approx(walk_tilt_deg, abs=1e-9)
+    assert from_axes(vertical, forward, "guided", "sitting").walking_tilt_deg() is None
