@@ -89,7 +89,7 @@ _KEEP_ROTATIONS = 1 << 18
 #: Pieces up to this many samples are low-passed in full and then picked from (live chunks: fewer calls).
 _SMALL_PIECE = 64
 #: Chunks up to this many samples go sample by sample through the plain-float step (the live path).
-_FAST_STEPS = 8
+_FAST_STEPS = 10
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
@@ -947,16 +947,12 @@ class OrientationEstimator(SnapshotState):
         if not all(a < b for a, b in itertools.pairwise([self.state.t_last, *tl]) if not math.isnan(a)):
             # checked before any sample changes the state, as in _timing
             raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
-        st = self.state
-        block_end = (tl[-1] - st.t_origin) * (1.0 / self.params.bias_block_s)  # NaN before the first sample
-        closes = not math.isfinite(block_end) or math.floor(block_end) != st.motion_bias.block
         rows: list[_StepRow] = []
-        if len(tl) == 1 or not closes:  # several samples and a block closing among them: the general way
-            for k, t in enumerate(tl):
-                row = self._step(t, acc[k], gyro[k])
-                if row is None:
-                    break
-                rows.append(row)
+        for k, t in enumerate(tl):
+            row = self._step(t, acc[k], gyro[k])
+            if row is None:
+                break
+            rows.append(row)
         k = len(rows)
         if k == len(tl):
             return _StepRow.result(rows)
@@ -981,9 +977,9 @@ class OrientationEstimator(SnapshotState):
             return None
         if dt > min(p.gap_s, p.gap_periods * s.dt_nominal):
             return None
-        # _blocks: inside the block in progress of both bias estimates
+        # _blocks: inside the block in progress of both bias estimates, or the first sample of a later block
         block = math.floor((t - s.t_origin) * (1.0 / p.bias_block_s))
-        if block != rb.block or block != mb.block:
+        if block < rb.block or rb.block != mb.block or mb.block < 0:
             return None
         if min(f1.grav.count, f1.a_lp.count, f2.grav.count) < bw.n_start:
             return None
@@ -1010,6 +1006,8 @@ class OrientationEstimator(SnapshotState):
         s.acc_lp = np.array((la0, la1, la2))
         s.t_moving = t_moving
         s.was_rest = rest
+        if block != rb.block:  # the sample starts a block: close the one in progress (_rest_bias, _fused_bias)
+            self._close_block(block)
         # _rest_bias inside the block: accumulate the rest samples; the bias in force does not change
         rest_dt = dt if rest else 0.0
         if rest:
@@ -1047,6 +1045,45 @@ class OrientationEstimator(SnapshotState):
             norm = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
             u0, u1, u2 = u0 / norm, u1 / norm, u2 / norm
         return _StepRow(t, (u0, u1, u2), (b0, b1, b2), rest)
+
+    def _close_block(self, block: int) -> None:
+        """:meth:`_step` at the first sample of bias block ``block`` (after the one in progress): close the block
+        in progress as :meth:`_rest_bias` (Kalman update with its rest samples) and :meth:`_fused_bias` (its
+        motion equation, the forgotten information, the fused bias) do for a chunk of one such sample, and start
+        ``block`` with nothing accumulated yet (the step then adds the sample)."""
+        p, rb, mb = self.params, self.state.rest_bias, self.state.motion_bias
+        cur = rb.block
+        # _rest_bias
+        v = rb.var + p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s * (block - cur)
+        b0, b1, b2 = rb.b.tolist()
+        r_t = rb.rest_t
+        if r_t >= 0.3 * min(1.0, p.bias_block_s):
+            s0, s1, s2 = rb.rest_sum.tolist()
+            noise = p.rest_gyro_noise_rps**2 / r_t
+            i0, i1, i2 = s0 / r_t - b0, s1 / r_t - b1, s2 / r_t - b2
+            worst = max(abs(i0), abs(i1), abs(i2))
+            if worst * worst > p.rest_step_sigmas**2 * (v + noise):
+                v = max(v, worst * worst)
+            gain = v / (v + noise)
+            b0, b1, b2 = b0 + gain * i0, b1 + gain * i1, b2 + gain * i2
+            v *= 1.0 - gain
+        rb.b, rb.var, rb.block = np.array([b0, b1, b2]), v, block
+        rb.rest_t, rb.rest_sum = 0.0, np.zeros(3)
+        # _fused_bias: the closed block's equation (if it has one), the information decayed and updated
+        valid = mb.g_start is not None and mb.g_now is not None and not mb.reinit and mb.rest_t == 0.0
+        if valid and mb.g_start is not None and mb.g_now is not None:
+            m, r = _drift_equations(
+                mb.g_start[:, None], mb.g_now[:, None], (mb.atil_now - mb.atil_start)[:, None], mb.b_rest[:, None]
+            )
+            u = np.concatenate((m[:, 0], r[:, 0]))
+        else:
+            u = np.zeros(12)
+        decay = max(math.exp(-p.bias_block_s / p.motion_bias_tau_s) ** float(block - mb.block), _MIN_PROD)
+        info = (u / decay + np.concatenate((mb.info_m.ravel(), mb.info_r))) * decay  # _linrec of one step
+        mb.b = _fuse_many(rb.b[:, None], np.array([v]), info[:9, None], info[9:, None], p)[:, 0]
+        mb.info_m, mb.info_r = info[:9].reshape(3, 3), info[9:]
+        mb.g_start, mb.atil_start = mb.g_now, mb.atil_now
+        mb.block, mb.reinit, mb.rest_t, mb.b_rest = block, False, 0.0, rb.b.copy()
 
     # -- the named steps of one chunk ----------------------------------------------------------------------
 
