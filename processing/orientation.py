@@ -753,6 +753,26 @@ def _strapdown_one(
     return r, qa / norm, qb / norm
 
 
+def _drift_equation_one(g0: list[float], g1: list[float], d_atil: list[float], b_rest: list[float]) -> list[float]:
+    """:func:`_drift_equations` of one block in plain floats: ``HᵀH`` (9, row-major) then ``Hᵀ(...)`` (3)."""
+    u0, u1 = [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]
+    n0, n1 = math.sqrt(sum(v * v for v in g0)), math.sqrt(sum(v * v for v in g1))
+    if n0 > _TINY_ACC:
+        u0 = [v / n0 for v in g0]
+    if n1 > _TINY_ACC:
+        u1 = [v / n1 for v in g1]
+    drift = [u0[1] * u1[2] - u0[2] * u1[1], u0[2] * u1[0] - u0[0] * u1[2], u0[0] * u1[1] - u0[1] * u1[0]]
+    c = [u1[0] * d_atil[j] + u1[1] * d_atil[3 + j] + u1[2] * d_atil[6 + j] for j in range(3)]
+    h = [[d_atil[3 * i + j] - u1[i] * c[j] for j in range(3)] for i in range(3)]
+    m = [h[0][j] * h[0][q] + h[1][j] * h[1][q] + h[2][j] * h[2][q] for j in range(3) for q in range(3)]
+    r = [
+        h[0][j] * drift[0] + h[1][j] * drift[1] + h[2][j] * drift[2]
+        + (m[3 * j] * b_rest[0] + m[3 * j + 1] * b_rest[1] + m[3 * j + 2] * b_rest[2])
+        for j in range(3)
+    ]  # fmt: skip
+    return [*m, *r]
+
+
 def _rotate_one(r: list[float], v: list[float]) -> list[float]:
     """``R v`` for one row-major matrix (9 floats) and vector (3 floats)."""
     return [r[0] * v[0] + r[1] * v[1] + r[2] * v[2], r[3] * v[0] + r[4] * v[1] + r[5] * v[2],
@@ -962,8 +982,8 @@ class OrientationEstimator(SnapshotState):
     def _step(self, t: float, acc: list[float], gyro: list[float]) -> _StepRow | None:
         """One sample through :meth:`_process` in closed form with Python floats (numpy's per-call overhead is
         ~100x the arithmetic for one sample), for the common case only: no re-initialisation or gap, no rest
-        onset, inside the bias block in progress, low-passes past their start, the accelerometer calibration off.
-        Returns None, changing nothing,
+        onset, inside the bias block in progress or the first sample of a later one (:meth:`_close_block`),
+        low-passes past their start, the accelerometer calibration off. Returns None, changing nothing,
         in every other case (then :meth:`_process` runs). ``tests/processing/test_orientation.py`` checks it
         against the batch path; a change to the passes must be made here too."""
         p, s = self.params, self.state
@@ -1072,16 +1092,25 @@ class OrientationEstimator(SnapshotState):
         # _fused_bias: the closed block's equation (if it has one), the information decayed and updated
         valid = mb.g_start is not None and mb.g_now is not None and not mb.reinit and mb.rest_t == 0.0
         if valid and mb.g_start is not None and mb.g_now is not None:
-            m, r = _drift_equations(
-                mb.g_start[:, None], mb.g_now[:, None], (mb.atil_now - mb.atil_start)[:, None], mb.b_rest[:, None]
+            u = _drift_equation_one(
+                mb.g_start.tolist(), mb.g_now.tolist(), (mb.atil_now - mb.atil_start).tolist(), mb.b_rest.tolist()
             )
-            u = np.concatenate((m[:, 0], r[:, 0]))
         else:
-            u = np.zeros(12)
+            u = [0.0] * 12
         decay = max(math.exp(-p.bias_block_s / p.motion_bias_tau_s) ** float(block - mb.block), _MIN_PROD)
-        info = (u / decay + np.concatenate((mb.info_m.ravel(), mb.info_r))) * decay  # _linrec of one step
-        mb.b = _fuse_many(rb.b[:, None], np.array([v]), info[:9, None], info[9:, None], p)[:, 0]
-        mb.info_m, mb.info_r = info[:9].reshape(3, 3), info[9:]
+        old = [*mb.info_m.ravel().tolist(), *mb.info_r.tolist()]
+        info = [(x / decay + y) * decay for x, y in zip(u, old, strict=True)]  # _linrec of one step
+        # _fuse_many of one block
+        k = 1.0 / (p.motion_drift_sd_rad * p.motion_drift_sd_rad)
+        w = 1.0 / v
+        a = np.array(info[:9]).reshape(3, 3) * k
+        a[[0, 1, 2], [0, 1, 2]] += w
+        fused = np.linalg.solve(a, np.array([w * b0 + k * info[9], w * b1 + k * info[10], w * b2 + k * info[11]]))
+        f0, f1, f2 = fused.tolist()
+        norm = math.sqrt(f0 * f0 + f1 * f1 + f2 * f2)
+        scale = min(1.0, p.bias_max_rps / max(norm, 1e-300))
+        mb.b = np.array([f0 * scale, f1 * scale, f2 * scale])
+        mb.info_m, mb.info_r = np.array(info[:9]).reshape(3, 3), np.array(info[9:])
         mb.g_start, mb.atil_start = mb.g_now, mb.atil_now
         mb.block, mb.reinit, mb.rest_t, mb.b_rest = block, False, 0.0, rb.b.copy()
 
