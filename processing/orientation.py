@@ -89,7 +89,7 @@ _KEEP_ROTATIONS = 1 << 18
 #: Pieces up to this many samples are low-passed in full and then picked from (live chunks: fewer calls).
 _SMALL_PIECE = 64
 #: Chunks up to this many samples go sample by sample through the plain-float step (the live path).
-_FAST_STEPS = 8
+_FAST_STEPS = 10
 #: Consecutive sample intervals (index-aligned) whose median (of every 8th) is the nominal period for the next.
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
@@ -753,6 +753,26 @@ def _strapdown_one(
     return r, qa / norm, qb / norm
 
 
+def _drift_equation_one(g0: list[float], g1: list[float], d_atil: list[float], b_rest: list[float]) -> list[float]:
+    """:func:`_drift_equations` of one block in plain floats: ``HᵀH`` (9, row-major) then ``Hᵀ(...)`` (3)."""
+    u0, u1 = [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]
+    n0, n1 = math.sqrt(sum(v * v for v in g0)), math.sqrt(sum(v * v for v in g1))
+    if n0 > _TINY_ACC:
+        u0 = [v / n0 for v in g0]
+    if n1 > _TINY_ACC:
+        u1 = [v / n1 for v in g1]
+    drift = [u0[1] * u1[2] - u0[2] * u1[1], u0[2] * u1[0] - u0[0] * u1[2], u0[0] * u1[1] - u0[1] * u1[0]]
+    c = [u1[0] * d_atil[j] + u1[1] * d_atil[3 + j] + u1[2] * d_atil[6 + j] for j in range(3)]
+    h = [[d_atil[3 * i + j] - u1[i] * c[j] for j in range(3)] for i in range(3)]
+    m = [h[0][j] * h[0][q] + h[1][j] * h[1][q] + h[2][j] * h[2][q] for j in range(3) for q in range(3)]
+    r = [
+        h[0][j] * drift[0] + h[1][j] * drift[1] + h[2][j] * drift[2]
+        + (m[3 * j] * b_rest[0] + m[3 * j + 1] * b_rest[1] + m[3 * j + 2] * b_rest[2])
+        for j in range(3)
+    ]  # fmt: skip
+    return [*m, *r]
+
+
 def _rotate_one(r: list[float], v: list[float]) -> list[float]:
     """``R v`` for one row-major matrix (9 floats) and vector (3 floats)."""
     return [r[0] * v[0] + r[1] * v[1] + r[2] * v[2], r[3] * v[0] + r[4] * v[1] + r[5] * v[2],
@@ -947,16 +967,12 @@ class OrientationEstimator(SnapshotState):
         if not all(a < b for a, b in itertools.pairwise([self.state.t_last, *tl]) if not math.isnan(a)):
             # checked before any sample changes the state, as in _timing
             raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
-        st = self.state
-        block_end = (tl[-1] - st.t_origin) * (1.0 / self.params.bias_block_s)  # NaN before the first sample
-        closes = not math.isfinite(block_end) or math.floor(block_end) != st.motion_bias.block
         rows: list[_StepRow] = []
-        if len(tl) == 1 or not closes:  # several samples and a block closing among them: the general way
-            for k, t in enumerate(tl):
-                row = self._step(t, acc[k], gyro[k])
-                if row is None:
-                    break
-                rows.append(row)
+        for k, t in enumerate(tl):
+            row = self._step(t, acc[k], gyro[k])
+            if row is None:
+                break
+            rows.append(row)
         k = len(rows)
         if k == len(tl):
             return _StepRow.result(rows)
@@ -966,8 +982,8 @@ class OrientationEstimator(SnapshotState):
     def _step(self, t: float, acc: list[float], gyro: list[float]) -> _StepRow | None:
         """One sample through :meth:`_process` in closed form with Python floats (numpy's per-call overhead is
         ~100x the arithmetic for one sample), for the common case only: no re-initialisation or gap, no rest
-        onset, inside the bias block in progress, low-passes past their start, the accelerometer calibration off.
-        Returns None, changing nothing,
+        onset, inside the bias block in progress or the first sample of a later one (:meth:`_close_block`),
+        low-passes past their start, the accelerometer calibration off. Returns None, changing nothing,
         in every other case (then :meth:`_process` runs). ``tests/processing/test_orientation.py`` checks it
         against the batch path; a change to the passes must be made here too."""
         p, s = self.params, self.state
@@ -981,9 +997,9 @@ class OrientationEstimator(SnapshotState):
             return None
         if dt > min(p.gap_s, p.gap_periods * s.dt_nominal):
             return None
-        # _blocks: inside the block in progress of both bias estimates
+        # _blocks: inside the block in progress of both bias estimates, or the first sample of a later block
         block = math.floor((t - s.t_origin) * (1.0 / p.bias_block_s))
-        if block != rb.block or block != mb.block:
+        if block < rb.block or rb.block != mb.block or mb.block < 0:
             return None
         if min(f1.grav.count, f1.a_lp.count, f2.grav.count) < bw.n_start:
             return None
@@ -1010,6 +1026,8 @@ class OrientationEstimator(SnapshotState):
         s.acc_lp = np.array((la0, la1, la2))
         s.t_moving = t_moving
         s.was_rest = rest
+        if block != rb.block:  # the sample starts a block: close the one in progress (_rest_bias, _fused_bias)
+            self._close_block(block)
         # _rest_bias inside the block: accumulate the rest samples; the bias in force does not change
         rest_dt = dt if rest else 0.0
         if rest:
@@ -1047,6 +1065,54 @@ class OrientationEstimator(SnapshotState):
             norm = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
             u0, u1, u2 = u0 / norm, u1 / norm, u2 / norm
         return _StepRow(t, (u0, u1, u2), (b0, b1, b2), rest)
+
+    def _close_block(self, block: int) -> None:
+        """:meth:`_step` at the first sample of bias block ``block`` (after the one in progress): close the block
+        in progress as :meth:`_rest_bias` (Kalman update with its rest samples) and :meth:`_fused_bias` (its
+        motion equation, the forgotten information, the fused bias) do for a chunk of one such sample, and start
+        ``block`` with nothing accumulated yet (the step then adds the sample)."""
+        p, rb, mb = self.params, self.state.rest_bias, self.state.motion_bias
+        cur = rb.block
+        # _rest_bias
+        v = rb.var + p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s * (block - cur)
+        b0, b1, b2 = rb.b.tolist()
+        r_t = rb.rest_t
+        if r_t >= 0.3 * min(1.0, p.bias_block_s):
+            s0, s1, s2 = rb.rest_sum.tolist()
+            noise = p.rest_gyro_noise_rps**2 / r_t
+            i0, i1, i2 = s0 / r_t - b0, s1 / r_t - b1, s2 / r_t - b2
+            worst = max(abs(i0), abs(i1), abs(i2))
+            if worst * worst > p.rest_step_sigmas**2 * (v + noise):
+                v = max(v, worst * worst)
+            gain = v / (v + noise)
+            b0, b1, b2 = b0 + gain * i0, b1 + gain * i1, b2 + gain * i2
+            v *= 1.0 - gain
+        rb.b, rb.var, rb.block = np.array([b0, b1, b2]), v, block
+        rb.rest_t, rb.rest_sum = 0.0, np.zeros(3)
+        # _fused_bias: the closed block's equation (if it has one), the information decayed and updated
+        valid = mb.g_start is not None and mb.g_now is not None and not mb.reinit and mb.rest_t == 0.0
+        if valid and mb.g_start is not None and mb.g_now is not None:
+            u = _drift_equation_one(
+                mb.g_start.tolist(), mb.g_now.tolist(), (mb.atil_now - mb.atil_start).tolist(), mb.b_rest.tolist()
+            )
+        else:
+            u = [0.0] * 12
+        decay = max(math.exp(-p.bias_block_s / p.motion_bias_tau_s) ** float(block - mb.block), _MIN_PROD)
+        old = [*mb.info_m.ravel().tolist(), *mb.info_r.tolist()]
+        info = [(x / decay + y) * decay for x, y in zip(u, old, strict=True)]  # _linrec of one step
+        # _fuse_many of one block
+        k = 1.0 / (p.motion_drift_sd_rad * p.motion_drift_sd_rad)
+        w = 1.0 / v
+        a = np.array(info[:9]).reshape(3, 3) * k
+        a[[0, 1, 2], [0, 1, 2]] += w
+        fused = np.linalg.solve(a, np.array([w * b0 + k * info[9], w * b1 + k * info[10], w * b2 + k * info[11]]))
+        f0, f1, f2 = fused.tolist()
+        norm = math.sqrt(f0 * f0 + f1 * f1 + f2 * f2)
+        scale = min(1.0, p.bias_max_rps / max(norm, 1e-300))
+        mb.b = np.array([f0 * scale, f1 * scale, f2 * scale])
+        mb.info_m, mb.info_r = np.array(info[:9]).reshape(3, 3), np.array(info[9:])
+        mb.g_start, mb.atil_start = mb.g_now, mb.atil_now
+        mb.block, mb.reinit, mb.rest_t, mb.b_rest = block, False, 0.0, rb.b.copy()
 
     # -- the named steps of one chunk ----------------------------------------------------------------------
 
