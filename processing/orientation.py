@@ -469,6 +469,17 @@ def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
     return y
 
 
+def _wanted_in_span(at: IntArray, lo: int, hi: int) -> tuple[int, int, IntArray, IntArray, IntArray]:
+    """For the span ``lo:hi`` of a recursion evaluated only at the sorted indices ``at``: the slice ``a0:a1`` of
+    ``at`` inside the span, the wanted positions ``pos`` (into the span), the segment ends ``marks`` (the wanted
+    positions and the span's last sample, which carries the state on) and the segment starts ``cuts``."""
+    a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
+    pos = at[a0:a1] - lo
+    marks = pos if pos.shape[0] and pos[-1] == hi - lo - 1 else np.append(pos, hi - lo - 1)
+    cuts = np.concatenate(([0], marks[:-1] + 1))
+    return a0, a1, pos, marks, cuts
+
+
 def _iir_at(
     x: FloatArray, s0: NDArray[np.complex128], bw: _Butter, at: IntArray
 ) -> tuple[FloatArray, NDArray[np.complex128]]:
@@ -482,10 +493,7 @@ def _iir_at(
     for lo in range(0, n, bw.span):
         hi = min(n, lo + bw.span)
         m = hi - lo
-        a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
-        pos = at[a0:a1] - lo
-        marks = pos if pos.shape[0] and pos[-1] == m - 1 else np.append(pos, m - 1)
-        cuts = np.concatenate(([0], marks[:-1] + 1))
+        a0, a1, pos, marks, cuts = _wanted_in_span(at, lo, hi)
         xs = x[:, lo:hi]
         seg = np.empty((ch, marks.shape[0]), dtype=np.complex128)
         seg.real = np.add.reduceat(xs * bw.r_over_powers_re[:m], cuts, axis=1)
@@ -536,10 +544,7 @@ def _iir_integral_at(
     for lo in range(0, n, bw.span):
         hi = min(n, lo + bw.span)
         m = hi - lo
-        a0, a1 = (int(q) for q in np.searchsorted(at, (lo, hi)))
-        pos = at[a0:a1] - lo
-        marks = pos if pos.shape[0] and pos[-1] == m - 1 else np.append(pos, m - 1)
-        cuts = np.concatenate(([0], marks[:-1] + 1))
+        a0, a1, pos, marks, cuts = _wanted_in_span(at, lo, hi)
         w = weights[:, :m]
         w[0] = dt[lo:hi]
         np.multiply(w[0], bw.r_over_powers_re[:m], out=w[1])
