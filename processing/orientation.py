@@ -913,6 +913,24 @@ def _segments(init: BoolArray) -> list[tuple[int, int]]:
     return list(itertools.pairwise([*bounds, init.shape[0]]))
 
 
+def _rest_kalman(
+    p: OrientationParams, b: tuple[float, float, float], v: float, rest_t: float, rest_sum: Sequence[float]
+) -> tuple[tuple[float, float, float], float]:
+    """Close a bias block with its rest samples, in plain floats: the scalar Kalman update of the rest bias
+    ``b`` (rad/s) with variance ``v`` (already grown by the random walk) from the mean gyro of ``rest_t``
+    seconds of rest (``rest_sum``: their gyro times dt). Too little rest: unchanged. A jump far beyond the
+    expected spread (a temperature step, a knock) forgets the old bias."""
+    if rest_t < 0.3 * min(1.0, p.bias_block_s):
+        return b, v
+    noise = p.rest_gyro_noise_rps**2 / rest_t
+    i0, i1, i2 = rest_sum[0] / rest_t - b[0], rest_sum[1] / rest_t - b[1], rest_sum[2] / rest_t - b[2]
+    worst = max(abs(i0), abs(i1), abs(i2))
+    if worst * worst > p.rest_step_sigmas**2 * (v + noise):
+        v = max(v, worst * worst)
+    gain = v / (v + noise)
+    return (b[0] + gain * i0, b[1] + gain * i1, b[2] + gain * i2), v * (1.0 - gain)
+
+
 class OrientationEstimator(SnapshotState):
     """Streaming gravity-direction (roll/pitch) estimator; see the module docstring.
 
@@ -1079,19 +1097,11 @@ class OrientationEstimator(SnapshotState):
         p, rb, mb = self.params, self.state.rest_bias, self.state.motion_bias
         cur = rb.block
         # _rest_bias
-        v = rb.var + p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s * (block - cur)
-        b0, b1, b2 = rb.b.tolist()
-        r_t = rb.rest_t
-        if r_t >= 0.3 * min(1.0, p.bias_block_s):
-            s0, s1, s2 = rb.rest_sum.tolist()
-            noise = p.rest_gyro_noise_rps**2 / r_t
-            i0, i1, i2 = s0 / r_t - b0, s1 / r_t - b1, s2 / r_t - b2
-            worst = max(abs(i0), abs(i1), abs(i2))
-            if worst * worst > p.rest_step_sigmas**2 * (v + noise):
-                v = max(v, worst * worst)
-            gain = v / (v + noise)
-            b0, b1, b2 = b0 + gain * i0, b1 + gain * i1, b2 + gain * i2
-            v *= 1.0 - gain
+        walk = p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s
+        b_now = rb.b.tolist()
+        (b0, b1, b2), v = _rest_kalman(
+            p, (b_now[0], b_now[1], b_now[2]), rb.var + walk * (block - cur), rb.rest_t, rb.rest_sum.tolist()
+        )
         rb.b, rb.var, rb.block = np.array([b0, b1, b2]), v, block
         rb.rest_t, rb.rest_sum = 0.0, np.zeros(3)
         # _fused_bias: the closed block's equation (if it has one), the information decayed and updated
@@ -1314,9 +1324,6 @@ class OrientationEstimator(SnapshotState):
         # plain Python floats: a loop over the blocks, each a few scalar operations (numpy's per-call cost
         # on 3-vectors would dominate)
         walk = p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s
-        min_rest = 0.3 * min(1.0, p.bias_block_s)
-        noise_sq = p.rest_gyro_noise_rps**2
-        step_sq = p.rest_step_sigmas**2
         b0, b1, b2 = (float(v) for v in rb.b)
         s0, s1, s2 = (float(v) for v in rb.rest_sum)
         r_t, v, cur = rb.rest_t, rb.var, rb.block
@@ -1325,16 +1332,7 @@ class OrientationEstimator(SnapshotState):
         for blk, rt, (g0, g1, g2) in zip(blocks.index, rest_t, rest_sum, strict=True):
             if blk != cur:
                 if cur >= 0:
-                    v += walk * (blk - cur)
-                    if r_t >= min_rest:
-                        noise = noise_sq / r_t
-                        i0, i1, i2 = s0 / r_t - b0, s1 / r_t - b1, s2 / r_t - b2
-                        worst = max(abs(i0), abs(i1), abs(i2))
-                        if worst * worst > step_sq * (v + noise):  # a step (temperature, knock): forget
-                            v = max(v, worst * worst)
-                        gain = v / (v + noise)
-                        b0, b1, b2 = b0 + gain * i0, b1 + gain * i1, b2 + gain * i2
-                        v *= 1.0 - gain
+                    (b0, b1, b2), v = _rest_kalman(p, (b0, b1, b2), v + walk * (blk - cur), r_t, (s0, s1, s2))
                     r_t, s0, s1, s2 = 0.0, 0.0, 0.0, 0.0
                 cur = blk
             out.append((b0, b1, b2))
