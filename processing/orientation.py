@@ -143,6 +143,11 @@ class OrientationParams:
     rest_step_sigmas: a block's rest mean this many standard deviations from the estimate is a step of the
         bias (temperature, a knock): the estimate forgets its past.
     motion_bias_tau_s: forgetting time of the bias equations from motion, s.
+    rest_hold_s: for this long after a rest ends, the output's gravity low-pass is fed the rest's own gravity
+        instead of the accelerometer, s: setting off from rest (the first steps of a walk) changes the body's
+        velocity by about 1 m/s within a second, which a low-pass of the accelerometer would take for a tilted
+        gravity (a 2-3° dip that lasts the low-pass's settling time); meanwhile the gyro, its bias just learnt
+        at rest, carries the vertical alone. 0 switches it off.
     motion_drift_sd_rad: standard deviation of one block's measured gravity drift, rad (smaller trusts motion
         more).
     initial_bias_rps: bias at start and after :meth:`OrientationEstimator.reset`, rad/s, sensor frame.
@@ -177,6 +182,7 @@ class OrientationParams:
     rest_min_s: float = 1.5
     rest_step_sigmas: float = 3.0
     motion_bias_tau_s: float = 20.0
+    rest_hold_s: float = 0.5
     motion_drift_sd_rad: float = 0.0015
     initial_bias_rps: tuple[float, float, float] = (0.0, 0.0, 0.0)
     latency_s: float = 0.0
@@ -639,6 +645,30 @@ def _ahead(up: FloatArray, omega: FloatArray, latency_s: float) -> FloatArray:
     return out
 
 
+def _hold_after_rest(
+    x: FloatArray, r: FloatArray, acc_rest: FloatArray, rest: BoolArray, t: FloatArray, f: _Pass, hold_s: float
+) -> None:
+    """Replace in place the low-pass input ``x`` (3, n), the accelerometer in the pass's reference frame, by the
+    last rest's (``acc_rest`` rotated by ``r`` (9, n) at the last rest sample) on the moving samples less than
+    ``hold_s`` after it; carry the last rest sample in ``f`` (``t`` (n,) s, ``rest`` (n,))."""
+    if hold_s <= 0.0:
+        return
+    n = t.shape[0]
+    at_rest = np.flatnonzero(rest)
+    last = np.maximum.accumulate(np.where(rest, np.arange(n), -1))
+    t_last = np.where(last >= 0, t[np.maximum(last, 0)], f.t_rest)
+    held = ~rest & (t - t_last < hold_s)
+    refs = _quat.rotate(r[:, at_rest], acc_rest[:, at_rest])
+    if held.any():
+        own = held & (last >= 0)
+        x[:, held & (last < 0)] = f.rest_ref[:, None]
+        if own.any():
+            x[:, own] = refs[:, np.searchsorted(at_rest, last[own])]
+    if at_rest.size:
+        f.t_rest = float(t[at_rest[-1]])
+        f.rest_ref = refs[:, -1].copy()
+
+
 def _anchored(up: FloatArray, across: FloatArray, u0: FloatArray | None, gravity: float) -> FloatArray:
     """Up vectors (3, n) turned by the rotation that takes the corrected vertical of the reference posture,
     ``g u0 - b⊥`` (``b⊥`` = ``across``, (3, n), perpendicular to ``u0``), to its raw direction ``u0``: that
@@ -804,10 +834,14 @@ class _Pass:
     p: complex = 0.0j
     grav: _Lowpass = field(default_factory=lambda: _Lowpass(3))
     up: FloatArray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]))
+    # the last rest sample: its time (s) and its accelerometer low-pass in this pass's reference frame (m/s²)
+    t_rest: float = -math.inf
+    rest_ref: FloatArray = field(default_factory=lambda: np.zeros(3))
 
     def init(self) -> None:
         self.q, self.p = 1.0 + 0.0j, 0.0j
         self.grav.init()
+        self.t_rest = -math.inf
 
 
 @dataclass(slots=True)
@@ -1071,7 +1105,13 @@ class OrientationEstimator(SnapshotState):
         b0, b1, b2 = mb.b.tolist()
         # _output_pass with the fused bias
         r, f2.q, f2.p = _strapdown_one(gyro, dt, [b0, b1, b2], f2.q, f2.p)
-        e0, e1, e2 = _iir_one(_rotate_one(r, acc), f2.grav, bw)
+        x = _rotate_one(r, acc)
+        if p.rest_hold_s > 0.0:  # _hold_after_rest
+            if rest:
+                f2.t_rest, f2.rest_ref = t, np.array(_rotate_one(r, [la0, la1, la2]))
+            elif t - f2.t_rest < p.rest_hold_s:
+                x = f2.rest_ref.tolist()
+        e0, e1, e2 = _iir_one(x, f2.grav, bw)
         v0 = r[0] * e0 + r[3] * e1 + r[6] * e2
         v1 = r[1] * e0 + r[4] * e1 + r[7] * e2
         v2 = r[2] * e0 + r[5] * e1 + r[8] * e2
@@ -1149,7 +1189,7 @@ class OrientationEstimator(SnapshotState):
         blocks = blocks.with_reinit(cold)
         bias_blocks = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
         bias = np.repeat(bias_blocks, blocks.lengths, axis=1)
-        up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
+        up = self._output_pass(t, rest, acc, gyro, dt, init, bias, snap, acc_rest)
         up = _anchored(up, across, self.state.accel.u0, self.params.gravity_mps2)
         bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
         return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init, gain, across.T.copy())
@@ -1463,6 +1503,8 @@ class OrientationEstimator(SnapshotState):
 
     def _output_pass(
         self,
+        t: FloatArray,
+        rest: BoolArray,
         acc: FloatArray,
         gyro: FloatArray,
         dt: FloatArray,
@@ -1481,7 +1523,9 @@ class OrientationEstimator(SnapshotState):
             r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], bias[:, lo:hi], f.q, f.p)
             if snap[lo] and not init[lo]:
                 _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
-            g = _lowpass(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter)
+            x = _quat.rotate(r, acc[:, lo:hi])
+            _hold_after_rest(x, r, acc_rest[:, lo:hi], rest[lo:hi], t[lo:hi], f, self.params.rest_hold_s)
+            g = _lowpass(x, f.grav, s.butter)
             u = _unit_or(_quat.rotate_inverse(r, g), f.up)
             f.up = u[:, -1].copy()
             up[:, lo:hi] = _ahead(u, gyro[:, lo:hi] - bias[:, lo:hi], self.params.latency_s)
@@ -1601,6 +1645,7 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     fallback = np.array([0.0, 0.0, 1.0])
     for lo, hi in _segments(init):
         aref = np.empty((3, hi - lo))
+        rest_ref = np.empty((3, hi - lo))  # the accelerometer's rest low-pass in the reference frame, at rests
         pieces = [(s, min(hi, s + _CHUNK)) for s in range(lo, hi, _CHUNK)]
         keep = hi - lo <= _KEEP_ROTATIONS  # a bounded window: keep the rotations instead of integrating twice
         quats, rots = [], []
@@ -1609,8 +1654,11 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
             quats.append((q, qp))
             r, q, qp = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q, qp)
             aref[:, a - lo : b - lo] = _quat.rotate(r, acc[:, a:b])
+            at = np.flatnonzero(rest[a:b])
+            rest_ref[:, a - lo + at] = _quat.rotate(r[:, at], acc_rest[:, a + at])
             if keep:
                 rots.append(r)
+        _hold_around_rests(aref, rest_ref, rest[lo:hi], t[lo:hi], p.rest_min_s + p.rest_hold_s, p.rest_hold_s)
         g = _zero_phase(aref, bw)
         for i, ((a, b), (q0, p0)) in enumerate(zip(pieces, quats, strict=True)):
             r = rots[i] if keep else _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q0, p0)[0]
@@ -1618,6 +1666,28 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
             up[:, a:b] = _ahead(u, gyro[:, a:b] - bias[:, a:b], p.latency_s)
             fallback = u[:, -1].copy()
     return up.T.copy()
+
+
+def _hold_around_rests(
+    x: FloatArray, rest_ref: FloatArray, rest: BoolArray, t: FloatArray, before_s: float, after_s: float
+) -> None:
+    """The hindsight form of :func:`_hold_after_rest`: in the low-pass input ``x`` (3, n), the moving samples
+    less than ``after_s`` after a rest take that rest's last ``rest_ref`` (3, n) and those less than
+    ``before_s`` before one (the stop that led to it, and the stillness before the rest is confirmed) its
+    first; times ``t`` (n,) s."""
+    if after_s <= 0.0 or not rest.any():
+        return
+    edges = np.flatnonzero(np.diff(rest.astype(np.int8)))
+    onsets = np.concatenate(([0] if rest[0] else [], edges[~rest[edges]] + 1)).astype(np.int64)
+    ends = np.concatenate((edges[rest[edges]], [rest.shape[0] - 1] if rest[-1] else [])).astype(np.int64)
+    for on in onsets.tolist():
+        first = int(np.searchsorted(t, t[on] - before_s, side="right"))
+        span = slice(first, on)
+        x[:, span] = np.where(rest[span], x[:, span], rest_ref[:, on : on + 1])
+    for end in ends.tolist():
+        stop = int(np.searchsorted(t, t[end] + after_s, side="left"))
+        span = slice(end + 1, stop)
+        x[:, span] = np.where(rest[span], x[:, span], rest_ref[:, end : end + 1])
 
 
 def _hindsight_rest_bias(
