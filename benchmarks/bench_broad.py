@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from processing.orientation import ACCEL_CALIBRATION_ON, OrientationParams, estimate_up
+from processing.orientation import OrientationParams, estimate_up
 
 DEFAULT = Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "broad-dev"
 
@@ -132,16 +133,15 @@ def main() -> int:
         "IMU-to-truth timing offset, not a tuned default)",
     )
     ap.add_argument(
-        "--accel-calibration",
+        "--no-accel-calibration",
         action="store_true",
-        help="ours with the accelerometer calibration from rests (processing.accel_calibration; off by default)",
+        help="ours without the accelerometer calibration from rests (processing.accel_calibration; on by default)",
     )
     ap.add_argument("--measure-lag", action="store_true", help="print the IMU's lag behind the optical truth per trial")
     args = ap.parse_args()
-    params = OrientationParams(
-        latency_s=args.latency_ms / 1000.0,
-        acc_bias_prior_sd_mps2=ACCEL_CALIBRATION_ON if args.accel_calibration else 0.0,
-    )
+    params = OrientationParams(latency_s=args.latency_ms / 1000.0)
+    if args.no_accel_calibration:
+        params = replace(params, acc_bias_prior_sd_mps2=0.0)
     files = sorted(args.data.glob("*.npz")) if args.data.is_dir() else []
     if not files:
         print(f"bench_broad: no BROAD trials (*.npz) in {args.data}; give the folder with --data", file=sys.stderr)
@@ -149,8 +149,8 @@ def main() -> int:
     print(f"BROAD trials read from {args.data.resolve()} ({len(files)} trials); data CC BY 4.0, Laidig et al. 2021")
     if args.latency_ms:
         print(f"ours with latency_s = {args.latency_ms:g} ms (not the default)")
-    if args.accel_calibration:
-        print("ours with the accelerometer calibration from rests (not the default)")
+    if args.no_accel_calibration:
+        print("ours without the accelerometer calibration from rests (not the default)")
     if args.measure_lag:
         lags = []
         for path in files:

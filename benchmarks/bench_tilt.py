@@ -36,7 +36,7 @@ from _references import up_imufusion, up_vqf  # benchmarks/_references.py
 from processing.calibration import CalibrationError, calibrate, calibrate_guided, pelvic_angles
 from processing.features import EpochFeatures, FeatureExtractor
 from processing.gravity import HindsightUp, OrientationUp, make_up_estimator
-from processing.orientation import ACCEL_CALIBRATION_ON, OrientationParams
+from processing.orientation import OrientationParams
 from processing.samples import Samples
 from sensor.simulate import SensorModel, Truth, epoch_truth, parse_scenario, simulate
 
@@ -108,7 +108,7 @@ def run_one(
     others: bool,
     imufusion: bool = False,
     sensor_errors: str = "default",
-    accel_calibration: bool = False,
+    accel_calibration: bool = True,
     overrides: dict[str, float] | None = None,
 ) -> dict[str, np.ndarray]:
     sensor = SensorModel(
@@ -119,8 +119,8 @@ def run_one(
     )
     samples, truth = simulate(parse_scenario(SCENARIO), sensor, seed=seed)
     params = replace(OrientationParams(rate_hz=rate), **(overrides or {}))  # type: ignore[arg-type]
-    if accel_calibration:
-        params = replace(params, acc_bias_prior_sd_mps2=ACCEL_CALIBRATION_ON)
+    if not accel_calibration:
+        params = replace(params, acc_bias_prior_sd_mps2=0.0)
     fx = FeatureExtractor(rate_hz=rate, up_estimator=OrientationUp(params))
     features = EpochFeatures.concat([fx.update(samples), fx.finish()])
     true_tilt, sel = masks(truth)
@@ -172,7 +172,7 @@ def simulator_table(
     others: bool,
     imufusion: bool = False,
     sensor_errors: str = "default",
-    accel_calibration: bool = False,
+    accel_calibration: bool = True,
     overrides: dict[str, float] | None = None,
 ) -> None:
     t0 = time.perf_counter()
@@ -195,7 +195,7 @@ def simulator_table(
         f"epoch tilt RMSE (deg) vs truth after guided calibration; seeds {seeds[0]}..{seeds[-1]} "
         f"({len(seeds)}), {len(rates) * len(MOUNTINGS) * len(seeds)} runs, {time.perf_counter() - t0:.0f} s"
         + (f"; DIAGNOSTIC sensor '{sensor_errors}' (not the benchmark's sensor)" if sensor_errors != "default" else "")
-        + ("; hipsense with the accelerometer calibration (not the default)" if accel_calibration else "")
+        + ("; hipsense without the accelerometer calibration (not the default)" if not accel_calibration else "")
         + (f"; hipsense with {overrides} (not the defaults)" if overrides else "")
     )
     header = (
@@ -273,9 +273,9 @@ def main() -> None:
         "both (ideal) from the simulated sensor (default: the cheap IMU, the benchmark's figures)",
     )
     ap.add_argument(
-        "--accel-calibration",
+        "--no-accel-calibration",
         action="store_true",
-        help="hipsense with the accelerometer calibration from rests (processing.accel_calibration; off by default)",
+        help="hipsense without the accelerometer calibration from rests (processing.accel_calibration; on by default)",
     )
     ap.add_argument(
         "--param",
@@ -301,7 +301,7 @@ def main() -> None:
         not args.no_others,
         args.imufusion,
         args.sensor,
-        args.accel_calibration,
+        not args.no_accel_calibration,
         overrides,
     )
     if args.hapt is not None:

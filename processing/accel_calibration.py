@@ -24,8 +24,9 @@ A full bias is fitted only when the rests span at least :data:`FULL_FIT_SPREAD_D
 standing; lying): then the curvature of the rests' arc also shows the bias across ``u0`` in their plane (a
 sensitivity error read as bias there costs about ``θ (s_x - s_z / 2)`` rad, 0.2° for 1 % at 20°).
 
-Off by default (``OrientationParams.acc_bias_prior_sd_mps2 = 0``): on the simulator's cheap sensor it removes
-most of the accelerometer's share of the tilt error, but on BROAD and HAPT it did not help (see the README).
+On by default (``OrientationParams.acc_bias_prior_sd_mps2 = ACCEL_CALIBRATION_ON``; 0 switches it off): on the
+simulator's cheap sensor it removes most of the accelerometer's share of the tilt error; on BROAD's calibrated
+IMU it costs +0.006° and on HAPT it changes nothing that matters (see the README).
 
 Uses: :func:`fit_rest_calibration` over a whole recording (hindsight, the ``analyze`` path); the live path
 (:class:`processing.orientation.OrientationEstimator`) keeps the sensitivity along the first rest's vertical

@@ -155,10 +155,11 @@ class OrientationParams:
         reference clock): ``up`` is predicted that far ahead with the bias-corrected gyro,
         ``up - latency_s (ω × up)``. 0 (the default) reports the vertical at the sample's own time.
     acc_bias_prior_sd_mps2: accelerometer bias per axis before any rest, m/s² (the prior of the fit from rests,
-        :mod:`processing.accel_calibration`); 0 (the default) switches the accelerometer calibration off,
-        ``ACCEL_CALIBRATION_ON`` (0.49 m/s², 50 mg) turns it on. Off by default: on the simulator's cheap sensor
-        (a bias fixed in the sensor frame) it halves the static tilt error, but on real data it did not help
-        (BROAD +0.006°, HAPT sitting sensitivity -1 point; see bench_tilt/bench_broad --accel-calibration).
+        :mod:`processing.accel_calibration`); ``ACCEL_CALIBRATION_ON`` (0.49 m/s², 50 mg, the default) turns the
+        accelerometer calibration on, 0 switches it off. On by default since cheap MEMS accelerometers are
+        20-80 mg off: on the simulator's cheap sensor (a bias fixed in the sensor frame) it cuts the static tilt
+        error by about a third live and a half with hindsight; on BROAD's calibrated IMU it costs +0.006° and on
+        HAPT it changes nothing that matters (see bench_tilt/bench_broad --no-accel-calibration).
     acc_norm_sd_mps2: standard deviation of one rest's norm equation ``|a - b| = g``, m/s² (scale, cross-axis
         and local-gravity errors).
     acc_reference_deg: the live path estimates the bias along the vertical of the first rest (the reference
@@ -186,7 +187,7 @@ class OrientationParams:
     motion_drift_sd_rad: float = 0.0015
     initial_bias_rps: tuple[float, float, float] = (0.0, 0.0, 0.0)
     latency_s: float = 0.0
-    acc_bias_prior_sd_mps2: float = 0.0
+    acc_bias_prior_sd_mps2: float = ACCEL_CALIBRATION_ON
     acc_norm_sd_mps2: float = NORM_SD_MPS2
     acc_reference_deg: float = 10.0
 
@@ -645,6 +646,19 @@ def _ahead(up: FloatArray, omega: FloatArray, latency_s: float) -> FloatArray:
     return out
 
 
+def _carried(at_rest: FloatArray, rest: BoolArray, before: FloatArray, at: IntArray | None = None) -> FloatArray:
+    """Running values (ch, m) known at the rest samples of ``rest`` (n,), carried to the samples ``at`` (all by
+    default): each takes the value at the last rest sample at or before it, or ``before`` (ch,) if none."""
+    pos = np.cumsum(rest) - 1
+    if at is not None:
+        pos = pos[at]
+    if at_rest.shape[1] == 0:
+        return np.repeat(before[:, None], pos.shape[0], axis=1)
+    out: FloatArray = at_rest[:, np.maximum(pos, 0)]
+    out[:, pos < 0] = before[:, None]
+    return out
+
+
 def _hold_after_rest(
     x: FloatArray, r: FloatArray, acc_rest: FloatArray, rest: BoolArray, t: FloatArray, f: _Pass, hold_s: float
 ) -> None:
@@ -654,19 +668,26 @@ def _hold_after_rest(
     if hold_s <= 0.0:
         return
     n = t.shape[0]
-    at_rest = np.flatnonzero(rest)
-    last = np.maximum.accumulate(np.where(rest, np.arange(n), -1))
-    t_last = np.where(last >= 0, t[np.maximum(last, 0)], f.t_rest)
-    held = ~rest & (t - t_last < hold_s)
-    refs = _quat.rotate(r[:, at_rest], acc_rest[:, at_rest])
-    if held.any():
-        own = held & (last >= 0)
-        x[:, held & (last < 0)] = f.rest_ref[:, None]
-        if own.any():
-            x[:, own] = refs[:, np.searchsorted(at_rest, last[own])]
-    if at_rest.size:
-        f.t_rest = float(t[at_rest[-1]])
-        f.rest_ref = refs[:, -1].copy()
+    edges = np.flatnonzero(rest[1:] != rest[:-1])
+    ends = edges[rest[edges]]  # last samples of the rests that end inside the chunk
+    if not rest[0] and t[0] - f.t_rest < hold_s:  # a rest that ended before the chunk
+        stop = int(np.searchsorted(t, f.t_rest + hold_s, side="left"))
+        stop = min(stop, int(edges[0]) + 1) if edges.size else stop
+        x[:, :stop] = f.rest_ref[:, None]
+    for end in ends.tolist():
+        stop = int(np.searchsorted(t, t[end] + hold_s, side="left"))
+        nxt = np.searchsorted(edges, end, side="right")
+        if nxt < edges.shape[0]:
+            stop = min(stop, int(edges[nxt]) + 1)  # up to the next rest
+        ref = _quat.rotate(r[:, end : end + 1], acc_rest[:, end : end + 1])
+        x[:, end + 1 : stop] = ref
+    if rest[-1]:
+        f.t_rest = float(t[-1])
+        f.rest_ref = _quat.rotate(r[:, n - 1 :], acc_rest[:, n - 1 :])[:, 0]
+    elif ends.size:
+        last = int(ends[-1])
+        f.t_rest = float(t[last])
+        f.rest_ref = _quat.rotate(r[:, last : last + 1], acc_rest[:, last : last + 1])[:, 0]
 
 
 def _anchored(up: FloatArray, across: FloatArray, u0: FloatArray | None, gravity: float) -> FloatArray:
@@ -739,6 +760,8 @@ class _StepRow:
     up: tuple[float, float, float]
     bias: tuple[float, float, float]
     rest: bool
+    acc_gain: float
+    acc_across: tuple[float, float, float]
 
     @staticmethod
     def result(rows: Sequence[_StepRow]) -> OrientationResult:
@@ -749,8 +772,8 @@ class _StepRow:
             np.array([r.bias for r in rows]),
             np.array([r.rest for r in rows], dtype=bool),
             np.zeros(len(rows), dtype=bool),
-            np.zeros(len(rows)),  # the step runs only with the accelerometer calibration off
-            np.zeros((len(rows), 3)),
+            np.array([r.acc_gain for r in rows]),
+            np.array([r.acc_across for r in rows]),
         )
 
 
@@ -806,6 +829,36 @@ def _drift_equation_one(g0: list[float], g1: list[float], d_atil: list[float], b
         for j in range(3)
     ]  # fmt: skip
     return [*m, *r]
+
+
+def _corrected_one(
+    v: list[float], gain: float, across: tuple[float, float, float], u0: FloatArray | None
+) -> list[float]:
+    """``v - gain (v · u0) u0 - across`` for one vector (the general path's ``_accel_corrected(...) - across``)."""
+    if u0 is not None and gain != 0.0:
+        r0, r1, r2 = u0.tolist()
+        k = gain * (r0 * v[0] + r1 * v[1] + r2 * v[2])
+        v = [v[0] - r0 * k, v[1] - r1 * k, v[2] - r2 * k]
+    return [v[0] - across[0], v[1] - across[1], v[2] - across[2]]
+
+
+def _anchored_one(
+    up: tuple[float, float, float], across: tuple[float, float, float], u0: list[float], gravity: float
+) -> tuple[float, float, float]:
+    """:func:`_anchored` of one up vector."""
+    v0, v1, v2 = gravity * u0[0] - across[0], gravity * u0[1] - across[1], gravity * u0[2] - across[2]
+    n = math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+    v0, v1, v2 = v0 / n, v1 / n, v2 / n
+    k0, k1, k2 = v1 * u0[2] - v2 * u0[1], v2 * u0[0] - v0 * u0[2], v0 * u0[1] - v1 * u0[0]
+    c = u0[0] * v0 + u0[1] * v1 + u0[2] * v2
+    x0, x1, x2 = up
+    kx = k0 * x0 + k1 * x1 + k2 * x2
+    f = kx / (1.0 + c)
+    return (
+        c * x0 + (k1 * x2 - k2 * x1) + k0 * f,
+        c * x1 + (k2 * x0 - k0 * x2) + k1 * f,
+        c * x2 + (k0 * x1 - k1 * x0) + k2 * f,
+    )
 
 
 def _rotate_one(r: list[float], v: list[float]) -> list[float]:
@@ -1040,13 +1093,13 @@ class OrientationEstimator(SnapshotState):
         """One sample through :meth:`_process` in closed form with Python floats (numpy's per-call overhead is
         ~100x the arithmetic for one sample), for the common case only: no re-initialisation or gap, no rest
         onset, inside the bias block in progress or the first sample of a later one (:meth:`_close_block`),
-        low-passes past their start, the accelerometer calibration off. Returns None, changing nothing,
+        low-passes past their start. Returns None, changing nothing,
         in every other case (then :meth:`_process` runs). ``tests/processing/test_orientation.py`` checks it
         against the batch path; a change to the passes must be made here too."""
         p, s = self.params, self.state
         bw = s.butter
         rb, mb, f1, f2 = s.rest_bias, s.motion_bias, s.drift_pass, s.output_pass
-        if bw is None or math.isnan(s.t_last) or p.acc_bias_prior_sd_mps2 != 0.0:  # calibration on: general path
+        if bw is None or math.isnan(s.t_last):
             return None
         # _timing: the interval, no gap, no new nominal period
         dt = t - s.t_last
@@ -1085,6 +1138,11 @@ class OrientationEstimator(SnapshotState):
         s.was_rest = rest
         if block != rb.block:  # the sample starts a block: close the one in progress (_rest_bias, _fused_bias)
             self._close_block(block)
+        gain, across = 0.0, (0.0, 0.0, 0.0)
+        if p.acc_bias_prior_sd_mps2 != 0.0:  # _accel_gain, _accel_across, _accel_corrected
+            gain, across = self._step_accel(block, dt, rest, (la0, la1, la2))
+            acc = _corrected_one(acc, gain, across, s.accel.u0)
+            la0, la1, la2 = _corrected_one([la0, la1, la2], gain, across, s.accel.u0)
         # _rest_bias inside the block: accumulate the rest samples; the bias in force does not change
         rest_dt = dt if rest else 0.0
         if rest:
@@ -1127,7 +1185,47 @@ class OrientationEstimator(SnapshotState):
             u0, u1, u2 = u0 - lat * (o1 * u2 - o2 * u1), u1 - lat * (o2 * u0 - o0 * u2), u2 - lat * (o0 * u1 - o1 * u0)
             norm = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
             u0, u1, u2 = u0 / norm, u1 / norm, u2 / norm
-        return _StepRow(t, (u0, u1, u2), (b0, b1, b2), rest)
+        if across != (0.0, 0.0, 0.0) and s.accel.u0 is not None:  # _anchored
+            u0, u1, u2 = _anchored_one((u0, u1, u2), across, s.accel.u0.tolist(), p.gravity_mps2)
+        return _StepRow(t, (u0, u1, u2), (b0, b1, b2), rest, gain, across)
+
+    def _step_accel(
+        self, block: int, dt: float, rest: bool, la: tuple[float, float, float]
+    ) -> tuple[float, tuple[float, float, float]]:
+        """:meth:`_accel_gain` and :meth:`_accel_across` for the one sample of :meth:`_step` (``la``: the
+        accelerometer's rest low-pass, m/s²): the gain along ``u0`` and the bias across it (m/s²) in force."""
+        p, a = self.params, self.state.accel
+        if a.u0 is None:  # no rest yet (the first rest onset takes the general path, which sets u0)
+            a.block = block
+            return 0.0, (0.0, 0.0, 0.0)
+        g = p.gravity_mps2
+        r0, r1, r2 = a.u0.tolist()
+        norm = math.sqrt(la[0] * la[0] + la[1] * la[1] + la[2] * la[2])
+        cos = (r0 * la[0] + r1 * la[1] + r2 * la[2]) / max(norm, _TINY_ACC)
+        w = dt if rest and cos >= math.cos(math.radians(p.acc_reference_deg)) else 0.0
+        c2 = cos * cos
+        a.s1 = w * c2 * (norm - g) + a.s1
+        a.s2 = w * c2 * c2 + a.s2
+        gain = a.s1 / (p.acc_norm_sd_mps2**2 * REST_CAP_S / p.acc_bias_prior_sd_mps2**2 + a.s2) / g
+        if block != a.block:  # a new block: the bias across u0 from the rests before it
+            at = a.full_block
+            mat = at[:9].reshape(3, 3).copy()
+            mat[[0, 1, 2], [0, 1, 2]] += 1.0 / p.acc_bias_prior_sd_mps2**2
+            b = np.asarray(np.linalg.solve(mat[None], at[9:12][None, :, None])[0, :, 0], dtype=np.float64)
+            b -= a.u0 * (a.u0 @ b)
+            if at[12] > math.cos(math.radians(FULL_FIT_SPREAD_DEG)):
+                b[:] = 0.0
+            a.across = b
+            a.block = block
+        wr = (dt if rest else 0.0) / (p.acc_norm_sd_mps2**2 * REST_CAP_S)
+        u = [v / max(norm, _TINY_ACC) for v in la]
+        eq = [u[i] * u[j] * wr for i in range(3) for j in range(3)] + [v * (wr * (norm - g)) for v in u]
+        full = [x + y for x, y in zip(eq, a.full[:12].tolist(), strict=True)]
+        widest = min(r0 * u[0] + r1 * u[1] + r2 * u[2] if rest else 1.0, float(a.full[12]))
+        a.full = np.array([*full, widest])
+        a.full_block = a.full.copy()
+        b0, b1, b2 = a.across.tolist()
+        return gain, (b0, b1, b2)
 
     def _close_block(self, block: int) -> None:
         """:meth:`_step` at the first sample of bias block ``block`` (after the one in progress): close the block
@@ -1272,12 +1370,16 @@ class OrientationEstimator(SnapshotState):
         if a.u0 is None:
             first = int(np.argmax(rest))
             a.u0 = acc_rest[:, first] / max(_TINY_ACC, float(np.linalg.norm(acc_rest[:, first])))
-        norm = np.sqrt(np.einsum("ij,ij->j", acc_rest, acc_rest))
-        cos = (a.u0 @ acc_rest) / np.maximum(norm, _TINY_ACC)
-        w = np.where(rest & (cos >= math.cos(math.radians(p.acc_reference_deg))), dt, 0.0)
+        # the running sums change at rest samples only: computed there, then carried to every sample
+        idx = np.flatnonzero(rest)
+        ar = acc_rest[:, idx]
+        norm = np.sqrt(np.einsum("ij,ij->j", ar, ar))
+        cos = (a.u0 @ ar) / np.maximum(norm, _TINY_ACC)
+        w = np.where(cos >= math.cos(math.radians(p.acc_reference_deg)), dt[idx], 0.0)
         c2 = cos * cos
-        s1 = np.cumsum(w * c2 * (norm - p.gravity_mps2)) + a.s1
-        s2 = np.cumsum(w * c2 * c2) + a.s2
+        sums = np.cumsum(np.stack((w * c2 * (norm - p.gravity_mps2), w * c2 * c2)), axis=1)
+        sums += np.array([[a.s1], [a.s2]])
+        s1, s2 = _carried(sums, rest, np.array([a.s1, a.s2]))
         a.s1, a.s2 = float(s1[-1]), float(s2[-1])
         # β = (s1 / (σ² T)) / (1 / σp² + s2 / (σ² T)), the rests' weight as in fit_rest_gain
         beta = s1 / (p.acc_norm_sd_mps2**2 * REST_CAP_S / p.acc_bias_prior_sd_mps2**2 + s2)
@@ -1300,26 +1402,29 @@ class OrientationEstimator(SnapshotState):
             a.block = int(blocks.index[-1])
             return np.zeros((3, n))
         u0 = a.u0
-        norm = np.sqrt(np.einsum("ij,ij->j", acc_rest, acc_rest))
-        u = acc_rest / np.maximum(norm, _TINY_ACC)
-        w = np.where(rest, dt, 0.0) / (p.acc_norm_sd_mps2**2 * REST_CAP_S)
-        eq = np.concatenate(((u[:, None, :] * u[None, :, :]).reshape(9, n) * w, u * (w * (norm - p.gravity_mps2))))
+        # the running sums change at rest samples only: computed there, read at the blocks' last samples
+        idx = np.flatnonzero(rest)
+        ar = acc_rest[:, idx]
+        m = idx.shape[0]
+        norm = np.sqrt(np.einsum("ij,ij->j", ar, ar))
+        u = ar / np.maximum(norm, _TINY_ACC)
+        w = dt[idx] / (p.acc_norm_sd_mps2**2 * REST_CAP_S)
+        eq = np.concatenate(((u[:, None, :] * u[None, :, :]).reshape(9, m) * w, u * (w * (norm - p.gravity_mps2))))
         sums = np.cumsum(eq, axis=1) + a.full[:12, None]
-        widest = np.minimum.accumulate(np.where(rest, u0 @ u, 1.0))
-        widest = np.minimum(widest, a.full[12])
-        full = np.concatenate((sums, widest[None, :]))
-        prev = blocks.starts[1:] - 1
-        at = np.concatenate((a.full_block[:, None], full[:, prev]), axis=1)
+        widest = np.minimum(np.minimum.accumulate(u0 @ u), a.full[12])
+        at_rest = np.concatenate((sums, widest[None, :]))
+        prev = np.concatenate((blocks.starts[1:] - 1, [n - 1]))
+        full = _carried(at_rest, rest, a.full, prev)
+        at = np.concatenate((a.full_block[:, None], full[:, :-1]), axis=1)
         m = at.shape[1]
         mat = at[:9].T.reshape(m, 3, 3).copy()
         mat[:, [0, 1, 2], [0, 1, 2]] += 1.0 / p.acc_bias_prior_sd_mps2**2
-        b = np.linalg.solve(mat, at[9:12].T[:, :, None])[:, :, 0].T
+        b = np.asarray(np.linalg.solve(mat, at[9:12].T[:, :, None])[:, :, 0].T, dtype=np.float64)
         b -= u0[:, None] * (u0 @ b)[None, :]
         b[:, at[12] > math.cos(math.radians(FULL_FIT_SPREAD_DEG))] = 0.0
         if blocks.index[0] == a.block:
             b[:, 0] = a.across
-        last = int(blocks.starts[-1]) + int(blocks.lengths[-1]) - 1
-        a.full, a.full_block = full[:, -1].copy(), full[:, last].copy()
+        a.full, a.full_block = full[:, -1].copy(), full[:, -1].copy()
         a.block, a.across = int(blocks.index[-1]), b[:, -1].copy()
         out: FloatArray = np.repeat(b, blocks.lengths, axis=1)
         return out

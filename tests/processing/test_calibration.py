@@ -62,12 +62,10 @@ def test_guided_calibration_finds_the_mounting(mounting: str, seed: int) -> None
     assert np.nanmean(tilt[sitting]) < -10.0  # posterior
     still = np.isin(ep.activity, ["standing", "sitting"]) & ~ep.transition
     # the default sensor is a cheap one: its accelerometer alone (20–50 mg bias, 1 % scale, 0.2 % cross-axis)
-    # reads still postures up to ~0.9° off on these seeds, whatever the filter does. The filter's own share:
-    # within 1° RMS of the accelerometer's direction at still epochs; and within 2° of the truth overall.
-    acc_up = features.acc_mean / np.linalg.norm(features.acc_mean, axis=1, keepdims=True)
-    acc_tilt, _ = pelvic_angles(acc_up, cal)
-    assert np.sqrt(np.nanmean((tilt - acc_tilt)[still] ** 2)) < 1.0
-    assert np.sqrt(np.nanmean((tilt - ep.tilt_deg)[still] ** 2)) < 2.0
+    # reads still postures up to ~0.9° off on these seeds. The filter calibrates the accelerometer from its
+    # rests (on by default), so it does not follow the raw direction: still epochs within 1.25° RMS of the truth
+    # on every mounting (0.59–1.01° measured; with the calibration off 0.44–1.59°).
+    assert np.sqrt(np.nanmean((tilt - ep.tilt_deg)[still] ** 2)) < 1.25
 
 
 @pytest.mark.parametrize("mounting", ["front", "back", "random"])

@@ -386,7 +386,14 @@ def test_very_short_recordings_give_the_accelerometer_vertical(n: int, offline: 
     np.testing.assert_allclose(up, np.tile([0.0, 0.0, 1.0], (n, 1)), atol=1e-9)
 
 
-@pytest.mark.parametrize("params", [OrientationParams(), OrientationParams(rate_hz=100.0, latency_s=0.02)])
+@pytest.mark.parametrize(
+    "params",
+    [
+        OrientationParams(),
+        OrientationParams(rate_hz=100.0, latency_s=0.02),
+        OrientationParams(acc_bias_prior_sd_mps2=0.0),  # the accelerometer calibration off
+    ],
+)
 def test_plain_float_live_step_matches_the_array_path(
     params: OrientationParams, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -412,6 +419,8 @@ def test_plain_float_live_step_matches_the_array_path(
     assert slow.rest.any() and slow.reinit.sum() == 3
     np.testing.assert_allclose(fast.up, slow.up, atol=1e-12, rtol=0)
     np.testing.assert_allclose(fast.bias, slow.bias, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(fast.acc_gain, slow.acc_gain, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(fast.acc_across, slow.acc_across, atol=1e-12, rtol=0)
     np.testing.assert_array_equal(fast.t, slow.t)
     np.testing.assert_array_equal(fast.rest, slow.rest)
     np.testing.assert_array_equal(fast.reinit, slow.reinit)
@@ -480,12 +489,22 @@ def test_accelerometer_norm_error_at_rest_is_removed_in_sitting_and_standing_doe
     np.testing.assert_allclose(one.acc_gain, live.acc_gain, atol=1e-12, rtol=0)
 
 
-def test_accelerometer_calibration_is_off_by_default() -> None:
-    samples, _ = stand_sit_stand(50.0, np.array([0.0, 0.03 * G, 0.04 * G]))
-    res = run(samples)
-    assert not res.acc_gain.any() and not res.acc_across.any()
+def test_accelerometer_calibration_is_on_by_default_and_can_be_switched_off() -> None:
+    samples, up = stand_sit_stand(50.0, np.array([0.0, 0.03 * G, 0.04 * G]))
     sitting = (samples.t > 30.0) & (samples.t < 50.0)
-    assert angle_deg(res.up, samples.acc)[sitting].mean() < 0.1  # follows the raw accelerometer
+    on = run(samples)
+    assert on.acc_gain[-1] > 0.02 and np.abs(on.acc_across[-1]).max() > 0.1  # 40 mg along, 30 mg across
+    off = run(samples, OrientationParams(acc_bias_prior_sd_mps2=0.0))
+    assert not off.acc_gain.any() and not off.acc_across.any()
+    assert angle_deg(off.up, samples.acc)[sitting].mean() < 0.1  # off: follows the raw accelerometer
+    # on: the angle from standing (where the bias was first seen) to sitting, 20° in truth, is nearer the truth
+    standing = samples.t < 18.0
+
+    def turn_deg(u: np.ndarray) -> float:
+        return float(angle_deg(u[standing].mean(axis=0)[None], u[sitting].mean(axis=0)[None])[0])
+
+    err_on, err_off = abs(turn_deg(on.up) - turn_deg(up)), abs(turn_deg(off.up) - turn_deg(up))
+    assert err_on < 0.5 * err_off, (err_on, err_off)
 
 
 def test_accelerometer_bias_across_the_vertical_is_learnt_from_sitting_and_standing_still_reads_raw() -> None:
