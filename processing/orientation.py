@@ -65,7 +65,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 from numpy.typing import NDArray
 
-from processing import _quat
+from processing import _quat, _turns
 from processing.accel_calibration import (
     FULL_FIT_SPREAD_DEG,
     NORM_SD_MPS2,
@@ -143,6 +143,10 @@ class OrientationParams:
     rest_step_sigmas: a block's rest mean this many standard deviations from the estimate is a step of the
         bias (temperature, a knock): the estimate forgets its past.
     motion_bias_tau_s: forgetting time of the bias equations from motion, s.
+    turn_memory: how many walking turns the turn compensation (:mod:`processing._turns`) remembers (the weight
+        of old turns decays by ``exp(-1 / turn_memory)`` at each new one); 0 switches it off. Walking turns press
+        the accelerometer sideways (``ω × v``, 2-3 m/s² in a sharp turn), which the gravity low-pass would read
+        as a tilt of several degrees; the compensation learns ``v`` from the turns and removes it.
     rest_hold_s: for this long after a rest ends, the output's gravity low-pass is fed the rest's own gravity
         instead of the accelerometer, s: setting off from rest (the first steps of a walk) changes the body's
         velocity by about 1 m/s within a second, which a low-pass of the accelerometer would take for a tilted
@@ -184,6 +188,7 @@ class OrientationParams:
     rest_step_sigmas: float = 3.0
     motion_bias_tau_s: float = 20.0
     rest_hold_s: float = 0.5
+    turn_memory: float = 600.0
     motion_drift_sd_rad: float = 0.0015
     initial_bias_rps: tuple[float, float, float] = (0.0, 0.0, 0.0)
     latency_s: float = 0.0
@@ -217,8 +222,10 @@ class OrientationParams:
                 raise ValueError(f"OrientationParams.{name} must be a finite number > 0, got {value!r}")
         if not (math.isfinite(self.gap_periods) and self.gap_periods > 1):
             raise ValueError(f"OrientationParams.gap_periods must be > 1, got {self.gap_periods!r}")
-        if not (math.isfinite(self.rest_min_s) and self.rest_min_s >= 0):
-            raise ValueError(f"OrientationParams.rest_min_s must be >= 0, got {self.rest_min_s!r}")
+        for name in ("rest_min_s", "rest_hold_s", "turn_memory"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"OrientationParams.{name} must be a finite number >= 0, got {value!r}")
         if self.rate_hz is not None and not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
             raise ValueError(f"OrientationParams.rate_hz must be None or > 0, got {self.rate_hz!r}")
         if not (math.isfinite(self.latency_s) and 0.0 <= self.latency_s <= 0.1):
@@ -976,6 +983,7 @@ class FilterState:
     accel: _AccelGain = field(default_factory=_AccelGain)
     drift_pass: _DriftPass = field(default_factory=_DriftPass)
     output_pass: _Pass = field(default_factory=_Pass)
+    turns: _turns.TurnState = field(default_factory=_turns.TurnState)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1161,9 +1169,20 @@ class OrientationEstimator(SnapshotState):
         mb.g_now = np.array(grav)
         mb.atil_now = np.array(atil)
         b0, b1, b2 = mb.b.tolist()
+        acc_out = acc
+        if p.turn_memory != 0.0:  # _turn_compensation
+            tu = s.turns
+            g_step = -math.expm1(dt * (-1.0 / _turns.STEP_LP_TAU_S))
+            c_step = max(1.0 - g_step, _MIN_PROD)
+            norm_a = math.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
+            tu.step_lp = (norm_a * (g_step / c_step) + tu.step_lp) * c_step
+            if block != tu.block:
+                _turns.close_block(tu, block, math.exp(-1.0 / p.turn_memory))
+            k0, k1, k2 = _turns.add_sample(tu, [g0 - b0, g1 - b1, g2 - b2], acc, tu.step_lp)
+            acc_out = [acc[0] - k0, acc[1] - k1, acc[2] - k2]
         # _output_pass with the fused bias
         r, f2.q, f2.p = _strapdown_one(gyro, dt, [b0, b1, b2], f2.q, f2.p)
-        x = _rotate_one(r, acc)
+        x = _rotate_one(r, acc_out)
         if p.rest_hold_s > 0.0:  # _hold_after_rest
             if rest:
                 f2.t_rest, f2.rest_ref = t, np.array(_rotate_one(r, [la0, la1, la2]))
@@ -1284,10 +1303,12 @@ class OrientationEstimator(SnapshotState):
         g_end, atil_end, cold = self._drift_pass(
             acc, gyro, dt, init, np.repeat(b_rest, blocks.lengths, axis=1), snap, acc_rest, ends
         )
+        turn_blocks = blocks
         blocks = blocks.with_reinit(cold)
         bias_blocks = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
         bias = np.repeat(bias_blocks, blocks.lengths, axis=1)
-        up = self._output_pass(t, rest, acc, gyro, dt, init, bias, snap, acc_rest)
+        turning = self._turn_compensation(acc, gyro, bias, dt, init, turn_blocks)
+        up = self._output_pass(t, rest, acc - turning, gyro, dt, init, bias, snap, acc_rest)
         up = _anchored(up, across, self.state.accel.u0, self.params.gravity_mps2)
         bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
         return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init, gain, across.T.copy())
@@ -1606,6 +1627,22 @@ class OrientationEstimator(SnapshotState):
         mb.b = out[:, last].copy()
         return out
 
+    def _turn_compensation(
+        self, acc: FloatArray, gyro: FloatArray, bias: FloatArray, dt: FloatArray, init: BoolArray, blocks: _Blocks
+    ) -> FloatArray:
+        """The centripetal acceleration of walking turns (3, n), m/s², to remove from ``acc`` before the output
+        pass (:mod:`processing._turns`); zeros when ``turn_memory`` is 0."""
+        p, st = self.params, self.state.turns
+        if p.turn_memory == 0.0:
+            return np.zeros_like(acc)
+        gain = -np.expm1(dt * (-1.0 / _turns.STEP_LP_TAU_S))
+        gain[init] = 1.0
+        norm = np.sqrt(np.einsum("ij,ij->j", acc, acc))
+        step = _smooth_first_order((norm[None, :],), gain, np.array([st.step_lp]))[0]
+        st.step_lp = float(step[-1])
+        forget = math.exp(-1.0 / p.turn_memory)
+        return _turns.compensation(st, gyro - bias, acc, step, blocks.index, blocks.starts, blocks.reinit, forget)
+
     def _output_pass(
         self,
         t: FloatArray,
@@ -1743,6 +1780,12 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     blocks = blocks.with_reinit(cold)
     bias = _two_sided_bias(p, blocks, b_rest, var_rest, rest_t, g_end, atil_end)
     bias = np.repeat(bias, blocks.lengths, axis=1)
+    # the walking turns' centripetal acceleration, learnt causally as on the live path
+    turning = np.empty((3, n))
+    for lo, hi in pieces:
+        turning[:, lo:hi] = est._turn_compensation(
+            acc[:, lo:hi], gyro[:, lo:hi], bias[:, lo:hi], dt[lo:hi], init[lo:hi], est._blocks(t[lo:hi], init[lo:hi])
+        )
     # output pass: gravity in the reference frame of each segment, zero-phase low-passed, rotated back
     up = np.empty((3, n))
     dt_nom = float(np.median(dt[~init])) if (~init).any() else 1.0
@@ -1758,7 +1801,7 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
         for a, b in pieces:
             quats.append((q, qp))
             r, q, qp = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q, qp)
-            aref[:, a - lo : b - lo] = _quat.rotate(r, acc[:, a:b])
+            aref[:, a - lo : b - lo] = _quat.rotate(r, acc[:, a:b] - turning[:, a:b])
             at = np.flatnonzero(rest[a:b])
             rest_ref[:, a - lo + at] = _quat.rotate(r[:, at], acc_rest[:, a + at])
             if keep:
