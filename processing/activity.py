@@ -536,16 +536,32 @@ class ActivityClassifier(SnapshotState):
         self._judge(event)
         if len(self.transitions) > n_before:
             self._base = (event, self.transitions[-1][0])
-        elif base is not None and not event.truncated:
-            self._quick_sit(event, base)  # else the decided part stays the reference while the movement goes on
+        elif base is not None and not event.truncated and not self._quick_sit(event, base):
+            self._hold(event, base)  # the decided part stays the reference while the movement goes on
 
-    def _quick_sit(self, event: Transition, base: tuple[Transition, str]) -> None:
+    def _hold(self, event: Transition, base: tuple[Transition, str]) -> None:
+        """The longer integration of a decided sit-down (stand-up) decides nothing, but the pelvis stayed where
+        the decided part left it (within 6°), after turning by ``tilt_only_deg`` or more: the extra seconds
+        only added drift to the displacement (it grows with the square of the time), so the decision stands.
+        (HAPT user 3 stood up from 37° to 8° from the standing vertical, +0.36 m; 5 s later the same movement
+        integrated to -0.06 m, ending at 6°: the standing read as sitting until the next transition.)"""
+        first, kind = base
+        if first.incl_before_deg > self.params.lying_deg:
+            return  # up from lying: the displacement alone decides, the longer integration is the better one
+        dot = sum(a * b for a, b in zip(first.up_after, event.up_after, strict=True))
+        if first.turn_deg < self.params.tilt_only_deg or dot < _COS_BACK:
+            return
+        self._set(_SIT if kind == "stand-to-sit" else _STAND)
+        self.transitions.append((kind, first))
+
+    def _quick_sit(self, event: Transition, base: tuple[Transition, str]) -> bool:
         """A clear sit-down (stand-up) resumed after a single resting epoch and the whole movement went back
-        where it started: a sit (stand) of 1–2 s, then up (down) again. Both count; the posture is the final one."""
+        where it started: a sit (stand) of 1–2 s, then up (down) again. Both count; the posture is the final one.
+        False when it was no such sit."""
         first, kind = base
         dot = sum(a * b for a, b in zip(event.up_before, event.up_after, strict=True))
         if abs(first.dz_m) < self.params.second_drop_m or dot < _COS_BACK or event.t_end <= first.t_end:
-            return
+            return False
         second = dataclasses.replace(
             event,
             t_start=first.t_end,
@@ -559,6 +575,7 @@ class ActivityClassifier(SnapshotState):
         other = "sit-to-stand" if kind == "stand-to-sit" else "stand-to-sit"
         self.transitions.append((other, second))
         self._base = (event, other)
+        return True
 
     def _judge(self, event: Transition) -> None:
         """Sit-down, stand-up or neither, from one movement between two rests."""

@@ -351,3 +351,32 @@ def test_the_drifting_tail_of_a_long_sway_is_no_sit_down():
     # with truncated_drop_m at drop_m (the rule before) the tails read as a sit-down again
     loose = ActivityClassifier(ActivityParams(truncated_drop_m=0.1))
     assert "sitting" in np.array(ACTIVITIES)[loose.update(f, np.zeros(n), cal)].tolist()
+
+
+def test_a_longer_integration_that_only_drifted_does_not_undo_a_clear_stand_up():
+    # Sitting 35° back, a stand-up (+0.4 m, the pelvis turned 35° to upright), one resting epoch, then a
+    # shuffle whose vertical acceleration the integration cannot tell from a drift: the same movement integrated
+    # over 5 s reads -0.2 m. The pelvis is still where the stand-up left it, so the stand-up stands (HAPT user 3
+    # stood up +0.36 m from 37° to 8°; over 8 s the same movement read -0.06 m, and with a drifting
+    # accelerometer it read -0.29 m and the standing was sitting until the next transition).
+    n = 40
+    tilt = np.r_[np.full(10, -35.0), -20.0, -5.0, np.zeros(n - 12)]
+    a = np.radians(tilt)
+    up = np.column_stack([-np.sin(a), np.zeros(n), np.cos(a)])
+    acc_std = np.full(n, 0.03)
+    acc_std[[10, 11, 13, 14]] = 0.6
+    acc_std[12] = 0.2  # resting, not quiet: the movement goes on from the same start
+    vert, late = np.zeros(n), np.zeros(n)
+    vert[10:12], late[10:12] = (0.4, -0.4), (0.2, -0.2)
+    vert[13], late[13] = 0.6, 0.3
+    f = EpochFeatures(
+        k=np.arange(n), t=np.arange(n, dtype=float), count=np.full(n, 50), coverage=np.ones(n), up=up,
+        acc_mean=up * 9.81, acc_cov=np.zeros((n, 3, 3)), gyro_mean=np.zeros((n, 3)),
+        gyro_cov=(np.minimum(acc_std, 0.25) ** 2 / 3)[:, None, None] * np.eye(3)[None], acc_norm_std=acc_std,
+        vert_acc=vert, vert_acc_late=late,
+    )  # fmt: skip
+    cal = Calibration(np.eye(3), "guided", "assumed")
+    clf = ActivityClassifier(ActivityParams())
+    names = np.array(ACTIVITIES)[clf.update(f, pelvic_angles(f.up, cal)[0], cal)]
+    assert names.tolist() == ["sitting"] * 12 + ["standing"] * (n - 12)
+    assert [(kind, e.t_start, e.t_end) for kind, e in clf.transitions] == [("sit-to-stand", 10.0, 12.0)]
