@@ -96,9 +96,7 @@ class ActivityParams:
         by one integration and ``walk_sit_confirm_m`` (m) by the other is a sit-down too, whatever the angle
         (a sitting 13° behind standing is above ``sitting_tilt_deg``; 7 of HAPT's 200 stops into standing
         pass the drop part).
-    lying_rise_m: rise, m, that makes getting up from lying a stand-up (otherwise the tilt decides), unless the
-        pelvis ends tilted back past ``sitting_tilt_deg``: up from lying (a turn of 90°) the displacement of real
-        phones is poor (HAPT's lie-to-sits read up to +0.28 m, its lie-to-stands never more than +0.09 m).
+    lying_rise_m: rise, m, that makes getting up from lying a stand-up (otherwise the tilt decides).
     sitting_tilt_deg: without a transition to go by, tilt relative to standing below which it is sitting, deg.
     sure_sitting_tilt_deg: tilt relative to standing below which it is sitting in any case, degrees.
     max_transition_s: moving epochs integrated for a transition at most, s.
@@ -590,10 +588,7 @@ class ActivityClassifier(SnapshotState):
         score = event.dz_m + p.tilt_weight_m_per_deg * turn
         counter = turn  # the turn the counter-turn checks go by (the tilt's only)
         if event.incl_before_deg > p.lying_deg:
-            # up from lying the displacement is poor (a 90° turn; real phones read -2.1 to +0.28 m, HAPT):
-            # a rise is no stand-up when the pelvis ends tilted back like a sitting
-            sits = event.tilt_after_deg - self.neutral.effective_deg < p.sitting_tilt_deg
-            if event.dz_m >= p.lying_rise_m and not sits:
+            if event.dz_m >= p.lying_rise_m:
                 self._stand_up(event)
             else:  # up from lying without rising: sitting after real lying, else the tilt decides
                 self._set(_SIT if self._lay_down else _NONE)
