@@ -76,7 +76,14 @@ class ActivityParams:
         more: a seated lean forward of 11° (simulated seed 2) scored as a stand-up, while the real stand-ups
         of HAPT whose displacement integrated to under 0.05 m turned the pelvis by 17–43°.
         A transition straight from walking is judged by the tilt alone (its displacement is unreliable), except
-        while the tilt is unknown or untrusted (see ``walk_sit_drop_m``).
+        while the tilt is unknown or untrusted (see ``walk_sit_drop_m``). With an upright-only calibration (no
+        tilt, but the inclination is from the standing vertical) the change of inclination stands for the
+        change of tilt in the score: coming back toward the standing vertical is a stand-up's forward turn,
+        leaving it a sit-down's backward one (the counter-turn check still needs a real tilt). A stand-up whose
+        displacement drifted to +0.07 m came back 29° toward it (HAPT user 13, kept upright-only as a test).
+    truncated_drop_m: a truncated movement (only its last ``max_transition_s`` integrated, from a resting epoch
+        that may not be still: ``Transition.from_rest``) counts only with a score of this size, m: the tails of
+        a wearer swaying while standing integrated to -0.16 m (HAPT user 3), its true sit-down to -0.44 m.
     walk_sit_drop_m, walk_sit_min_turn_deg: while the tilt cannot decide (anterior sign unconfirmed, or an
         upright-only calibration), a stop straight from walking is a sit-down when the pelvis dropped by
         ``walk_sit_drop_m`` (m) or more by either integration (``Transition.dz_m``, integrated back from the
@@ -151,6 +158,7 @@ class ActivityParams:
     walk_sit_confirm_m: float = 0.1
     min_dz_m: float = 0.05
     tilt_only_deg: float = 15.0
+    truncated_drop_m: float = 0.2
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_coverage <= 1.0:
@@ -175,6 +183,8 @@ class ActivityParams:
             raise ValueError("walk_sit_min_turn_deg must be in [0, 90) degrees")
         if self.walk_sit_drop_m <= 0:
             raise ValueError("walk_sit_drop_m must be > 0 (metres)")
+        if self.truncated_drop_m <= 0:
+            raise ValueError("truncated_drop_m must be > 0 (metres)")
 
 
 class StandingNeutral(SnapshotState):
@@ -317,6 +327,7 @@ class ActivityClassifier(SnapshotState):
         self._angle_label = False  # the last epoch's sitting or standing came from the angle alone
         self._revise: tuple[float, int] | None = None  # (t_start, code before) of a transition that shows it
         self._base: tuple[Transition, str] | None = None  # the movement in progress was decided: (event, kind)
+        self._tilt_untrusted = False  # the calibration's anterior sign is unconfirmed (see update)
 
     def finish(self) -> Int8Array:
         """The end of the stream: nothing is held back (no codes)."""
@@ -377,6 +388,8 @@ class ActivityClassifier(SnapshotState):
             self._calibration = calibration
         if calibration is None or m == 0:
             return out
+        # the tilt is there but its sign unconfirmed (the inclination is then from the walking vertical)
+        self._tilt_untrusted = calibration.method != "upright" and not tilt_trusted
         if calibration.method == "upright" or not tilt_trusted:
             # no anterior axis, or its sign still unconfirmed (from walking): the tilt does not decide
             tilt_deg = np.full(m, np.nan)
@@ -523,16 +536,32 @@ class ActivityClassifier(SnapshotState):
         self._judge(event)
         if len(self.transitions) > n_before:
             self._base = (event, self.transitions[-1][0])
-        elif base is not None and not event.truncated:
-            self._quick_sit(event, base)  # else the decided part stays the reference while the movement goes on
+        elif base is not None and not event.truncated and not self._quick_sit(event, base):
+            self._hold(event, base)  # the decided part stays the reference while the movement goes on
 
-    def _quick_sit(self, event: Transition, base: tuple[Transition, str]) -> None:
+    def _hold(self, event: Transition, base: tuple[Transition, str]) -> None:
+        """The longer integration of a decided sit-down (stand-up) decides nothing, but the pelvis stayed where
+        the decided part left it (within 6°), after turning by ``tilt_only_deg`` or more: the extra seconds
+        only added drift to the displacement (it grows with the square of the time), so the decision stands.
+        (HAPT user 3 stood up from 37° to 8° from the standing vertical, +0.36 m; 5 s later the same movement
+        integrated to -0.06 m, ending at 6°: the standing read as sitting until the next transition.)"""
+        first, kind = base
+        if first.incl_before_deg > self.params.lying_deg:
+            return  # up from lying: the displacement alone decides, the longer integration is the better one
+        dot = sum(a * b for a, b in zip(first.up_after, event.up_after, strict=True))
+        if first.turn_deg < self.params.tilt_only_deg or dot < _COS_BACK:
+            return
+        self._set(_SIT if kind == "stand-to-sit" else _STAND)
+        self.transitions.append((kind, first))
+
+    def _quick_sit(self, event: Transition, base: tuple[Transition, str]) -> bool:
         """A clear sit-down (stand-up) resumed after a single resting epoch and the whole movement went back
-        where it started: a sit (stand) of 1–2 s, then up (down) again. Both count; the posture is the final one."""
+        where it started: a sit (stand) of 1–2 s, then up (down) again. Both count; the posture is the final one.
+        False when it was no such sit."""
         first, kind = base
         dot = sum(a * b for a, b in zip(event.up_before, event.up_after, strict=True))
         if abs(first.dz_m) < self.params.second_drop_m or dot < _COS_BACK or event.t_end <= first.t_end:
-            return
+            return False
         second = dataclasses.replace(
             event,
             t_start=first.t_end,
@@ -546,6 +575,7 @@ class ActivityClassifier(SnapshotState):
         other = "sit-to-stand" if kind == "stand-to-sit" else "stand-to-sit"
         self.transitions.append((other, second))
         self._base = (event, other)
+        return True
 
     def _judge(self, event: Transition) -> None:
         """Sit-down, stand-up or neither, from one movement between two rests."""
@@ -556,6 +586,7 @@ class ActivityClassifier(SnapshotState):
         if not math.isfinite(turn):  # tilt unknown (upright-only calibration): the displacement alone
             turn = 0.0
         score = event.dz_m + p.tilt_weight_m_per_deg * turn
+        counter = turn  # the turn the counter-turn checks go by (the tilt's only)
         if event.incl_before_deg > p.lying_deg:
             if event.dz_m >= p.lying_rise_m:
                 self._stand_up(event)
@@ -575,15 +606,23 @@ class ActivityClassifier(SnapshotState):
                 self._set(_NONE)
             return
         unsure = self._posture == _NONE or self._provisional
+        if not math.isfinite(event.tilt_after_deg - event.tilt_before_deg) and not self._tilt_untrusted:
+            # No tilt, but the inclination is from the standing vertical: coming back toward it is the forward
+            # turn of a stand-up, leaving it the backward one of a sit-down (a stand-up whose displacement
+            # drifted to +0.07 m came back 29° toward it, HAPT user 13 on an upright-only calibration)
+            turn = event.incl_before_deg - event.incl_after_deg
+            score = event.dz_m + p.tilt_weight_m_per_deg * turn
         if abs(turn) < p.tilt_only_deg and abs(event.dz_m) < p.min_dz_m:
             return  # the pelvis neither rose nor fell: a lean while seated (or standing), not a transition
-        if score <= -p.drop_m and turn <= p.max_counter_turn_deg:
+        if event.truncated and abs(score) < p.truncated_drop_m:
+            return  # the tail of a longer movement, integrated from a rest that may not be still: only clear ones
+        if score <= -p.drop_m and counter <= p.max_counter_turn_deg:
             self._set(_SIT)
             self.transitions.append(("stand-to-sit", event))
             self._observe(event.t_start, event.tilt_before_deg)
             if unsure and score <= -p.hindsight_m:
                 self._revise = (event.t_start, STANDING)
-        elif score >= p.drop_m and turn >= -p.max_counter_turn_deg:
+        elif score >= p.drop_m and counter >= -p.max_counter_turn_deg:
             self._stand_up(event)
             if unsure and score >= p.hindsight_m:
                 self._revise = (event.t_start, SITTING)

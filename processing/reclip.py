@@ -263,6 +263,7 @@ class MountingTracker(SnapshotState):
         self._quiet_run = 0
         self._walk_run_u = 0
         self._held = 0  # rest epochs seen on the assumed vertical (after 5 it is kept until a transition)
+        self._settling = False  # the assumed vertical was taken from a rest that moved by more than 3°
 
     def _reset_checks(self, t: float) -> None:
         self._walk_up = np.empty((0, 3))  # last walking up vectors, sensor frame
@@ -461,7 +462,10 @@ class MountingTracker(SnapshotState):
         quiet = acc_std < 0.1 and gyro_rms < 0.1
         steady = self._last_up is not None and float(up @ self._last_up) >= _COS_10
         self._walk_run_u = self._walk_run_u + 1 if acc_std > 0.9 and steady else 0
-        still = rest and float(up @ self._last_up) >= _COS_3 if self._last_up is not None else False
+        # a rest within 10° of the second before: people settle into their standing at 3–5° a second after
+        # clipping the sensor on (HAPT users 2 and 8), which a 3° rule left without a vertical for 1–2 s
+        still = rest and steady
+        settled = still and self._last_up is not None and float(up @ self._last_up) >= _COS_3
         self._quiet_run = self._quiet_run + 1 if still else 0
         self._last_up = up
         up3 = (float(up[0]), float(up[1]), float(up[2]))
@@ -480,9 +484,12 @@ class MountingTracker(SnapshotState):
         elif self._posture_n == 0 and p.assume_standing and not self._moved and self._quiet_run >= 1:
             # before any sit-down or stand-up, the rest is taken as standing: the latest one, once it differs
             # (a sensor handled before it is clipped on must not fix the vertical)
-            if self._upright is None or (self._held < 5 and float(up @ self._upright.rotation[2]) < _COS_10):
+            # (a vertical taken while still settling is replaced once by the first rest steady within 3°)
+            moved = self._upright is None or (self._held < 5 and float(up @ self._upright.rotation[2]) < _COS_10)
+            if moved or (self._settling and settled):
                 self._set_upright(upright_only(up, "assumed"))
                 self._held = 0
+                self._settling = not settled
             self._held += 1
         return None
 

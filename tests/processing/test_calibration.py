@@ -286,3 +286,26 @@ def test_walking_tilt_is_the_tilt_pelvic_angles_gives_the_walking_vertical(walk_
     assert cal.walking_tilt_deg() == pytest.approx(float(tilt[0]), abs=1e-9)
     assert cal.walking_tilt_deg() == pytest.approx(walk_tilt_deg, abs=1e-9)
     assert from_axes(vertical, forward, "guided", "sitting").walking_tilt_deg() is None
+
+
+def test_the_first_steady_rest_after_clipping_on_is_taken_as_standing_at_once() -> None:
+    # Clipping the phone on (4 s of handling), then 3 s settling into the waist bag at rest, 4–5° a second
+    # (HAPT users 2 and 8: the first standing seconds drifted 3–4° from one to the next), then still. The
+    # standing vertical is assumed from the first resting second within 10° of the one before (it was 3°:
+    # those seconds had no vertical, and so no activity), and replaced once the rest is steady within 3°.
+    n = 20
+    a = np.radians(np.r_[np.full(4, 40.0), 14.0, 9.5, 5.0, np.zeros(n - 7)])
+    up = np.column_stack([-np.sin(a), np.zeros(n), np.cos(a)])
+    acc_std = np.r_[np.full(4, 0.8), np.full(3, 0.2), np.full(n - 7, 0.03)]
+    f = EpochFeatures(
+        k=np.arange(n), t=np.arange(n, dtype=float), count=np.full(n, 50), coverage=np.ones(n), up=up,
+        acc_mean=up * 9.81, acc_cov=np.zeros((n, 3, 3)), gyro_mean=np.zeros((n, 3)),
+        gyro_cov=(acc_std**2 / 3)[:, None, None] * np.eye(3)[None], acc_norm_std=acc_std, vert_acc=np.zeros(n),
+        vert_acc_late=np.zeros(n),
+    )  # fmt: skip
+    out = MountingTracker().update(f)
+    assert out.calibration_index[:5].tolist() == [-1] * 5
+    assert np.all(out.calibration_index[5:] >= 0)  # from the second resting second on
+    upright = out.calibrations[out.calibration_index[-1]]
+    assert upright.method == "upright" and upright.sign_check == "assumed"
+    assert math.degrees(math.acos(min(1.0, float(upright.rotation[2] @ up[-1])))) < 0.5
