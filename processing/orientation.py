@@ -913,6 +913,22 @@ def _segments(init: BoolArray) -> list[tuple[int, int]]:
     return list(itertools.pairwise([*bounds, init.shape[0]]))
 
 
+def _runs(init: BoolArray, snap: BoolArray) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """The attitude runs of a chunk (``[lo, hi)``, each starting at a re-initialisation or at the chunk's start:
+    one strapdown each) with their low-pass pieces (``[lo, hi)`` inside the run, each also starting at a rest
+    onset ``snap``, where the gravity low-pass restarts)."""
+    pieces = _segments(init | snap)
+    out: list[tuple[int, int, list[tuple[int, int]]]] = []
+    for lo, hi in pieces:
+        if init[lo] or not out:
+            out.append((lo, hi, [(lo, hi)]))
+        else:
+            start, _, inner = out[-1]
+            inner.append((lo, hi))
+            out[-1] = (start, hi, inner)
+    return out
+
+
 def _rest_kalman(
     p: OrientationParams, b: tuple[float, float, float], v: float, rest_t: float, rest_sum: Sequence[float]
 ) -> tuple[tuple[float, float, float], float]:
@@ -1365,20 +1381,23 @@ class OrientationEstimator(SnapshotState):
         atil = np.empty((9, at.shape[0]))
         cold = np.zeros(n, dtype=bool)
         warm_after = 2 * s.butter.n_start if s.butter is not None else 1 << 62
-        for lo, hi in _segments(init | snap):
-            if init[lo]:
+        for run_lo, run_hi, pieces in _runs(init, snap):
+            if init[run_lo]:
                 f.init()
-            if f.a_lp.count + (hi - lo) <= warm_after:
-                cold[lo:hi] = True
-            elif f.a_lp.count < warm_after:
-                cold[lo : lo + warm_after - f.a_lp.count] = True
-            r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], b_rest[:, lo:hi], f.q, f.p)
-            if snap[lo] and not init[lo]:
-                _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
-            a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
-            want = at[a0:a1] - lo
-            g[:, a0:a1] = _lowpass_at(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter, want)
-            atil[:, a0:a1], f.a_cum = _lowpass_integral_at(r, dt[lo:hi], f.a_cum, f.a_lp, s.butter, want)
+            r_run, f.q, f.p = _strapdown(gyro[:, run_lo:run_hi], dt[run_lo:run_hi], b_rest[:, run_lo:run_hi], f.q, f.p)
+            acc_ref = _quat.rotate(r_run, acc[:, run_lo:run_hi])
+            for lo, hi in pieces:
+                if f.a_lp.count + (hi - lo) <= warm_after:
+                    cold[lo:hi] = True
+                elif f.a_lp.count < warm_after:
+                    cold[lo : lo + warm_after - f.a_lp.count] = True
+                r = r_run[:, lo - run_lo : hi - run_lo]
+                if snap[lo] and not init[lo]:
+                    _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
+                a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
+                want = at[a0:a1] - lo
+                g[:, a0:a1] = _lowpass_at(acc_ref[:, lo - run_lo : hi - run_lo], f.grav, s.butter, want)
+                atil[:, a0:a1], f.a_cum = _lowpass_integral_at(r, dt[lo:hi], f.a_cum, f.a_lp, s.butter, want)
         return g, atil, cold
 
     def _fused_bias(
@@ -1475,16 +1494,23 @@ class OrientationEstimator(SnapshotState):
         s = self.state
         f = s.output_pass
         up = np.empty((3, dt.shape[0]))
-        for lo, hi in _segments(init | snap):
-            if init[lo]:
+        for run_lo, run_hi, pieces in _runs(init, snap):
+            if init[run_lo]:
                 f.init()
-            r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], bias[:, lo:hi], f.q, f.p)
-            if snap[lo] and not init[lo]:
-                _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
-            g = _lowpass(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter)
-            u = _unit_or(_quat.rotate_inverse(r, g), f.up)
-            f.up = u[:, -1].copy()
-            up[:, lo:hi] = _ahead(u, gyro[:, lo:hi] - bias[:, lo:hi], self.params.latency_s)
+            r, f.q, f.p = _strapdown(gyro[:, run_lo:run_hi], dt[run_lo:run_hi], bias[:, run_lo:run_hi], f.q, f.p)
+            g = _quat.rotate(r, acc[:, run_lo:run_hi])
+            for lo, hi in pieces:
+                if snap[lo] and not init[lo]:
+                    _snap(f.grav, s.butter, _quat.rotate(r[:, lo - run_lo :][:, :1], acc_rest[:, lo : lo + 1])[:, 0])
+                g[:, lo - run_lo : hi - run_lo] = _lowpass(g[:, lo - run_lo : hi - run_lo], f.grav, s.butter)
+            v = _quat.rotate_inverse(r, g)
+            for lo, hi in pieces:
+                u = _unit_or(v[:, lo - run_lo : hi - run_lo], f.up)
+                f.up = u[:, -1].copy()
+                up[:, lo:hi] = u
+            up[:, run_lo:run_hi] = _ahead(
+                up[:, run_lo:run_hi], gyro[:, run_lo:run_hi] - bias[:, run_lo:run_hi], self.params.latency_s
+            )
         return up
 
 
