@@ -118,14 +118,14 @@ def scan(a: ComplexArray, b: ComplexArray) -> tuple[ComplexArray, ComplexArray]:
         b = np.concatenate((b, np.zeros(pad, dtype=np.complex128)))
     xa = np.ascontiguousarray(a.reshape(nb, _BLOCK).T)
     xb = np.ascontiguousarray(b.reshape(nb, _BLOCK).T)
-    tmp1 = np.empty(nb, dtype=np.complex128)
-    tmp2 = np.empty(nb, dtype=np.complex128)
+    tmp1 = np.empty((_BLOCK - 1, nb), dtype=np.complex128)
+    tmp2 = np.empty((_BLOCK - 1, nb), dtype=np.complex128)
     for j in range(1, _BLOCK):
-        _mul_into(xa[j - 1], xb[j - 1], xa[j], xb[j], tmp1, tmp2)
+        _mul_into(xa[j - 1], xb[j - 1], xa[j], xb[j], tmp1[0], tmp2[0])
     ta, tb = scan(xa[_BLOCK - 1], xb[_BLOCK - 1])
-    # block k > 0 starts from the product of blocks 0..k-1; its last column is the scanned total itself
-    for j in range(_BLOCK - 1):
-        _mul_into(ta[:-1], tb[:-1], xa[j, 1:], xb[j, 1:], tmp1[1:], tmp2[1:])
+    # block k > 0 starts from the product of blocks 0..k-1 (all its columns at once); its last column is the
+    # scanned total itself
+    _mul_into(ta[None, :-1], tb[None, :-1], xa[:-1, 1:], xb[:-1, 1:], tmp1[:, 1:], tmp2[:, 1:])
     xa[_BLOCK - 1], xb[_BLOCK - 1] = ta, tb
     return xa.T.reshape(-1)[:m], xb.T.reshape(-1)[:m]
 

@@ -81,8 +81,9 @@ from processing.stage import SnapshotState
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 
-#: Internal processing block, samples (bounds the temporaries; results do not depend on it).
-_CHUNK = 32768
+#: Internal processing block, samples (bounds the temporaries, ~20 MB; results do not depend on it). Larger
+#: blocks spread the fixed cost of a chunk (a few hundred numpy calls) over more samples.
+_CHUNK = 65536
 #: The offline path keeps the rotation matrices of segments up to this many samples (72 bytes each) rather
 #: than integrating the gyro a second time.
 _KEEP_ROTATIONS = 1 << 18
@@ -101,18 +102,19 @@ _TINY_ACC = 1e-6
 
 
 #: Size (bytes) of the block allocated and freed once before the first large chunk (see :func:`_keep_heap`).
-_HEAP_BLOCK = 16 << 20
+_HEAP_BLOCK = 32 << 20
 _heap_kept = False
 
 
 def _keep_heap() -> None:
     """Let the C allocator keep the chunk temporaries' memory between chunks (once per process).
 
-    A chunk of ``_CHUNK`` samples needs about 10 MB of short-lived numpy arrays. glibc's ``malloc`` returns
+    A chunk of ``_CHUNK`` samples needs about 20 MB of short-lived numpy arrays. glibc's ``malloc`` returns
     free memory at the top of its heap to the system once it exceeds twice the largest block it has unmapped so
     far (about 5 MB here), so every chunk mapped fresh pages again: ~55 000 page faults per million samples,
-    a quarter of the batch time. Freeing one 16 MB block (never touched, so it costs no memory) raises that
-    limit to 32 MB. Elsewhere (other allocators) this is a harmless allocation.
+    a quarter of the batch time. Freeing one 32 MB block (never touched, so it costs no memory) raises that
+    limit to 64 MB (and the size from which arrays get their own mapping to 32 MB). Elsewhere (other
+    allocators) this is a harmless allocation.
     """
     global _heap_kept
     if not _heap_kept:
