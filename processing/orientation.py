@@ -95,6 +95,8 @@ _FAST_STEPS = 10
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
 _MIN_PROD = math.exp(-500.0)
+#: Longest piece of a linear recursion solved with one cumulative product, samples.
+_PRODUCT_PIECE = 8192
 #: ``OrientationParams.acc_bias_prior_sd_mps2`` that turns the accelerometer calibration on (50 mg per axis).
 ACCEL_CALIBRATION_ON = PRIOR_SD_MPS2
 #: Below this norm (m/s²) an accelerometer vector carries no direction (an all-zero sample).
@@ -102,7 +104,7 @@ _TINY_ACC = 1e-6
 
 
 #: Size (bytes) of the block allocated and freed once before the first large chunk (see :func:`_keep_heap`).
-_HEAP_BLOCK = 32 << 20
+_HEAP_BLOCK = 30 << 20
 _heap_kept = False
 
 
@@ -112,8 +114,9 @@ def _keep_heap() -> None:
     A chunk of ``_CHUNK`` samples needs about 20 MB of short-lived numpy arrays. glibc's ``malloc`` returns
     free memory at the top of its heap to the system once it exceeds twice the largest block it has unmapped so
     far (about 5 MB here), so every chunk mapped fresh pages again: ~55 000 page faults per million samples,
-    a quarter of the batch time. Freeing one 32 MB block (never touched, so it costs no memory) raises that
-    limit to 64 MB (and the size from which arrays get their own mapping to 32 MB). Elsewhere (other
+    a quarter of the batch time. Freeing one 30 MB block (never touched, so it costs no memory) raises that
+    limit to 60 MB, and the size from which an array gets its own mapping (and its own page faults) to 30 MB:
+    glibc adjusts these only for freed blocks up to 32 MB, so the block stays below. Elsewhere (other
     allocators) this is a harmless allocation.
     """
     global _heap_kept
@@ -296,15 +299,17 @@ def _linrec(c: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
 
 def _rebased_products(c: FloatArray) -> Iterator[tuple[int, int, FloatArray]]:
     """Pieces ``(start, stop, cumprod(c[start:stop]))`` covering ``c`` (m,), each cut where the running product
-    would fall below ``e^-500``, so that dividing by it never overflows."""
+    would fall below ``e^-500``, so that dividing by it never overflows, and at most ``_PRODUCT_PIECE`` long (so
+    that a cut does not cost a product over the whole remainder)."""
     m = int(c.shape[0])
     start = 0
     while start < m:
-        prod = np.cumprod(c[start:], dtype=np.float64)
-        stop = m
+        prod = np.cumprod(c[start : start + _PRODUCT_PIECE], dtype=np.float64)
         if prod[-1] < _MIN_PROD:
             stop = start + max(1, int(np.searchsorted(-prod, -_MIN_PROD, side="right")))
             prod = prod[: stop - start]
+        else:
+            stop = start + prod.shape[0]
         yield start, stop, prod
         start = stop
 
