@@ -35,22 +35,29 @@ def mul(a1: ComplexArray, b1: ComplexArray, a2: ComplexArray, b2: ComplexArray) 
 
 def from_rotvec(v: FloatArray) -> tuple[ComplexArray, ComplexArray]:
     """Unit quaternions of rotation vectors ``v``: (3, n) float, rad (axis × angle)."""
-    half_sq = 0.25 * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    half_sq = v[0] * v[0]
+    sq = v[1] * v[1]
+    half_sq += sq
+    np.multiply(v[2], v[2], out=sq)
+    half_sq += sq
+    half_sq *= 0.25
     m = v.shape[1]
     a = np.empty(m, dtype=np.complex128)
     b = np.empty(m, dtype=np.complex128)
     if m and float(half_sq.max()) < 0.01:
-        # |θ/2| < 0.1: Taylor series of cos(θ/2) and sin(θ/2)/θ, exact to double precision there
+        # |θ/2| < 0.1: Taylor series of cos(θ/2) and sin(θ/2)/θ, exact to double precision there (Horner in
+        # contiguous scratch rows, then one copy into the interleaved complex array)
         h2 = half_sq
-        np.multiply(h2, 1.0 / 40320.0, out=a.real)
-        a.real -= 1.0 / 720.0
-        a.real *= h2
-        a.real += 1.0 / 24.0
-        a.real *= h2
-        a.real -= 0.5
-        a.real *= h2
-        a.real += 1.0
-        s = h2 * (-1.0 / 10080.0)
+        c = np.multiply(h2, 1.0 / 40320.0)
+        c -= 1.0 / 720.0
+        c *= h2
+        c += 1.0 / 24.0
+        c *= h2
+        c -= 0.5
+        c *= h2
+        c += 1.0
+        a.real = c
+        s = np.multiply(h2, -1.0 / 10080.0, out=c)
         s += 1.0 / 240.0
         s *= h2
         s -= 1.0 / 12.0
@@ -173,17 +180,28 @@ def to_matrix(a: ComplexArray, b: ComplexArray) -> FloatArray:
 
 def rotate(r: FloatArray, v: FloatArray) -> FloatArray:
     """``R v`` for (9, n) matrices and (3, n) vectors."""
-    out = np.empty_like(v)
-    out[0] = r[0] * v[0] + r[1] * v[1] + r[2] * v[2]
-    out[1] = r[3] * v[0] + r[4] * v[1] + r[5] * v[2]
-    out[2] = r[6] * v[0] + r[7] * v[1] + r[8] * v[2]
+    out = np.empty(v.shape)
+    tmp = np.empty_like(v[0])
+    for i in range(3):
+        row = out[i]
+        np.multiply(r[3 * i], v[0], out=row)
+        np.multiply(r[3 * i + 1], v[1], out=tmp)
+        row += tmp
+        np.multiply(r[3 * i + 2], v[2], out=tmp)
+        row += tmp
     return out
 
 
-def rotate_inverse(r: FloatArray, v: FloatArray) -> FloatArray:
-    """``Rᵀ v`` for (9, n) matrices and (3, n) vectors."""
-    out = np.empty_like(v)
-    out[0] = r[0] * v[0] + r[3] * v[1] + r[6] * v[2]
-    out[1] = r[1] * v[0] + r[4] * v[1] + r[7] * v[2]
-    out[2] = r[2] * v[0] + r[5] * v[1] + r[8] * v[2]
+def rotate_inverse(r: FloatArray, v: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """``Rᵀ v`` for (9, n) matrices and (3, n) vectors, into ``out`` (3, n) if given."""
+    if out is None:
+        out = np.empty(v.shape)
+    tmp = np.empty_like(v[0])
+    for i in range(3):
+        row = out[i]
+        np.multiply(r[i], v[0], out=row)
+        np.multiply(r[3 + i], v[1], out=tmp)
+        row += tmp
+        np.multiply(r[6 + i], v[2], out=tmp)
+        row += tmp
     return out

@@ -339,12 +339,25 @@ def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArr
 
 def _unit_or(v: FloatArray, fallback: FloatArray) -> FloatArray:
     """Columns of (3, n) ``v`` normalised; a column of (almost) zero norm becomes ``fallback`` (3,)."""
-    norm = np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
-    ok = norm > _TINY_ACC
-    out = v / np.where(ok, norm, 1.0)
-    if not ok.all():
-        out[:, ~ok] = fallback[:, None]
+    out = v.copy()
+    _normalise_or(out, fallback)
     return out
+
+
+def _normalise_or(v: FloatArray, fallback: FloatArray) -> None:
+    """:func:`_unit_or` in place on (3, n) ``v``."""
+    norm = v[0] * v[0]
+    sq = v[1] * v[1]
+    norm += sq
+    np.multiply(v[2], v[2], out=sq)
+    norm += sq
+    np.sqrt(norm, out=norm)
+    ok = norm > _TINY_ACC
+    if ok.all():
+        v /= norm
+        return
+    v /= np.where(ok, norm, 1.0)
+    v[:, ~ok] = fallback[:, None]
 
 
 @dataclass(slots=True)
@@ -426,22 +439,31 @@ class _Butter:
         return np.asarray(level * (self.r / (1.0 - self.p)), dtype=np.complex128)
 
 
-def _iir(x: FloatArray, s0: NDArray[np.complex128], bw: _Butter) -> tuple[FloatArray, NDArray[np.complex128]]:
-    """Filter (ch, n) ``x`` from the state ``s0`` (ch,); returns the output and the final state."""
+def _iir(
+    x: FloatArray, s0: NDArray[np.complex128], bw: _Butter, out: FloatArray | None = None
+) -> tuple[FloatArray, NDArray[np.complex128]]:
+    """Filter (ch, n) ``x`` from the state ``s0`` (ch,); returns the output (written into ``out`` (ch, n) if
+    given, which may be ``x`` itself) and the final state."""
     ch, n = x.shape
     if n == 1:  # one live sample: s = p s + r x, y = c x + 2 Re(s)
         s = s0 * bw.p + bw.r * x[:, 0]
-        return (bw.c * x[:, 0] + 2.0 * s.real)[:, None], s
-    y = np.empty((ch, n))
+        y1 = (bw.c * x[:, 0] + 2.0 * s.real)[:, None]
+        if out is None:
+            return y1, s
+        out[:] = y1
+        return out, s
+    y = np.empty((ch, n)) if out is None else out
     s = s0.copy()
     width = min(n, bw.span)
     z_buf = np.empty((ch, width), dtype=np.complex128)
+    cx_buf = np.empty((ch, width))
     tmp_buf = np.empty((ch, width))
     for lo in range(0, n, bw.span):
         hi = min(n, lo + bw.span)
         m = hi - lo
-        z, tmp, xs, ys = z_buf[:, :m], tmp_buf[:, :m], x[:, lo:hi], y[:, lo:hi]
+        z, cx, tmp, xs, ys = z_buf[:, :m], cx_buf[:, :m], tmp_buf[:, :m], x[:, lo:hi], y[:, lo:hi]
         np.multiply(xs, bw.r_over_powers[:m], out=z)  # r x_i p^-i
+        np.multiply(xs, bw.c, out=cx)  # before ys is written: it may be xs
         np.cumsum(z, axis=1, out=z)
         z += s[:, None]  # s_k = p^k (s_0 + Σ_{i<=k} r x_i p^-i)
         s = z[:, -1] * bw.powers[m - 1]
@@ -449,16 +471,15 @@ def _iir(x: FloatArray, s0: NDArray[np.complex128], bw: _Butter) -> tuple[FloatA
         np.multiply(z.real, bw.powers_re2[:m], out=ys)
         np.multiply(z.imag, bw.powers_im2[:m], out=tmp)
         ys -= tmp
-        np.multiply(xs, bw.c, out=tmp)
-        ys += tmp
+        ys += cx
     return y, s
 
 
-def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
+def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None, out: FloatArray | None = None) -> FloatArray:
     """Low-pass (ch, n) ``x`` continuing the state ``st`` (updated); a running mean while ``bw`` is unknown (no
-    sample period seen yet)."""
+    sample period seen yet). The output is written into ``out`` (ch, n) if given, which may be ``x`` itself."""
     n = x.shape[1]
-    y = np.empty_like(x)
+    y = np.empty_like(x) if out is None else out
     k = 0
     n_start = bw.n_start if bw is not None else st.count + n + 1
     if st.count < n_start:
@@ -471,7 +492,7 @@ def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
         if bw is not None and st.count == bw.n_start:
             st.zi = bw.steady(y[:, k - 1])
     if k < n and bw is not None:
-        y[:, k:], st.zi = _iir(x[:, k:], st.zi, bw)
+        _, st.zi = _iir(x[:, k:], st.zi, bw, out=y[:, k:])
         st.count += n - k
     return y
 
@@ -626,7 +647,9 @@ def _strapdown(
     """Rotation matrices (9, n) of the sensor in the reference frame after each sample, starting from the unit
     quaternion ``(q, p)`` (Cayley–Dickson pair) and integrating ``(gyro - bias) dt`` sample by sample; and the
     last quaternion, renormalised."""
-    qa, qb = _quat.from_rotvec((gyro - bias) * dt)
+    rotvec = gyro - bias
+    rotvec *= dt
+    qa, qb = _quat.from_rotvec(rotvec)
     a0, b0 = complex(qa[0]), complex(qb[0])
     qa[0] = q * a0 - p * b0.conjugate()
     qb[0] = q * b0 + p * a0.conjugate()
@@ -1171,11 +1194,11 @@ class OrientationEstimator(SnapshotState):
         )
         blocks = blocks.with_reinit(cold)
         bias_blocks = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
-        bias = np.repeat(bias_blocks, blocks.lengths, axis=1)
-        up = self._output_pass(acc, gyro, dt, init, bias, snap, acc_rest)
-        up = _anchored(up, across, self.state.accel.u0, self.params.gravity_mps2)
         bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
-        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init, gain, across.T.copy())
+        up = self._output_pass(acc, gyro, dt, init, bias_rows.T, snap, acc_rest)
+        up = _anchored(up, across, self.state.accel.u0, self.params.gravity_mps2)
+        rows = np.ascontiguousarray  # (3, n) views of (n, 3) rows come back without a copy
+        return OrientationResult(t.copy(), rows(up.T), bias_rows, rest, init, gain, rows(across.T))
 
     def _timing(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
         """Sample intervals (0 at re-initialisations) and the re-initialising samples (first, after a gap)."""
@@ -1281,7 +1304,7 @@ class OrientationEstimator(SnapshotState):
         n = dt.shape[0]
         if p.acc_bias_prior_sd_mps2 == 0.0 or a.u0 is None:
             a.block = int(blocks.index[-1])
-            return np.zeros((3, n))
+            return np.zeros((n, 3)).T
         u0 = a.u0
         norm = np.sqrt(np.einsum("ij,ij->j", acc_rest, acc_rest))
         u = acc_rest / np.maximum(norm, _TINY_ACC)
@@ -1497,10 +1520,10 @@ class OrientationEstimator(SnapshotState):
         snap: BoolArray,
         acc_rest: FloatArray,
     ) -> FloatArray:
-        """Second pass, with the fused bias: the up vector (3, n)."""
+        """Second pass, with the fused bias: the up vector (3, n) (a view of the (n, 3) rows of the result)."""
         s = self.state
         f = s.output_pass
-        up = np.empty((3, dt.shape[0]))
+        up = np.empty((dt.shape[0], 3)).T
         for run_lo, run_hi, pieces in _runs(init, snap):
             if init[run_lo]:
                 f.init()
@@ -1509,15 +1532,16 @@ class OrientationEstimator(SnapshotState):
             for lo, hi in pieces:
                 if snap[lo] and not init[lo]:
                     _snap(f.grav, s.butter, _quat.rotate(r[:, lo - run_lo :][:, :1], acc_rest[:, lo : lo + 1])[:, 0])
-                g[:, lo - run_lo : hi - run_lo] = _lowpass(g[:, lo - run_lo : hi - run_lo], f.grav, s.butter)
-            v = _quat.rotate_inverse(r, g)
+                piece = g[:, lo - run_lo : hi - run_lo]
+                _lowpass(piece, f.grav, s.butter, out=piece)
+            _quat.rotate_inverse(r, g, out=up[:, run_lo:run_hi])
             for lo, hi in pieces:
-                u = _unit_or(v[:, lo - run_lo : hi - run_lo], f.up)
-                f.up = u[:, -1].copy()
-                up[:, lo:hi] = u
-            up[:, run_lo:run_hi] = _ahead(
-                up[:, run_lo:run_hi], gyro[:, run_lo:run_hi] - bias[:, run_lo:run_hi], self.params.latency_s
-            )
+                _normalise_or(up[:, lo:hi], f.up)
+                f.up = up[:, hi - 1].copy()
+            if self.params.latency_s != 0.0:
+                up[:, run_lo:run_hi] = _ahead(
+                    up[:, run_lo:run_hi], gyro[:, run_lo:run_hi] - bias[:, run_lo:run_hi], self.params.latency_s
+                )
         return up
 
 
