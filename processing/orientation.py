@@ -319,7 +319,8 @@ def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArr
     (ch_i, m)) stacked, from ``y0``; gains in (0, 1]. Returns (Σ ch_i, m).
 
     :func:`_linrec` with ``c = 1 - gain`` and ``u = gain x``, written so that the per-sample weights
-    ``gain / Π c`` are formed once for all channels (no stacked copy of the input, no division per channel).
+    ``gain / Π c`` are formed once for all channels (no stacked copy of the input, no division per channel), and
+    the carried state is added to the first sample's term before the cumulative sum.
     """
     out = np.empty((y0.shape[0], gain.shape[0]))
     y = y0
@@ -330,8 +331,8 @@ def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArr
             np.multiply(x[:, start:stop], w, out=out[row : row + x.shape[0], start:stop])
             row += x.shape[0]
         seg = out[:, start:stop]
+        seg[:, 0] += y  # the state enters with the first sample: one column, not a pass over the piece
         np.cumsum(seg, axis=1, out=seg)
-        seg += y[:, None]
         seg *= prod
         y = seg[:, -1]
     return out
