@@ -960,6 +960,11 @@ def _runs(init: BoolArray, snap: BoolArray) -> list[tuple[int, int, list[tuple[i
     return out
 
 
+def _rest_needed_s(p: OrientationParams) -> float:
+    """Rest time a bias block needs (s) before its mean gyro updates the rest bias."""
+    return 0.3 * min(1.0, p.bias_block_s)
+
+
 def _rest_kalman(
     p: OrientationParams, b: tuple[float, float, float], v: float, rest_t: float, rest_sum: Sequence[float]
 ) -> tuple[tuple[float, float, float], float]:
@@ -967,7 +972,7 @@ def _rest_kalman(
     ``b`` (rad/s) with variance ``v`` (already grown by the random walk) from the mean gyro of ``rest_t``
     seconds of rest (``rest_sum``: their gyro times dt). Too little rest: unchanged. A jump far beyond the
     expected spread (a temperature step, a knock) forgets the old bias."""
-    if rest_t < 0.3 * min(1.0, p.bias_block_s):
+    if rest_t < _rest_needed_s(p):
         return b, v
     noise = p.rest_gyro_noise_rps**2 / rest_t
     i0, i1, i2 = rest_sum[0] / rest_t - b[0], rest_sum[1] / rest_t - b[1], rest_sum[2] / rest_t - b[2]
@@ -1363,32 +1368,53 @@ class OrientationEstimator(SnapshotState):
         self, blocks: _Blocks, gyro: FloatArray, dt: FloatArray, rest: BoolArray
     ) -> tuple[FloatArray, list[float], list[float]]:
         """Rest bias and its variance in force during each block piece, and the piece's rest time (s); closes
-        finished blocks (Kalman update with their rest samples; the variance grows by the random walk)."""
+        finished blocks (Kalman update with their rest samples; the variance grows by the random walk).
+
+        Only the blocks closed with enough rest change the bias: those go one by one through
+        :func:`_rest_kalman` (plain floats), the runs between them are filled with array operations (the
+        variance's random walk as a cumulative sum, the same additions in the same order as block by block)."""
         p, rb = self.params, self.state.rest_bias
         rest_dt = np.where(rest, dt, 0.0)
-        rest_t = np.add.reduceat(rest_dt, blocks.starts).tolist()
-        rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1).T.tolist()
-        # plain Python floats: a loop over the blocks, each a few scalar operations (numpy's per-call cost
-        # on 3-vectors would dominate)
+        piece_t = np.add.reduceat(rest_dt, blocks.starts)
+        piece_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1)  # (3, pieces), gyro x dt
+        idx = np.array(blocks.index, dtype=np.int64)
+        npc = idx.shape[0]
+        prev = np.concatenate(([rb.block], idx[:-1]))
+        closes = (idx != prev) & (prev >= 0)
+        # the rest gathered in the block that each piece closes: the carried block's (with the first piece when
+        # that continues it) or the piece before's
+        closed_t = np.concatenate(([rb.rest_t], piece_t[:-1]))
+        closed_sum = np.concatenate((rb.rest_sum[:, None], piece_sum[:, :-1]), axis=1)
+        continues = idx[0] == rb.block
+        if continues:
+            closed_t[1:2] = rb.rest_t + piece_t[:1]
+            closed_sum[:, 1:2] = rb.rest_sum[:, None] + piece_sum[:, :1]
         walk = p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s
-        b0, b1, b2 = (float(v) for v in rb.b)
-        s0, s1, s2 = (float(v) for v in rb.rest_sum)
-        r_t, v, cur = rb.rest_t, rb.var, rb.block
-        out: list[tuple[float, float, float]] = []
-        var = []
-        for blk, rt, (g0, g1, g2) in zip(blocks.index, rest_t, rest_sum, strict=True):
-            if blk != cur:
-                if cur >= 0:
-                    (b0, b1, b2), v = _rest_kalman(p, (b0, b1, b2), v + walk * (blk - cur), r_t, (s0, s1, s2))
-                    r_t, s0, s1, s2 = 0.0, 0.0, 0.0, 0.0
-                cur = blk
-            out.append((b0, b1, b2))
-            var.append(v)
-            r_t += rt
-            s0, s1, s2 = s0 + g0, s1 + g1, s2 + g2
-        rb.b, rb.rest_sum = np.array([b0, b1, b2]), np.array([s0, s1, s2])
-        rb.rest_t, rb.var, rb.block = r_t, v, cur
-        return np.array(out).T.reshape(3, -1), var, rest_t
+        growth = np.where(closes, walk * (idx - prev), 0.0)  # the variance's random walk at each piece
+        events = np.flatnonzero(closes & (closed_t >= _rest_needed_s(p))).tolist()
+        b_out = np.empty((3, npc))
+        var = np.empty(npc)
+        b: tuple[float, float, float] = (float(rb.b[0]), float(rb.b[1]), float(rb.b[2]))
+        v = rb.var
+        done = 0
+        for e in [*events, npc]:
+            if e > done:  # no Kalman update in pieces done..e-1: the bias holds, the variance walks
+                walked = np.cumsum(np.concatenate(([v], growth[done:e])))
+                var[done:e] = walked[1:]
+                b_out[:, done:e] = np.array(b)[:, None]
+                v = float(walked[-1])
+            if e == npc:
+                break
+            b, v = _rest_kalman(p, b, v + float(growth[e]), float(closed_t[e]), closed_sum[:, e].tolist())
+            b_out[:, e] = b
+            var[e] = v
+            done = e + 1
+        rb.b, rb.var, rb.block = np.array(b), v, int(idx[-1])
+        if continues and npc == 1:
+            rb.rest_t, rb.rest_sum = rb.rest_t + float(piece_t[0]), rb.rest_sum + piece_sum[:, 0]
+        else:
+            rb.rest_t, rb.rest_sum = float(piece_t[-1]), piece_sum[:, -1].copy()
+        return b_out, var.tolist(), piece_t.tolist()
 
     def _drift_pass(
         self,
@@ -1687,7 +1713,7 @@ def _hindsight_rest_bias(
     rest_t = np.add.reduceat(rest_dt, blocks.starts)
     rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1)
     tb = t[blocks.starts]
-    has = rest_t >= 0.3 * min(1.0, p.bias_block_s)
+    has = rest_t >= _rest_needed_s(p)
     nb = len(blocks.index)
     if not has.any():
         b0 = np.repeat(np.array(p.initial_bias_rps)[:, None], nb, axis=1)
