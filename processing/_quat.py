@@ -145,8 +145,8 @@ def to_matrix(a: ComplexArray, b: ComplexArray) -> FloatArray:
     """
     w, x, y, z = a.real, a.imag, b.real, b.imag
     out = np.empty((9, a.shape[0]))
-    sq = np.empty((4, a.shape[0]))
-    ww, xx, yy, zz = sq
+    sq = np.empty((7, a.shape[0]))
+    ww, xx, yy, zz, y2, z2, w2 = sq
     np.multiply(w, w, out=ww)
     np.multiply(x, x, out=xx)
     np.multiply(y, y, out=yy)
@@ -160,21 +160,23 @@ def to_matrix(a: ComplexArray, b: ComplexArray) -> FloatArray:
     np.subtract(ww, xx, out=out[8])  # ww - xx - yy + zz
     out[8] -= yy
     out[8] += zz
+    # the off-diagonal terms are doubled products: one factor of each doubled first (exact: a power of two)
+    np.multiply(y, 2.0, out=y2)
+    np.multiply(z, 2.0, out=z2)
+    np.multiply(w, 2.0, out=w2)
     u, v = sq[0], sq[1]
-    np.multiply(x, y, out=u)
-    np.multiply(z, w, out=v)
+    np.multiply(x, y2, out=u)
+    np.multiply(z, w2, out=v)
     np.subtract(u, v, out=out[1])  # 2 (xy - zw)
     np.add(u, v, out=out[3])  # 2 (xy + zw)
-    np.multiply(x, z, out=u)
-    np.multiply(y, w, out=v)
+    np.multiply(x, z2, out=u)
+    np.multiply(y, w2, out=v)
     np.add(u, v, out=out[2])  # 2 (xz + yw)
     np.subtract(u, v, out=out[6])  # 2 (xz - yw)
-    np.multiply(y, z, out=u)
-    np.multiply(x, w, out=v)
+    np.multiply(y, z2, out=u)
+    np.multiply(x, w2, out=v)
     np.subtract(u, v, out=out[5])  # 2 (yz - xw)
     np.add(u, v, out=out[7])  # 2 (yz + xw)
-    out[1:4] *= 2.0
-    out[5:8] *= 2.0
     return out
 
 
