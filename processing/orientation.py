@@ -1218,23 +1218,23 @@ class OrientationEstimator(SnapshotState):
         np.subtract(t[1:], t[:-1], out=dt[1:])
         if not (dt[1 if first else 0 :] > 0).all():
             raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
-        nominal = np.full(n, math.inf)
+        init = np.ones(n, dtype=bool)  # the first sample ever initialises
         lo = 1 if first else 0
         if n > lo:
-            nominal[lo:] = self._nominal_dt(dt[lo:])
-        init = dt > np.minimum(p.gap_s, p.gap_periods * nominal)
-        init[0] |= first
+            np.greater(dt[lo:], self._gap_limits(dt[lo:]), out=init[lo:])
         dt[init] = 0.0
         s.t_last = float(t[-1])
         if s.butter is None and not init.all():
             s.butter = _Butter.design(p.tau_acc_s, float(dt[np.flatnonzero(~init)[0]]))
         return dt, init
 
-    def _nominal_dt(self, dt: FloatArray) -> FloatArray:
-        """Nominal period for each interval: median of the previous index-aligned block of intervals."""
-        s = self.state
-        if self.params.rate_hz is not None:
-            return np.full(dt.shape[0], s.dt_nominal)
+    def _gap_limits(self, dt: FloatArray) -> FloatArray | float:
+        """Longest interval that is not a gap (s), for each interval (n,) or for all (a float):
+        ``min(gap_s, gap_periods x nominal period)``, the nominal period being the median of the previous
+        index-aligned block of intervals (or ``1 / rate_hz``)."""
+        p, s = self.params, self.state
+        if p.rate_hz is not None:
+            return min(p.gap_s, p.gap_periods * s.dt_nominal)
         buf = np.concatenate((s.dt_buf, dt))
         full = buf.shape[0] // _DT_BLOCK
         per_block = np.full(full + 1, s.dt_nominal)
@@ -1245,7 +1245,7 @@ class OrientationEstimator(SnapshotState):
         counts[-1] = buf.shape[0] - full * _DT_BLOCK
         counts[0] -= s.dt_buf.shape[0]
         s.dt_buf = buf[full * _DT_BLOCK :].copy()
-        return np.repeat(per_block, counts)
+        return np.repeat(np.minimum(p.gap_s, p.gap_periods * per_block), counts)
 
     def _rest(
         self, t: FloatArray, acc: FloatArray, gyro: FloatArray, dt: FloatArray, init: BoolArray
