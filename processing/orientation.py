@@ -1396,6 +1396,9 @@ class OrientationEstimator(SnapshotState):
         var = np.empty(npc)
         b: tuple[float, float, float] = (float(rb.b[0]), float(rb.b[1]), float(rb.b[2]))
         v = rb.var
+        growth_l, closed_t_l, closed_sum_l = growth.tolist(), closed_t.tolist(), closed_sum.T.tolist()
+        event_b: list[tuple[float, float, float]] = []
+        event_v: list[float] = []
         done = 0
         for e in [*events, npc]:
             if e > done:  # no Kalman update in pieces done..e-1: the bias holds, the variance walks
@@ -1405,10 +1408,13 @@ class OrientationEstimator(SnapshotState):
                 v = float(walked[-1])
             if e == npc:
                 break
-            b, v = _rest_kalman(p, b, v + float(growth[e]), float(closed_t[e]), closed_sum[:, e].tolist())
-            b_out[:, e] = b
-            var[e] = v
+            b, v = _rest_kalman(p, b, v + growth_l[e], closed_t_l[e], closed_sum_l[e])
+            event_b.append(b)
+            event_v.append(v)
             done = e + 1
+        if events:
+            b_out[:, events] = np.array(event_b).T
+            var[events] = event_v
         rb.b, rb.var, rb.block = np.array(b), v, int(idx[-1])
         if continues and npc == 1:
             rb.rest_t, rb.rest_sum = rb.rest_t + float(piece_t[0]), rb.rest_sum + piece_sum[:, 0]
