@@ -141,7 +141,7 @@ def to_matrix(a: ComplexArray, b: ComplexArray) -> FloatArray:
     """Rotation matrices of unit quaternions, (9, n): row-major entries R00, R01, ..., R22.
 
     ``R`` maps a vector from the rotated (sensor) frame to the reference frame: ``v_ref = R v``.
-    Written into the output with two scratch rows (no large temporaries: see :func:`_mul_into`).
+    Written into the output with seven scratch rows (no other temporaries: see :func:`_mul_into`).
     """
     w, x, y, z = a.real, a.imag, b.real, b.imag
     out = np.empty((9, a.shape[0]))
