@@ -1368,59 +1368,38 @@ class OrientationEstimator(SnapshotState):
         self, blocks: _Blocks, gyro: FloatArray, dt: FloatArray, rest: BoolArray
     ) -> tuple[FloatArray, list[float], list[float]]:
         """Rest bias and its variance in force during each block piece, and the piece's rest time (s); closes
-        finished blocks (Kalman update with their rest samples; the variance grows by the random walk).
-
-        Only the blocks closed with enough rest change the bias: those go one by one through
-        :func:`_rest_kalman` (plain floats), the runs between them are filled with array operations (the
-        variance's random walk as a cumulative sum, the same additions in the same order as block by block)."""
+        finished blocks (Kalman update with their rest samples; the variance grows by the random walk)."""
         p, rb = self.params, self.state.rest_bias
         rest_dt = np.where(rest, dt, 0.0)
-        piece_t = np.add.reduceat(rest_dt, blocks.starts)
-        piece_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1)  # (3, pieces), gyro x dt
-        idx = np.array(blocks.index, dtype=np.int64)
-        npc = idx.shape[0]
-        prev = np.concatenate(([rb.block], idx[:-1]))
-        closes = (idx != prev) & (prev >= 0)
-        # the rest gathered in the block that each piece closes: the carried block's (with the first piece when
-        # that continues it) or the piece before's
-        closed_t = np.concatenate(([rb.rest_t], piece_t[:-1]))
-        closed_sum = np.concatenate((rb.rest_sum[:, None], piece_sum[:, :-1]), axis=1)
-        continues = idx[0] == rb.block
-        if continues:
-            closed_t[1:2] = rb.rest_t + piece_t[:1]
-            closed_sum[:, 1:2] = rb.rest_sum[:, None] + piece_sum[:, :1]
+        rest_t = np.add.reduceat(rest_dt, blocks.starts).tolist()
+        rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1).T.tolist()
+        # plain Python floats: a loop over the blocks, each a few scalar operations (numpy's per-call cost
+        # on 3-vectors would dominate); only the blocks closed with enough rest call the Kalman update, and
+        # the biases are gathered once at the end
         walk = p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s
-        growth = np.where(closes, walk * (idx - prev), 0.0)  # the variance's random walk at each piece
-        events = np.flatnonzero(closes & (closed_t >= _rest_needed_s(p))).tolist()
-        b_out = np.empty((3, npc))
-        var = np.empty(npc)
-        b: tuple[float, float, float] = (float(rb.b[0]), float(rb.b[1]), float(rb.b[2]))
-        v = rb.var
-        growth_l, closed_t_l, closed_sum_l = growth.tolist(), closed_t.tolist(), closed_sum.T.tolist()
-        event_b: list[tuple[float, float, float]] = []
-        event_v: list[float] = []
-        done = 0
-        for e in [*events, npc]:
-            if e > done:  # no Kalman update in pieces done..e-1: the bias holds, the variance walks
-                walked = np.cumsum(np.concatenate(([v], growth[done:e])))
-                var[done:e] = walked[1:]
-                b_out[:, done:e] = np.array(b)[:, None]
-                v = float(walked[-1])
-            if e == npc:
-                break
-            b, v = _rest_kalman(p, b, v + growth_l[e], closed_t_l[e], closed_sum_l[e])
-            event_b.append(b)
-            event_v.append(v)
-            done = e + 1
-        if events:
-            b_out[:, events] = np.array(event_b).T
-            var[events] = event_v
-        rb.b, rb.var, rb.block = np.array(b), v, int(idx[-1])
-        if continues and npc == 1:
-            rb.rest_t, rb.rest_sum = rb.rest_t + float(piece_t[0]), rb.rest_sum + piece_sum[:, 0]
-        else:
-            rb.rest_t, rb.rest_sum = float(piece_t[-1]), piece_sum[:, -1].copy()
-        return b_out, var.tolist(), piece_t.tolist()
+        needed = _rest_needed_s(p)
+        b = (float(rb.b[0]), float(rb.b[1]), float(rb.b[2]))
+        s0, s1, s2 = (float(v) for v in rb.rest_sum)
+        r_t, v, cur = rb.rest_t, rb.var, rb.block
+        biases = [b]
+        which: list[int] = []  # the entry of ``biases`` in force in each piece
+        var = []
+        for blk, rt, (g0, g1, g2) in zip(blocks.index, rest_t, rest_sum, strict=True):
+            if blk != cur:
+                if cur >= 0:
+                    v += walk * (blk - cur)
+                    if r_t >= needed:
+                        b, v = _rest_kalman(p, b, v, r_t, (s0, s1, s2))
+                        biases.append(b)
+                    r_t, s0, s1, s2 = 0.0, 0.0, 0.0, 0.0
+                cur = blk
+            which.append(len(biases) - 1)
+            var.append(v)
+            r_t += rt
+            s0, s1, s2 = s0 + g0, s1 + g1, s2 + g2
+        rb.b, rb.rest_sum = np.array(b), np.array([s0, s1, s2])
+        rb.rest_t, rb.var, rb.block = r_t, v, cur
+        return np.array(biases).T[:, which], var, rest_t
 
     def _drift_pass(
         self,
