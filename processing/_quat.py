@@ -183,14 +183,9 @@ def to_matrix(a: ComplexArray, b: ComplexArray) -> FloatArray:
 def rotate(r: FloatArray, v: FloatArray) -> FloatArray:
     """``R v`` for (9, n) matrices and (3, n) vectors."""
     out = np.empty(v.shape)
-    tmp = np.empty_like(v[0])
-    for i in range(3):
-        row = out[i]
-        np.multiply(r[3 * i], v[0], out=row)
-        np.multiply(r[3 * i + 1], v[1], out=tmp)
-        row += tmp
-        np.multiply(r[3 * i + 2], v[2], out=tmp)
-        row += tmp
+    out[0] = r[0] * v[0] + r[1] * v[1] + r[2] * v[2]
+    out[1] = r[3] * v[0] + r[4] * v[1] + r[5] * v[2]
+    out[2] = r[6] * v[0] + r[7] * v[1] + r[8] * v[2]
     return out
 
 
@@ -198,12 +193,7 @@ def rotate_inverse(r: FloatArray, v: FloatArray, out: FloatArray | None = None) 
     """``Rᵀ v`` for (9, n) matrices and (3, n) vectors, into ``out`` (3, n) if given."""
     if out is None:
         out = np.empty(v.shape)
-    tmp = np.empty_like(v[0])
-    for i in range(3):
-        row = out[i]
-        np.multiply(r[i], v[0], out=row)
-        np.multiply(r[3 + i], v[1], out=tmp)
-        row += tmp
-        np.multiply(r[6 + i], v[2], out=tmp)
-        row += tmp
+    out[0] = r[0] * v[0] + r[3] * v[1] + r[6] * v[2]
+    out[1] = r[1] * v[0] + r[4] * v[1] + r[7] * v[2]
+    out[2] = r[2] * v[0] + r[5] * v[1] + r[8] * v[2]
     return out

@@ -347,12 +347,7 @@ def _unit_or(v: FloatArray, fallback: FloatArray) -> FloatArray:
 
 def _normalise_or(v: FloatArray, fallback: FloatArray) -> None:
     """:func:`_unit_or` in place on (3, n) ``v``."""
-    norm = v[0] * v[0]
-    sq = v[1] * v[1]
-    norm += sq
-    np.multiply(v[2], v[2], out=sq)
-    norm += sq
-    np.sqrt(norm, out=norm)
+    norm = np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
     ok = norm > _TINY_ACC
     if ok.all():
         v /= norm
@@ -1374,15 +1369,13 @@ class OrientationEstimator(SnapshotState):
         rest_t = np.add.reduceat(rest_dt, blocks.starts).tolist()
         rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1).T.tolist()
         # plain Python floats: a loop over the blocks, each a few scalar operations (numpy's per-call cost
-        # on 3-vectors would dominate); only the blocks closed with enough rest call the Kalman update, and
-        # the biases are gathered once at the end
+        # on 3-vectors would dominate); only the blocks closed with enough rest call the Kalman update
         walk = p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s
         needed = _rest_needed_s(p)
         b = (float(rb.b[0]), float(rb.b[1]), float(rb.b[2]))
         s0, s1, s2 = (float(v) for v in rb.rest_sum)
         r_t, v, cur = rb.rest_t, rb.var, rb.block
-        biases = [b]
-        which: list[int] = []  # the entry of ``biases`` in force in each piece
+        out: list[tuple[float, float, float]] = []
         var = []
         for blk, rt, (g0, g1, g2) in zip(blocks.index, rest_t, rest_sum, strict=True):
             if blk != cur:
@@ -1390,16 +1383,15 @@ class OrientationEstimator(SnapshotState):
                     v += walk * (blk - cur)
                     if r_t >= needed:
                         b, v = _rest_kalman(p, b, v, r_t, (s0, s1, s2))
-                        biases.append(b)
                     r_t, s0, s1, s2 = 0.0, 0.0, 0.0, 0.0
                 cur = blk
-            which.append(len(biases) - 1)
+            out.append(b)
             var.append(v)
             r_t += rt
             s0, s1, s2 = s0 + g0, s1 + g1, s2 + g2
         rb.b, rb.rest_sum = np.array(b), np.array([s0, s1, s2])
         rb.rest_t, rb.var, rb.block = r_t, v, cur
-        return np.array(biases).T[:, which], var, rest_t
+        return np.array(out).T.reshape(3, -1), var, rest_t
 
     def _drift_pass(
         self,
