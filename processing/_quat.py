@@ -35,22 +35,29 @@ def mul(a1: ComplexArray, b1: ComplexArray, a2: ComplexArray, b2: ComplexArray) 
 
 def from_rotvec(v: FloatArray) -> tuple[ComplexArray, ComplexArray]:
     """Unit quaternions of rotation vectors ``v``: (3, n) float, rad (axis × angle)."""
-    half_sq = 0.25 * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    half_sq = v[0] * v[0]
+    sq = v[1] * v[1]
+    half_sq += sq
+    np.multiply(v[2], v[2], out=sq)
+    half_sq += sq
+    half_sq *= 0.25
     m = v.shape[1]
     a = np.empty(m, dtype=np.complex128)
     b = np.empty(m, dtype=np.complex128)
     if m and float(half_sq.max()) < 0.01:
-        # |θ/2| < 0.1: Taylor series of cos(θ/2) and sin(θ/2)/θ, exact to double precision there
+        # |θ/2| < 0.1: Taylor series of cos(θ/2) and sin(θ/2)/θ, exact to double precision there (Horner in
+        # contiguous scratch rows, then one copy into the interleaved complex array)
         h2 = half_sq
-        np.multiply(h2, 1.0 / 40320.0, out=a.real)
-        a.real -= 1.0 / 720.0
-        a.real *= h2
-        a.real += 1.0 / 24.0
-        a.real *= h2
-        a.real -= 0.5
-        a.real *= h2
-        a.real += 1.0
-        s = h2 * (-1.0 / 10080.0)
+        c = np.multiply(h2, 1.0 / 40320.0)
+        c -= 1.0 / 720.0
+        c *= h2
+        c += 1.0 / 24.0
+        c *= h2
+        c -= 0.5
+        c *= h2
+        c += 1.0
+        a.real = c
+        s = np.multiply(h2, -1.0 / 10080.0, out=c)
         s += 1.0 / 240.0
         s *= h2
         s -= 1.0 / 12.0
@@ -118,14 +125,14 @@ def scan(a: ComplexArray, b: ComplexArray) -> tuple[ComplexArray, ComplexArray]:
         b = np.concatenate((b, np.zeros(pad, dtype=np.complex128)))
     xa = np.ascontiguousarray(a.reshape(nb, _BLOCK).T)
     xb = np.ascontiguousarray(b.reshape(nb, _BLOCK).T)
-    tmp1 = np.empty(nb, dtype=np.complex128)
-    tmp2 = np.empty(nb, dtype=np.complex128)
+    tmp1 = np.empty((_BLOCK - 1, nb), dtype=np.complex128)
+    tmp2 = np.empty((_BLOCK - 1, nb), dtype=np.complex128)
     for j in range(1, _BLOCK):
-        _mul_into(xa[j - 1], xb[j - 1], xa[j], xb[j], tmp1, tmp2)
+        _mul_into(xa[j - 1], xb[j - 1], xa[j], xb[j], tmp1[0], tmp2[0])
     ta, tb = scan(xa[_BLOCK - 1], xb[_BLOCK - 1])
-    # block k > 0 starts from the product of blocks 0..k-1; its last column is the scanned total itself
-    for j in range(_BLOCK - 1):
-        _mul_into(ta[:-1], tb[:-1], xa[j, 1:], xb[j, 1:], tmp1[1:], tmp2[1:])
+    # block k > 0 starts from the product of blocks 0..k-1 (all its columns at once); its last column is the
+    # scanned total itself
+    _mul_into(ta[None, :-1], tb[None, :-1], xa[:-1, 1:], xb[:-1, 1:], tmp1[:, 1:], tmp2[:, 1:])
     xa[_BLOCK - 1], xb[_BLOCK - 1] = ta, tb
     return xa.T.reshape(-1)[:m], xb.T.reshape(-1)[:m]
 
@@ -134,12 +141,12 @@ def to_matrix(a: ComplexArray, b: ComplexArray) -> FloatArray:
     """Rotation matrices of unit quaternions, (9, n): row-major entries R00, R01, ..., R22.
 
     ``R`` maps a vector from the rotated (sensor) frame to the reference frame: ``v_ref = R v``.
-    Written into the output with two scratch rows (no large temporaries: see :func:`_mul_into`).
+    Written into the output with seven scratch rows (no other temporaries: see :func:`_mul_into`).
     """
     w, x, y, z = a.real, a.imag, b.real, b.imag
     out = np.empty((9, a.shape[0]))
-    sq = np.empty((4, a.shape[0]))
-    ww, xx, yy, zz = sq
+    sq = np.empty((7, a.shape[0]))
+    ww, xx, yy, zz, y2, z2, w2 = sq
     np.multiply(w, w, out=ww)
     np.multiply(x, x, out=xx)
     np.multiply(y, y, out=yy)
@@ -153,36 +160,39 @@ def to_matrix(a: ComplexArray, b: ComplexArray) -> FloatArray:
     np.subtract(ww, xx, out=out[8])  # ww - xx - yy + zz
     out[8] -= yy
     out[8] += zz
+    # the off-diagonal terms are doubled products: one factor of each doubled first (exact: a power of two)
+    np.multiply(y, 2.0, out=y2)
+    np.multiply(z, 2.0, out=z2)
+    np.multiply(w, 2.0, out=w2)
     u, v = sq[0], sq[1]
-    np.multiply(x, y, out=u)
-    np.multiply(z, w, out=v)
+    np.multiply(x, y2, out=u)
+    np.multiply(z, w2, out=v)
     np.subtract(u, v, out=out[1])  # 2 (xy - zw)
     np.add(u, v, out=out[3])  # 2 (xy + zw)
-    np.multiply(x, z, out=u)
-    np.multiply(y, w, out=v)
+    np.multiply(x, z2, out=u)
+    np.multiply(y, w2, out=v)
     np.add(u, v, out=out[2])  # 2 (xz + yw)
     np.subtract(u, v, out=out[6])  # 2 (xz - yw)
-    np.multiply(y, z, out=u)
-    np.multiply(x, w, out=v)
+    np.multiply(y, z2, out=u)
+    np.multiply(x, w2, out=v)
     np.subtract(u, v, out=out[5])  # 2 (yz - xw)
     np.add(u, v, out=out[7])  # 2 (yz + xw)
-    out[1:4] *= 2.0
-    out[5:8] *= 2.0
     return out
 
 
 def rotate(r: FloatArray, v: FloatArray) -> FloatArray:
     """``R v`` for (9, n) matrices and (3, n) vectors."""
-    out = np.empty_like(v)
+    out = np.empty(v.shape)
     out[0] = r[0] * v[0] + r[1] * v[1] + r[2] * v[2]
     out[1] = r[3] * v[0] + r[4] * v[1] + r[5] * v[2]
     out[2] = r[6] * v[0] + r[7] * v[1] + r[8] * v[2]
     return out
 
 
-def rotate_inverse(r: FloatArray, v: FloatArray) -> FloatArray:
-    """``Rᵀ v`` for (9, n) matrices and (3, n) vectors."""
-    out = np.empty_like(v)
+def rotate_inverse(r: FloatArray, v: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """``Rᵀ v`` for (9, n) matrices and (3, n) vectors, into ``out`` (3, n) if given."""
+    if out is None:
+        out = np.empty(v.shape)
     out[0] = r[0] * v[0] + r[3] * v[1] + r[6] * v[2]
     out[1] = r[1] * v[0] + r[4] * v[1] + r[7] * v[2]
     out[2] = r[2] * v[0] + r[5] * v[1] + r[8] * v[2]

@@ -81,8 +81,9 @@ from processing.stage import SnapshotState
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 
-#: Internal processing block, samples (bounds the temporaries; results do not depend on it).
-_CHUNK = 32768
+#: Internal processing block, samples (bounds the temporaries, ~20 MB; results do not depend on it). Larger
+#: blocks spread the fixed cost of a chunk (a few hundred numpy calls) over more samples.
+_CHUNK = 65536
 #: The offline path keeps the rotation matrices of segments up to this many samples (72 bytes each) rather
 #: than integrating the gyro a second time.
 _KEEP_ROTATIONS = 1 << 18
@@ -94,6 +95,8 @@ _FAST_STEPS = 10
 _DT_BLOCK = 1024
 #: Smallest cumulative decay factor (e^-500) handled in one pass of the linear recursion before re-basing.
 _MIN_PROD = math.exp(-500.0)
+#: Longest piece of a linear recursion solved with one cumulative product, samples.
+_PRODUCT_PIECE = 8192
 #: ``OrientationParams.acc_bias_prior_sd_mps2`` that turns the accelerometer calibration on (50 mg per axis).
 ACCEL_CALIBRATION_ON = PRIOR_SD_MPS2
 #: Below this norm (m/s²) an accelerometer vector carries no direction (an all-zero sample).
@@ -101,18 +104,20 @@ _TINY_ACC = 1e-6
 
 
 #: Size (bytes) of the block allocated and freed once before the first large chunk (see :func:`_keep_heap`).
-_HEAP_BLOCK = 16 << 20
+_HEAP_BLOCK = 30 << 20
 _heap_kept = False
 
 
 def _keep_heap() -> None:
     """Let the C allocator keep the chunk temporaries' memory between chunks (once per process).
 
-    A chunk of ``_CHUNK`` samples needs about 10 MB of short-lived numpy arrays. glibc's ``malloc`` returns
+    A chunk of ``_CHUNK`` samples needs about 20 MB of short-lived numpy arrays. glibc's ``malloc`` returns
     free memory at the top of its heap to the system once it exceeds twice the largest block it has unmapped so
     far (about 5 MB here), so every chunk mapped fresh pages again: ~55 000 page faults per million samples,
-    a quarter of the batch time. Freeing one 16 MB block (never touched, so it costs no memory) raises that
-    limit to 32 MB. Elsewhere (other allocators) this is a harmless allocation.
+    a quarter of the batch time. Freeing one 30 MB block (never touched, so it costs no memory) raises that
+    limit to 60 MB, and the size from which an array gets its own mapping (and its own page faults) to 30 MB:
+    glibc adjusts these only for freed blocks up to 32 MB, so the block stays below. Elsewhere (other
+    allocators) this is a harmless allocation.
     """
     global _heap_kept
     if not _heap_kept:
@@ -308,15 +313,17 @@ def _linrec(c: FloatArray, u: FloatArray, y0: FloatArray) -> FloatArray:
 
 def _rebased_products(c: FloatArray) -> Iterator[tuple[int, int, FloatArray]]:
     """Pieces ``(start, stop, cumprod(c[start:stop]))`` covering ``c`` (m,), each cut where the running product
-    would fall below ``e^-500``, so that dividing by it never overflows."""
+    would fall below ``e^-500``, so that dividing by it never overflows, and at most ``_PRODUCT_PIECE`` long (so
+    that a cut does not cost a product over the whole remainder)."""
     m = int(c.shape[0])
     start = 0
     while start < m:
-        prod = np.cumprod(c[start:], dtype=np.float64)
-        stop = m
+        prod = np.cumprod(c[start : start + _PRODUCT_PIECE], dtype=np.float64)
         if prod[-1] < _MIN_PROD:
             stop = start + max(1, int(np.searchsorted(-prod, -_MIN_PROD, side="right")))
             prod = prod[: stop - start]
+        else:
+            stop = start + prod.shape[0]
         yield start, stop, prod
         start = stop
 
@@ -326,7 +333,8 @@ def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArr
     (ch_i, m)) stacked, from ``y0``; gains in (0, 1]. Returns (Σ ch_i, m).
 
     :func:`_linrec` with ``c = 1 - gain`` and ``u = gain x``, written so that the per-sample weights
-    ``gain / Π c`` are formed once for all channels (no stacked copy of the input, no division per channel).
+    ``gain / Π c`` are formed once for all channels (no stacked copy of the input, no division per channel), and
+    the carried state is added to the first sample's term before the cumulative sum.
     """
     out = np.empty((y0.shape[0], gain.shape[0]))
     y = y0
@@ -337,8 +345,8 @@ def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArr
             np.multiply(x[:, start:stop], w, out=out[row : row + x.shape[0], start:stop])
             row += x.shape[0]
         seg = out[:, start:stop]
+        seg[:, 0] += y  # the state enters with the first sample: one column, not a pass over the piece
         np.cumsum(seg, axis=1, out=seg)
-        seg += y[:, None]
         seg *= prod
         y = seg[:, -1]
     return out
@@ -346,12 +354,20 @@ def _smooth_first_order(xs: Sequence[FloatArray], gain: FloatArray, y0: FloatArr
 
 def _unit_or(v: FloatArray, fallback: FloatArray) -> FloatArray:
     """Columns of (3, n) ``v`` normalised; a column of (almost) zero norm becomes ``fallback`` (3,)."""
+    out = v.copy()
+    _normalise_or(out, fallback)
+    return out
+
+
+def _normalise_or(v: FloatArray, fallback: FloatArray) -> None:
+    """:func:`_unit_or` in place on (3, n) ``v``."""
     norm = np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
     ok = norm > _TINY_ACC
-    out = v / np.where(ok, norm, 1.0)
-    if not ok.all():
-        out[:, ~ok] = fallback[:, None]
-    return out
+    if ok.all():
+        v /= norm
+        return
+    v /= np.where(ok, norm, 1.0)
+    v[:, ~ok] = fallback[:, None]
 
 
 @dataclass(slots=True)
@@ -433,22 +449,31 @@ class _Butter:
         return np.asarray(level * (self.r / (1.0 - self.p)), dtype=np.complex128)
 
 
-def _iir(x: FloatArray, s0: NDArray[np.complex128], bw: _Butter) -> tuple[FloatArray, NDArray[np.complex128]]:
-    """Filter (ch, n) ``x`` from the state ``s0`` (ch,); returns the output and the final state."""
+def _iir(
+    x: FloatArray, s0: NDArray[np.complex128], bw: _Butter, out: FloatArray | None = None
+) -> tuple[FloatArray, NDArray[np.complex128]]:
+    """Filter (ch, n) ``x`` from the state ``s0`` (ch,); returns the output (written into ``out`` (ch, n) if
+    given, which may be ``x`` itself) and the final state."""
     ch, n = x.shape
     if n == 1:  # one live sample: s = p s + r x, y = c x + 2 Re(s)
         s = s0 * bw.p + bw.r * x[:, 0]
-        return (bw.c * x[:, 0] + 2.0 * s.real)[:, None], s
-    y = np.empty((ch, n))
+        y1 = (bw.c * x[:, 0] + 2.0 * s.real)[:, None]
+        if out is None:
+            return y1, s
+        out[:] = y1
+        return out, s
+    y = np.empty((ch, n)) if out is None else out
     s = s0.copy()
     width = min(n, bw.span)
     z_buf = np.empty((ch, width), dtype=np.complex128)
+    cx_buf = np.empty((ch, width))
     tmp_buf = np.empty((ch, width))
     for lo in range(0, n, bw.span):
         hi = min(n, lo + bw.span)
         m = hi - lo
-        z, tmp, xs, ys = z_buf[:, :m], tmp_buf[:, :m], x[:, lo:hi], y[:, lo:hi]
+        z, cx, tmp, xs, ys = z_buf[:, :m], cx_buf[:, :m], tmp_buf[:, :m], x[:, lo:hi], y[:, lo:hi]
         np.multiply(xs, bw.r_over_powers[:m], out=z)  # r x_i p^-i
+        np.multiply(xs, bw.c, out=cx)  # before ys is written: it may be xs
         np.cumsum(z, axis=1, out=z)
         z += s[:, None]  # s_k = p^k (s_0 + Σ_{i<=k} r x_i p^-i)
         s = z[:, -1] * bw.powers[m - 1]
@@ -456,16 +481,15 @@ def _iir(x: FloatArray, s0: NDArray[np.complex128], bw: _Butter) -> tuple[FloatA
         np.multiply(z.real, bw.powers_re2[:m], out=ys)
         np.multiply(z.imag, bw.powers_im2[:m], out=tmp)
         ys -= tmp
-        np.multiply(xs, bw.c, out=tmp)
-        ys += tmp
+        ys += cx
     return y, s
 
 
-def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
+def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None, out: FloatArray | None = None) -> FloatArray:
     """Low-pass (ch, n) ``x`` continuing the state ``st`` (updated); a running mean while ``bw`` is unknown (no
-    sample period seen yet)."""
+    sample period seen yet). The output is written into ``out`` (ch, n) if given, which may be ``x`` itself."""
     n = x.shape[1]
-    y = np.empty_like(x)
+    y = np.empty_like(x) if out is None else out
     k = 0
     n_start = bw.n_start if bw is not None else st.count + n + 1
     if st.count < n_start:
@@ -478,7 +502,7 @@ def _lowpass(x: FloatArray, st: _Lowpass, bw: _Butter | None) -> FloatArray:
         if bw is not None and st.count == bw.n_start:
             st.zi = bw.steady(y[:, k - 1])
     if k < n and bw is not None:
-        y[:, k:], st.zi = _iir(x[:, k:], st.zi, bw)
+        _, st.zi = _iir(x[:, k:], st.zi, bw, out=y[:, k:])
         st.count += n - k
     return y
 
@@ -633,7 +657,9 @@ def _strapdown(
     """Rotation matrices (9, n) of the sensor in the reference frame after each sample, starting from the unit
     quaternion ``(q, p)`` (Cayley–Dickson pair) and integrating ``(gyro - bias) dt`` sample by sample; and the
     last quaternion, renormalised."""
-    qa, qb = _quat.from_rotvec((gyro - bias) * dt)
+    rotvec = gyro - bias
+    rotvec *= dt
+    qa, qb = _quat.from_rotvec(rotvec)
     a0, b0 = complex(qa[0]), complex(qb[0])
     qa[0] = q * a0 - p * b0.conjugate()
     qb[0] = q * b0 + p * a0.conjugate()
@@ -1008,6 +1034,27 @@ def _segments(init: BoolArray) -> list[tuple[int, int]]:
     return list(itertools.pairwise([*bounds, init.shape[0]]))
 
 
+def _runs(init: BoolArray, snap: BoolArray) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """The attitude runs of a chunk (``[lo, hi)``, each starting at a re-initialisation or at the chunk's start:
+    one strapdown each) with their low-pass pieces (``[lo, hi)`` inside the run, each also starting at a rest
+    onset ``snap``, where the gravity low-pass restarts)."""
+    pieces = _segments(init | snap)
+    out: list[tuple[int, int, list[tuple[int, int]]]] = []
+    for lo, hi in pieces:
+        if init[lo] or not out:
+            out.append((lo, hi, [(lo, hi)]))
+        else:
+            start, _, inner = out[-1]
+            inner.append((lo, hi))
+            out[-1] = (start, hi, inner)
+    return out
+
+
+def _rest_needed_s(p: OrientationParams) -> float:
+    """Rest time a bias block needs (s) before its mean gyro updates the rest bias."""
+    return 0.3 * min(1.0, p.bias_block_s)
+
+
 def _rest_kalman(
     p: OrientationParams, b: tuple[float, float, float], v: float, rest_t: float, rest_sum: Sequence[float]
 ) -> tuple[tuple[float, float, float], float]:
@@ -1015,7 +1062,7 @@ def _rest_kalman(
     ``b`` (rad/s) with variance ``v`` (already grown by the random walk) from the mean gyro of ``rest_t``
     seconds of rest (``rest_sum``: their gyro times dt). Too little rest: unchanged. A jump far beyond the
     expected spread (a temperature step, a knock) forgets the old bias."""
-    if rest_t < 0.3 * min(1.0, p.bias_block_s):
+    if rest_t < _rest_needed_s(p):
         return b, v
     noise = p.rest_gyro_noise_rps**2 / rest_t
     i0, i1, i2 = rest_sum[0] / rest_t - b[0], rest_sum[1] / rest_t - b[1], rest_sum[2] / rest_t - b[2]
@@ -1306,12 +1353,12 @@ class OrientationEstimator(SnapshotState):
         turn_blocks = blocks
         blocks = blocks.with_reinit(cold)
         bias_blocks = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
-        bias = np.repeat(bias_blocks, blocks.lengths, axis=1)
-        turning = self._turn_compensation(acc, gyro, bias, dt, init, turn_blocks)
-        up = self._output_pass(t, rest, acc - turning, gyro, dt, init, bias, snap, acc_rest)
-        up = _anchored(up, across, self.state.accel.u0, self.params.gravity_mps2)
         bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
-        return OrientationResult(t.copy(), up.T.copy(), bias_rows, rest, init, gain, across.T.copy())
+        turning = self._turn_compensation(acc, gyro, bias_rows.T, dt, init, turn_blocks)
+        up = self._output_pass(t, rest, acc - turning, gyro, dt, init, bias_rows.T, snap, acc_rest)
+        up = _anchored(up, across, self.state.accel.u0, self.params.gravity_mps2)
+        rows = np.ascontiguousarray  # (3, n) views of (n, 3) rows come back without a copy
+        return OrientationResult(t.copy(), rows(up.T), bias_rows, rest, init, gain, rows(across.T))
 
     def _timing(self, t: FloatArray) -> tuple[FloatArray, BoolArray]:
         """Sample intervals (0 at re-initialisations) and the re-initialising samples (first, after a gap)."""
@@ -1325,23 +1372,23 @@ class OrientationEstimator(SnapshotState):
         np.subtract(t[1:], t[:-1], out=dt[1:])
         if not (dt[1 if first else 0 :] > 0).all():
             raise ValueError("orientation: sample times must be strictly increasing (also across chunks)")
-        nominal = np.full(n, math.inf)
+        init = np.ones(n, dtype=bool)  # the first sample ever initialises
         lo = 1 if first else 0
         if n > lo:
-            nominal[lo:] = self._nominal_dt(dt[lo:])
-        init = dt > np.minimum(p.gap_s, p.gap_periods * nominal)
-        init[0] |= first
+            np.greater(dt[lo:], self._gap_limits(dt[lo:]), out=init[lo:])
         dt[init] = 0.0
         s.t_last = float(t[-1])
         if s.butter is None and not init.all():
             s.butter = _Butter.design(p.tau_acc_s, float(dt[np.flatnonzero(~init)[0]]))
         return dt, init
 
-    def _nominal_dt(self, dt: FloatArray) -> FloatArray:
-        """Nominal period for each interval: median of the previous index-aligned block of intervals."""
-        s = self.state
-        if self.params.rate_hz is not None:
-            return np.full(dt.shape[0], s.dt_nominal)
+    def _gap_limits(self, dt: FloatArray) -> FloatArray | float:
+        """Longest interval that is not a gap (s), for each interval (n,) or for all (a float):
+        ``min(gap_s, gap_periods x nominal period)``, the nominal period being the median of the previous
+        index-aligned block of intervals (or ``1 / rate_hz``)."""
+        p, s = self.params, self.state
+        if p.rate_hz is not None:
+            return min(p.gap_s, p.gap_periods * s.dt_nominal)
         buf = np.concatenate((s.dt_buf, dt))
         full = buf.shape[0] // _DT_BLOCK
         per_block = np.full(full + 1, s.dt_nominal)
@@ -1352,7 +1399,7 @@ class OrientationEstimator(SnapshotState):
         counts[-1] = buf.shape[0] - full * _DT_BLOCK
         counts[0] -= s.dt_buf.shape[0]
         s.dt_buf = buf[full * _DT_BLOCK :].copy()
-        return np.repeat(per_block, counts)
+        return np.repeat(np.minimum(p.gap_s, p.gap_periods * per_block), counts)
 
     def _rest(
         self, t: FloatArray, acc: FloatArray, gyro: FloatArray, dt: FloatArray, init: BoolArray
@@ -1421,7 +1468,7 @@ class OrientationEstimator(SnapshotState):
         n = dt.shape[0]
         if p.acc_bias_prior_sd_mps2 == 0.0 or a.u0 is None:
             a.block = int(blocks.index[-1])
-            return np.zeros((3, n))
+            return np.zeros((n, 3)).T
         u0 = a.u0
         # the running sums change at rest samples only: computed there, read at the blocks' last samples
         idx = np.flatnonzero(rest)
@@ -1488,9 +1535,10 @@ class OrientationEstimator(SnapshotState):
         rest_t = np.add.reduceat(rest_dt, blocks.starts).tolist()
         rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1).T.tolist()
         # plain Python floats: a loop over the blocks, each a few scalar operations (numpy's per-call cost
-        # on 3-vectors would dominate)
+        # on 3-vectors would dominate); only the blocks closed with enough rest call the Kalman update
         walk = p.bias_walk_rps_per_sqrt_s**2 * p.bias_block_s
-        b0, b1, b2 = (float(v) for v in rb.b)
+        needed = _rest_needed_s(p)
+        b = (float(rb.b[0]), float(rb.b[1]), float(rb.b[2]))
         s0, s1, s2 = (float(v) for v in rb.rest_sum)
         r_t, v, cur = rb.rest_t, rb.var, rb.block
         out: list[tuple[float, float, float]] = []
@@ -1498,14 +1546,16 @@ class OrientationEstimator(SnapshotState):
         for blk, rt, (g0, g1, g2) in zip(blocks.index, rest_t, rest_sum, strict=True):
             if blk != cur:
                 if cur >= 0:
-                    (b0, b1, b2), v = _rest_kalman(p, (b0, b1, b2), v + walk * (blk - cur), r_t, (s0, s1, s2))
+                    v += walk * (blk - cur)
+                    if r_t >= needed:
+                        b, v = _rest_kalman(p, b, v, r_t, (s0, s1, s2))
                     r_t, s0, s1, s2 = 0.0, 0.0, 0.0, 0.0
                 cur = blk
-            out.append((b0, b1, b2))
+            out.append(b)
             var.append(v)
             r_t += rt
             s0, s1, s2 = s0 + g0, s1 + g1, s2 + g2
-        rb.b, rb.rest_sum = np.array([b0, b1, b2]), np.array([s0, s1, s2])
+        rb.b, rb.rest_sum = np.array(b), np.array([s0, s1, s2])
         rb.rest_t, rb.var, rb.block = r_t, v, cur
         return np.array(out).T.reshape(3, -1), var, rest_t
 
@@ -1531,20 +1581,23 @@ class OrientationEstimator(SnapshotState):
         atil = np.empty((9, at.shape[0]))
         cold = np.zeros(n, dtype=bool)
         warm_after = 2 * s.butter.n_start if s.butter is not None else 1 << 62
-        for lo, hi in _segments(init | snap):
-            if init[lo]:
+        for run_lo, run_hi, pieces in _runs(init, snap):
+            if init[run_lo]:
                 f.init()
-            if f.a_lp.count + (hi - lo) <= warm_after:
-                cold[lo:hi] = True
-            elif f.a_lp.count < warm_after:
-                cold[lo : lo + warm_after - f.a_lp.count] = True
-            r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], b_rest[:, lo:hi], f.q, f.p)
-            if snap[lo] and not init[lo]:
-                _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
-            a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
-            want = at[a0:a1] - lo
-            g[:, a0:a1] = _lowpass_at(_quat.rotate(r, acc[:, lo:hi]), f.grav, s.butter, want)
-            atil[:, a0:a1], f.a_cum = _lowpass_integral_at(r, dt[lo:hi], f.a_cum, f.a_lp, s.butter, want)
+            r_run, f.q, f.p = _strapdown(gyro[:, run_lo:run_hi], dt[run_lo:run_hi], b_rest[:, run_lo:run_hi], f.q, f.p)
+            acc_ref = _quat.rotate(r_run, acc[:, run_lo:run_hi])
+            for lo, hi in pieces:
+                if f.a_lp.count + (hi - lo) <= warm_after:
+                    cold[lo:hi] = True
+                elif f.a_lp.count < warm_after:
+                    cold[lo : lo + warm_after - f.a_lp.count] = True
+                r = r_run[:, lo - run_lo : hi - run_lo]
+                if snap[lo] and not init[lo]:
+                    _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
+                a0, a1 = (int(v) for v in np.searchsorted(at, (lo, hi)))
+                want = at[a0:a1] - lo
+                g[:, a0:a1] = _lowpass_at(acc_ref[:, lo - run_lo : hi - run_lo], f.grav, s.butter, want)
+                atil[:, a0:a1], f.a_cum = _lowpass_integral_at(r, dt[lo:hi], f.a_cum, f.a_lp, s.butter, want)
         return g, atil, cold
 
     def _fused_bias(
@@ -1655,22 +1708,31 @@ class OrientationEstimator(SnapshotState):
         snap: BoolArray,
         acc_rest: FloatArray,
     ) -> FloatArray:
-        """Second pass, with the fused bias: the up vector (3, n)."""
+        """Second pass, with the fused bias: the up vector (3, n) (a view of the (n, 3) rows of the result)."""
         s = self.state
         f = s.output_pass
-        up = np.empty((3, dt.shape[0]))
-        for lo, hi in _segments(init | snap):
-            if init[lo]:
+        up = np.empty((dt.shape[0], 3)).T
+        for run_lo, run_hi, pieces in _runs(init, snap):
+            if init[run_lo]:
                 f.init()
-            r, f.q, f.p = _strapdown(gyro[:, lo:hi], dt[lo:hi], bias[:, lo:hi], f.q, f.p)
-            if snap[lo] and not init[lo]:
-                _snap(f.grav, s.butter, _quat.rotate(r[:, :1], acc_rest[:, lo : lo + 1])[:, 0])
-            x = _quat.rotate(r, acc[:, lo:hi])
-            _hold_after_rest(x, r, acc_rest[:, lo:hi], rest[lo:hi], t[lo:hi], f, self.params.rest_hold_s)
-            g = _lowpass(x, f.grav, s.butter)
-            u = _unit_or(_quat.rotate_inverse(r, g), f.up)
-            f.up = u[:, -1].copy()
-            up[:, lo:hi] = _ahead(u, gyro[:, lo:hi] - bias[:, lo:hi], self.params.latency_s)
+            r, f.q, f.p = _strapdown(gyro[:, run_lo:run_hi], dt[run_lo:run_hi], bias[:, run_lo:run_hi], f.q, f.p)
+            g = _quat.rotate(r, acc[:, run_lo:run_hi])
+            _hold_after_rest(
+                g, r, acc_rest[:, run_lo:run_hi], rest[run_lo:run_hi], t[run_lo:run_hi], f, self.params.rest_hold_s
+            )
+            for lo, hi in pieces:
+                if snap[lo] and not init[lo]:
+                    _snap(f.grav, s.butter, _quat.rotate(r[:, lo - run_lo :][:, :1], acc_rest[:, lo : lo + 1])[:, 0])
+                piece = g[:, lo - run_lo : hi - run_lo]
+                _lowpass(piece, f.grav, s.butter, out=piece)
+            _quat.rotate_inverse(r, g, out=up[:, run_lo:run_hi])
+            for lo, hi in pieces:
+                _normalise_or(up[:, lo:hi], f.up)
+                f.up = up[:, hi - 1].copy()
+            if self.params.latency_s != 0.0:
+                up[:, run_lo:run_hi] = _ahead(
+                    up[:, run_lo:run_hi], gyro[:, run_lo:run_hi] - bias[:, run_lo:run_hi], self.params.latency_s
+                )
         return up
 
 
@@ -1847,7 +1909,7 @@ def _hindsight_rest_bias(
     rest_t = np.add.reduceat(rest_dt, blocks.starts)
     rest_sum = np.add.reduceat(gyro * rest_dt, blocks.starts, axis=1)
     tb = t[blocks.starts]
-    has = rest_t >= 0.3 * min(1.0, p.bias_block_s)
+    has = rest_t >= _rest_needed_s(p)
     nb = len(blocks.index)
     if not has.any():
         b0 = np.repeat(np.array(p.initial_bias_rps)[:, None], nb, axis=1)
