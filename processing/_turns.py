@@ -26,6 +26,7 @@ per-sample path, with the same operations.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -131,6 +132,74 @@ def add_sample(st: TurnState, omega: list[float], acc: list[float], step: float)
     return (c[0] * w, c[1] * w, c[2] * w)
 
 
+def _close_many(st: TurnState, sums: FloatArray, blocks: list[int], forget: float) -> tuple[FloatArray, FloatArray]:
+    """:func:`close_block` for a run of blocks at once: ``sums`` (9, m) are the sums of the blocks to close, in
+    order (the first is the block in progress of ``st``), ``blocks`` (m,) the block each one starts. Returns the
+    ``c`` and ``u`` (3, m) in force in each started block; ``st`` ends as after the last."""
+    m = sums.shape[1]
+    n = sums[8]
+    om = sums[0:3] / n
+    am = sums[3:6] / n
+    mean = sums[6] / n
+    sd = np.sqrt(np.maximum(sums[7] / n - mean * mean, 0.0))
+    norm = np.sqrt(am[0] * am[0] + am[1] * am[1] + am[2] * am[2])
+    ends = np.where(norm > 1e-6, am / np.where(norm > 1e-6, norm, 1.0), np.array([[0.0], [0.0], [1.0]]))
+    prev = len(st.ups)
+    all_ups = np.concatenate((np.array(st.ups, dtype=np.float64).reshape(-1, 3).T, ends), axis=1)
+    q = prev + np.arange(m)
+    u = all_ups[:, np.maximum(q - LAG_BLOCKS, 0)]
+    u_next = all_ups[:, np.maximum(q - LAG_BLOCKS + 1, 0)]
+    stepping = sd > STEP_SD_MPS2
+    idx = np.arange(m)
+    last_still = np.maximum.accumulate(np.where(stepping, -1, idx))
+    run = np.where(stepping, np.where(last_still >= 0, idx - last_still, st.run + idx + 1), 0)
+    d = ends - u
+    steady = np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) < math.radians(STEADY_DEG)
+    w = om[0] * u[0] + om[1] * u[1] + om[2] * u[2]
+    tx = om[1] * u[2] - om[2] * u[1]
+    ty = om[2] * u[0] - om[0] * u[2]
+    tz = om[0] * u[1] - om[1] * u[0]
+    tilting = np.sqrt(tx * tx + ty * ty + tz * tz)
+    turn = stepping & (run >= RUN_BLOCKS) & steady & (np.abs(w) > MIN_YAW_RPS) & (tilting < MAX_TILT_SHARE * np.abs(w))
+    ah = am[0] * u[0] + am[1] * u[1] + am[2] * u[2]
+    h = am - ah * u
+    # the regression's sums after each block: they change at turn blocks only (a short loop over those)
+    sww = np.empty(m)
+    swh = np.empty((3, m))
+    shh = np.empty(m)
+    count = np.empty(m, dtype=np.int64)
+    at = 0
+    for j in np.flatnonzero(turn).tolist():
+        sww[at:j], swh[:, at:j], shh[at:j], count[at:j] = st.sww, np.array(st.swh)[:, None], st.shh, st.turns
+        wj = float(w[j])
+        h0, h1, h2 = (float(v) for v in h[:, j])
+        st.sww = forget * st.sww + wj * wj
+        st.swh = (forget * st.swh[0] + wj * h0, forget * st.swh[1] + wj * h1, forget * st.swh[2] + wj * h2)
+        st.shh = forget * st.shh + (h0 * h0 + h1 * h1 + h2 * h2)
+        st.turns += 1
+        at = j
+    sww[at:], swh[:, at:], shh[at:], count[at:] = st.sww, np.array(st.swh)[:, None], st.shh, st.turns
+    c = swh / (sww + RIDGE)
+    explained = np.where(
+        shh > 0.0, (c[0] * swh[0] + c[1] * swh[1] + c[2] * swh[2]) / np.where(shh > 0.0, shh, 1.0), 0.0
+    )
+    speed = np.sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
+    usable = (count >= MIN_TURNS) & (explained > MIN_R2) & (speed > SPEED_RANGE_MPS[0]) & (speed < SPEED_RANGE_MPS[1])
+    c = np.where(usable & stepping & steady, c, 0.0)
+    st.ups = [tuple(float(x) for x in v) for v in all_ups[:, -(LAG_BLOCKS + 1) :].T]  # type: ignore[misc]
+    st.run = int(run[-1])
+    st.c = (float(c[0, -1]), float(c[1, -1]), float(c[2, -1]))
+    st.u = (float(u_next[0, -1]), float(u_next[1, -1]), float(u_next[2, -1]))
+    st.block = blocks[-1]
+    st.sums = [0.0] * 9
+    return c, u_next
+
+
+#: Chunks of at most this many samples take the per-sample form (the live case: numpy's per-call cost would
+#: dominate); longer ones close their blocks as arrays.
+SMALL_CHUNK = 16
+
+
 def compensation(
     st: TurnState,
     omega: FloatArray,
@@ -144,24 +213,81 @@ def compensation(
     """``(ω · u) c`` (3, n), m/s², for a chunk: ``omega`` (3, n) bias-corrected gyro, rad/s; ``acc`` (3, n), m/s²;
     ``step`` (n,) the stepping signal; the chunk's bias-block pieces (``index``, ``starts``, ``reinit``)."""
     n = step.shape[0]
-    stacked = np.concatenate((omega, acc, step[None, :], (step * step)[None, :], np.ones((1, n))))
-    pieces = np.add.reduceat(stacked, starts, axis=1).T.tolist()
-    cs: list[tuple[float, float, float]] = []
-    us: list[tuple[float, float, float]] = []
-    for blk, again, sums in zip(index, reinit, pieces, strict=True):
+    if n <= SMALL_CHUNK:
+        return _compensation_small(st, omega, acc, step, index, starts, reinit, forget)
+    out = np.zeros((3, n))
+    cuts = [i for i, again in enumerate(reinit) if again]
+    bounds = [0, *[i for i in cuts if i > 0], len(index)]
+    for lo, hi in itertools.pairwise(bounds):  # pieces between re-initialisations
+        s0 = int(starts[lo])
+        s1 = int(starts[hi]) if hi < len(index) else n
+        _compensate_pieces(st, omega, acc, step, index[lo:hi], starts[lo:hi], reinit[lo], forget, out, s0, s1)
+    return out
+
+
+def _compensate_pieces(
+    st: TurnState,
+    omega: FloatArray,
+    acc: FloatArray,
+    step: FloatArray,
+    index: list[int],
+    starts: IntArray,
+    again: bool,
+    forget: float,
+    out: FloatArray,
+    s0: int,
+    s1: int,
+) -> None:
+    """The pieces ``index`` (starting at ``starts``, samples ``s0:s1``), of which only the first may re-initialise."""
+    rows = slice(s0, s1)
+    m = s1 - s0
+    stacked = np.concatenate(
+        (omega[:, rows], acc[:, rows], step[None, rows], (step[rows] * step[rows])[None, :], np.ones((1, m)))
+    )
+    local = starts - s0
+    pieces = np.add.reduceat(stacked, local, axis=1)
+    p = len(index)
+    cs = np.empty((3, p))
+    us = np.empty((3, p))
+    # the first piece as the per-sample form does it, then every later piece closes the one before it
+    if index[0] != st.block:
+        close_block(st, index[0], forget)
+    if again:
+        st.restart()
+    pieces[:, 0] += np.array(st.sums)
+    cs[:, 0], us[:, 0] = st.c, st.u
+    if p > 1:
+        cs[:, 1:], us[:, 1:] = _close_many(st, pieces[:, : p - 1], index[1:], forget)
+    st.sums = [float(v) for v in pieces[:, -1]]
+    if not cs.any():
+        return
+    lengths = np.diff(np.append(local, m))
+    c_rows = np.repeat(cs, lengths, axis=1)
+    u_rows = np.repeat(us, lengths, axis=1)
+    w = np.einsum("ij,ij->j", omega[:, rows], u_rows)
+    np.multiply(c_rows, w, out=out[:, rows])
+
+
+def _compensation_small(
+    st: TurnState,
+    omega: FloatArray,
+    acc: FloatArray,
+    step: FloatArray,
+    index: list[int],
+    starts: IntArray,
+    reinit: list[bool],
+    forget: float,
+) -> FloatArray:
+    """:func:`compensation` of a few samples, sample by sample as the live step does."""
+    n = step.shape[0]
+    out = np.zeros((3, n))
+    bounds = [*starts.tolist(), n]
+    om, ac, sp = omega.T.tolist(), acc.T.tolist(), step.tolist()
+    for k, (blk, again) in enumerate(zip(index, reinit, strict=True)):
         if blk != st.block:
             close_block(st, blk, forget)
         if again:
             st.restart()
-        cs.append(st.c)
-        us.append(st.u)
-        st.sums = [x + y for x, y in zip(st.sums, sums, strict=True)]
-    out = np.zeros((3, n))
-    if not any(c != (0.0, 0.0, 0.0) for c in cs):
-        return out
-    lengths = np.diff(np.append(starts, n))
-    c_rows = np.repeat(np.array(cs).T, lengths, axis=1)
-    u_rows = np.repeat(np.array(us).T, lengths, axis=1)
-    w = np.einsum("ij,ij->j", omega, u_rows)
-    np.multiply(c_rows, w, out=out)
+        for i in range(bounds[k], bounds[k + 1]):
+            out[:, i] = add_sample(st, om[i], ac[i], sp[i])
     return out

@@ -1266,30 +1266,34 @@ class OrientationEstimator(SnapshotState):
             return 0.0, (0.0, 0.0, 0.0)
         g = p.gravity_mps2
         r0, r1, r2 = a.u0.tolist()
-        norm = math.sqrt(la[0] * la[0] + la[1] * la[1] + la[2] * la[2])
-        cos = (r0 * la[0] + r1 * la[1] + r2 * la[2]) / max(norm, _TINY_ACC)
-        w = dt if rest and cos >= math.cos(math.radians(p.acc_reference_deg)) else 0.0
-        c2 = cos * cos
-        a.s1 = w * c2 * (norm - g) + a.s1
-        a.s2 = w * c2 * c2 + a.s2
+        norm = 0.0
+        if rest:  # only rests change the running sums (elsewhere their terms are exactly 0)
+            norm = math.sqrt(la[0] * la[0] + la[1] * la[1] + la[2] * la[2])
+            cos = (r0 * la[0] + r1 * la[1] + r2 * la[2]) / max(norm, _TINY_ACC)
+            w = dt if cos >= math.cos(math.radians(p.acc_reference_deg)) else 0.0
+            c2 = cos * cos
+            a.s1 = w * c2 * (norm - g) + a.s1
+            a.s2 = w * c2 * c2 + a.s2
         gain = a.s1 / (p.acc_norm_sd_mps2**2 * REST_CAP_S / p.acc_bias_prior_sd_mps2**2 + a.s2) / g
         if block != a.block:  # a new block: the bias across u0 from the rests before it
             at = a.full_block
-            mat = at[:9].reshape(3, 3).copy()
-            mat[[0, 1, 2], [0, 1, 2]] += 1.0 / p.acc_bias_prior_sd_mps2**2
-            b = np.asarray(np.linalg.solve(mat[None], at[9:12][None, :, None])[0, :, 0], dtype=np.float64)
-            b -= a.u0 * (a.u0 @ b)
-            if at[12] > math.cos(math.radians(FULL_FIT_SPREAD_DEG)):
-                b[:] = 0.0
+            if at[12] > math.cos(math.radians(FULL_FIT_SPREAD_DEG)):  # the rests do not span enough yet
+                b = np.zeros(3)
+            else:
+                mat = at[:9].reshape(3, 3).copy()
+                mat[[0, 1, 2], [0, 1, 2]] += 1.0 / p.acc_bias_prior_sd_mps2**2
+                b = np.asarray(np.linalg.solve(mat[None], at[9:12][None, :, None])[0, :, 0], dtype=np.float64)
+                b -= a.u0 * (a.u0 @ b)
             a.across = b
             a.block = block
-        wr = (dt if rest else 0.0) / (p.acc_norm_sd_mps2**2 * REST_CAP_S)
-        u = [v / max(norm, _TINY_ACC) for v in la]
-        eq = [u[i] * u[j] * wr for i in range(3) for j in range(3)] + [v * (wr * (norm - g)) for v in u]
-        full = [x + y for x, y in zip(eq, a.full[:12].tolist(), strict=True)]
-        widest = min(r0 * u[0] + r1 * u[1] + r2 * u[2] if rest else 1.0, float(a.full[12]))
-        a.full = np.array([*full, widest])
-        a.full_block = a.full.copy()
+        if rest:
+            wr = dt / (p.acc_norm_sd_mps2**2 * REST_CAP_S)
+            u = [v / max(norm, _TINY_ACC) for v in la]
+            eq = [u[i] * u[j] * wr for i in range(3) for j in range(3)] + [v * (wr * (norm - g)) for v in u]
+            full = [x + y for x, y in zip(eq, a.full[:12].tolist(), strict=True)]
+            widest = min(r0 * u[0] + r1 * u[1] + r2 * u[2], float(a.full[12]))
+            a.full = np.array([*full, widest])
+            a.full_block = a.full.copy()
         b0, b1, b2 = a.across.tolist()
         return gain, (b0, b1, b2)
 
@@ -1340,10 +1344,13 @@ class OrientationEstimator(SnapshotState):
         rest, acc_rest = self._rest(t, acc, gyro, dt, init)
         gain = self._accel_gain(dt, rest, acc_rest)
         blocks = self._blocks(t, init)
-        across = self._accel_across(dt, rest, acc_rest, blocks)
+        across_pieces = self._accel_across(dt, rest, acc_rest, blocks)
+        across = np.repeat(across_pieces, blocks.lengths, axis=1)
         if self.params.acc_bias_prior_sd_mps2 != 0.0:  # the accelerometer calibration is on
             acc = self._accel_corrected(acc, gain) - across
-            acc_rest = self._accel_corrected(acc_rest, gain) - across
+            # the rest low-pass is read at rest samples only (snaps, holds): corrected there
+            at = np.flatnonzero(rest)
+            acc_rest[:, at] = self._accel_corrected(acc_rest[:, at], gain[at]) - across[:, at]
         snap = self._rest_onsets(rest)
         b_rest, var_rest, rest_t = self._rest_bias(blocks, gyro, dt, rest)
         ends = blocks.starts + blocks.lengths - 1
@@ -1455,7 +1462,8 @@ class OrientationEstimator(SnapshotState):
         return gain
 
     def _accel_across(self, dt: FloatArray, rest: BoolArray, acc_rest: FloatArray, blocks: _Blocks) -> FloatArray:
-        """The accelerometer bias across the reference vertical ``u0`` (3, n), m/s²: the part perpendicular to
+        """The accelerometer bias across the reference vertical ``u0`` in each of the chunk's block pieces
+        (3, pieces), m/s²: the part perpendicular to
         ``u0`` of the full ridge fit (:func:`processing.accel_calibration.fit_rest_bias`, linearised, as running
         sums over all rest samples), once the rests' verticals span ``FULL_FIT_SPREAD_DEG`` (sitting and
         standing, lying). Constant over each bias block, from the rests before it (chunking-independent).
@@ -1468,7 +1476,7 @@ class OrientationEstimator(SnapshotState):
         n = dt.shape[0]
         if p.acc_bias_prior_sd_mps2 == 0.0 or a.u0 is None:
             a.block = int(blocks.index[-1])
-            return np.zeros((n, 3)).T
+            return np.zeros((3, len(blocks.index)))
         u0 = a.u0
         # the running sums change at rest samples only: computed there, read at the blocks' last samples
         idx = np.flatnonzero(rest)
@@ -1494,8 +1502,7 @@ class OrientationEstimator(SnapshotState):
             b[:, 0] = a.across
         a.full, a.full_block = full[:, -1].copy(), full[:, -1].copy()
         a.block, a.across = int(blocks.index[-1]), b[:, -1].copy()
-        out: FloatArray = np.repeat(b, blocks.lengths, axis=1)
-        return out
+        return b
 
     def _accel_corrected(self, acc: FloatArray, gain: FloatArray) -> FloatArray:
         """``a - gain (a · u0) u0`` for (3, n) ``acc`` and (n,) ``gain``."""
