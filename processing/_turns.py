@@ -76,6 +76,16 @@ class TurnState:
         self.c = (0.0, 0.0, 0.0)
 
 
+def _learn_turn(st: TurnState, w: float, h: tuple[float, float, float], forget: float) -> None:
+    """Add one walking turn to the regression of ``st``: yaw rate ``w`` (rad/s), horizontal acceleration ``h``
+    (m/s²); the old turns keep the weight ``forget``."""
+    h0, h1, h2 = h
+    st.sww = forget * st.sww + w * w
+    st.swh = (forget * st.swh[0] + w * h0, forget * st.swh[1] + w * h1, forget * st.swh[2] + w * h2)
+    st.shh = forget * st.shh + (h0 * h0 + h1 * h1 + h2 * h2)
+    st.turns += 1
+
+
 def close_block(st: TurnState, block: int, forget: float) -> None:
     """Close the block in progress of ``st`` (its sums) and start ``block``: the regression takes the closed block
     if it is a walking turn, and ``c`` and ``u`` for ``block`` follow. ``forget``: the weight the old turns keep
@@ -100,11 +110,7 @@ def close_block(st: TurnState, block: int, forget: float) -> None:
         tilting = math.sqrt(t0 * t0 + t1 * t1 + t2 * t2)
         if stepping and st.run >= RUN_BLOCKS and steady and abs(w) > MIN_YAW_RPS and tilting < MAX_TILT_SHARE * abs(w):
             ah = a0 * u[0] + a1 * u[1] + a2 * u[2]
-            h0, h1, h2 = a0 - ah * u[0], a1 - ah * u[1], a2 - ah * u[2]
-            st.sww = forget * st.sww + w * w
-            st.swh = (forget * st.swh[0] + w * h0, forget * st.swh[1] + w * h1, forget * st.swh[2] + w * h2)
-            st.shh = forget * st.shh + (h0 * h0 + h1 * h1 + h2 * h2)
-            st.turns += 1
+            _learn_turn(st, w, (a0 - ah * u[0], a1 - ah * u[1], a2 - ah * u[2]), forget)
         c0, c1, c2 = (v / (st.sww + RIDGE) for v in st.swh)
         explained = (c0 * st.swh[0] + c1 * st.swh[1] + c2 * st.swh[2]) / st.shh if st.shh > 0.0 else 0.0
         speed = math.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
@@ -171,12 +177,8 @@ def _close_many(st: TurnState, sums: FloatArray, blocks: list[int], forget: floa
     at = 0
     for j in np.flatnonzero(turn).tolist():
         sww[at:j], swh[:, at:j], shh[at:j], count[at:j] = st.sww, np.array(st.swh)[:, None], st.shh, st.turns
-        wj = float(w[j])
         h0, h1, h2 = (float(v) for v in h[:, j])
-        st.sww = forget * st.sww + wj * wj
-        st.swh = (forget * st.swh[0] + wj * h0, forget * st.swh[1] + wj * h1, forget * st.swh[2] + wj * h2)
-        st.shh = forget * st.shh + (h0 * h0 + h1 * h1 + h2 * h2)
-        st.turns += 1
+        _learn_turn(st, float(w[j]), (h0, h1, h2), forget)
         at = j
     sww[at:], swh[:, at:], shh[at:], count[at:] = st.sww, np.array(st.swh)[:, None], st.shh, st.turns
     c = swh / (sww + RIDGE)
@@ -209,20 +211,22 @@ def compensation(
     starts: IntArray,
     reinit: list[bool],
     forget: float,
-) -> FloatArray:
+) -> FloatArray | None:
     """``(ω · u) c`` (3, n), m/s², for a chunk: ``omega`` (3, n) bias-corrected gyro, rad/s; ``acc`` (3, n), m/s²;
-    ``step`` (n,) the stepping signal; the chunk's bias-block pieces (``index``, ``starts``, ``reinit``)."""
+    ``step`` (n,) the stepping signal; the chunk's bias-block pieces (``index``, ``starts``, ``reinit``). None
+    when it is zero throughout (nothing learnt yet, or no walking): the caller skips the subtraction."""
     n = step.shape[0]
     if n <= SMALL_CHUNK:
         return _compensation_small(st, omega, acc, step, index, starts, reinit, forget)
     out = np.zeros((3, n))
     cuts = [i for i, again in enumerate(reinit) if again]
     bounds = [0, *[i for i in cuts if i > 0], len(index)]
+    wrote = False
     for lo, hi in itertools.pairwise(bounds):  # pieces between re-initialisations
         s0 = int(starts[lo])
         s1 = int(starts[hi]) if hi < len(index) else n
-        _compensate_pieces(st, omega, acc, step, index[lo:hi], starts[lo:hi], reinit[lo], forget, out, s0, s1)
-    return out
+        wrote |= _compensate_pieces(st, omega, acc, step, index[lo:hi], starts[lo:hi], reinit[lo], forget, out, s0, s1)
+    return out if wrote else None
 
 
 def _compensate_pieces(
@@ -237,8 +241,9 @@ def _compensate_pieces(
     out: FloatArray,
     s0: int,
     s1: int,
-) -> None:
-    """The pieces ``index`` (starting at ``starts``, samples ``s0:s1``), of which only the first may re-initialise."""
+) -> bool:
+    """The pieces ``index`` (starting at ``starts``, samples ``s0:s1``), of which only the first may re-initialise;
+    whether anything was written into ``out``."""
     rows = slice(s0, s1)
     m = s1 - s0
     stacked = np.concatenate(
@@ -260,12 +265,13 @@ def _compensate_pieces(
         cs[:, 1:], us[:, 1:] = _close_many(st, pieces[:, : p - 1], index[1:], forget)
     st.sums = [float(v) for v in pieces[:, -1]]
     if not cs.any():
-        return
+        return False
     lengths = np.diff(np.append(local, m))
     c_rows = np.repeat(cs, lengths, axis=1)
     u_rows = np.repeat(us, lengths, axis=1)
     w = np.einsum("ij,ij->j", omega[:, rows], u_rows)
     np.multiply(c_rows, w, out=out[:, rows])
+    return True
 
 
 def _compensation_small(
@@ -277,10 +283,11 @@ def _compensation_small(
     starts: IntArray,
     reinit: list[bool],
     forget: float,
-) -> FloatArray:
+) -> FloatArray | None:
     """:func:`compensation` of a few samples, sample by sample as the live step does."""
     n = step.shape[0]
     out = np.zeros((3, n))
+    wrote = False
     bounds = [*starts.tolist(), n]
     om, ac, sp = omega.T.tolist(), acc.T.tolist(), step.tolist()
     for k, (blk, again) in enumerate(zip(index, reinit, strict=True)):
@@ -289,5 +296,8 @@ def _compensation_small(
         if again:
             st.restart()
         for i in range(bounds[k], bounds[k + 1]):
-            out[:, i] = add_sample(st, om[i], ac[i], sp[i])
-    return out
+            comp = add_sample(st, om[i], ac[i], sp[i])
+            if comp != (0.0, 0.0, 0.0):
+                out[:, i] = comp
+                wrote = True
+    return out if wrote else None

@@ -714,11 +714,8 @@ def _hold_after_rest(
             stop = min(stop, int(edges[nxt]) + 1)  # up to the next rest
         ref = _quat.rotate(r[:, end : end + 1], acc_rest[:, end : end + 1])
         x[:, end + 1 : stop] = ref
-    if rest[-1]:
-        f.t_rest = float(t[-1])
-        f.rest_ref = _quat.rotate(r[:, n - 1 :], acc_rest[:, n - 1 :])[:, 0]
-    elif ends.size:
-        last = int(ends[-1])
+    last = n - 1 if rest[-1] else int(ends[-1]) if ends.size else -1  # the chunk's last rest sample
+    if last >= 0:
         f.t_rest = float(t[last])
         f.rest_ref = _quat.rotate(r[:, last : last + 1], acc_rest[:, last : last + 1])[:, 0]
 
@@ -892,6 +889,14 @@ def _anchored_one(
         c * x1 + (k2 * x0 - k0 * x2) + k1 * f,
         c * x2 + (k0 * x1 - k1 * x0) + k2 * f,
     )
+
+
+def _first_order_one(dt: float, tau_s: float) -> tuple[float, float]:
+    """One sample of :func:`_smooth_first_order` in closed form: ``y = (x w + y_prev) c`` with these ``(w, c)``
+    for an interval ``dt`` and a time constant ``tau_s`` (s)."""
+    gain = -math.expm1(dt * (-1.0 / tau_s))
+    c = max(1.0 - gain, _MIN_PROD)
+    return gain / c, c
 
 
 def _rotate_one(r: list[float], v: list[float]) -> list[float]:
@@ -1171,9 +1176,7 @@ class OrientationEstimator(SnapshotState):
         # _rest: first-order low-passes (the closed form of _smooth_first_order for one sample), stillness
         a0, a1, a2 = acc
         g0, g1, g2 = gyro
-        gain = -math.expm1(dt * (-1.0 / p.rest_filter_tau_s))
-        c = max(1.0 - gain, _MIN_PROD)
-        w = gain / c
+        w, c = _first_order_one(dt, p.rest_filter_tau_s)
         lg0, lg1, lg2 = ((g * w + y) * c for g, y in zip(gyro, s.gyro_lp.tolist(), strict=True))
         la0, la1, la2 = ((a * w + y) * c for a, y in zip(acc, s.acc_lp.tolist(), strict=True))
         dg0, dg1, dg2, da0, da1, da2 = g0 - lg0, g1 - lg1, g2 - lg2, a0 - la0, a1 - la1, a2 - la2
@@ -1219,10 +1222,9 @@ class OrientationEstimator(SnapshotState):
         acc_out = acc
         if p.turn_memory != 0.0:  # _turn_compensation
             tu = s.turns
-            g_step = -math.expm1(dt * (-1.0 / _turns.STEP_LP_TAU_S))
-            c_step = max(1.0 - g_step, _MIN_PROD)
+            w_step, c_step = _first_order_one(dt, _turns.STEP_LP_TAU_S)
             norm_a = math.sqrt(acc[0] * acc[0] + acc[1] * acc[1] + acc[2] * acc[2])
-            tu.step_lp = (norm_a * (g_step / c_step) + tu.step_lp) * c_step
+            tu.step_lp = (norm_a * w_step + tu.step_lp) * c_step
             if block != tu.block:
                 _turns.close_block(tu, block, math.exp(-1.0 / p.turn_memory))
             k0, k1, k2 = _turns.add_sample(tu, [g0 - b0, g1 - b1, g2 - b2], acc, tu.step_lp)
@@ -1362,7 +1364,9 @@ class OrientationEstimator(SnapshotState):
         bias_blocks = self._fused_bias(blocks, b_rest, var_rest, rest_t, g_end, atil_end)
         bias_rows = np.repeat(bias_blocks.T, blocks.lengths, axis=0)  # (n, 3) without a transposing copy
         turning = self._turn_compensation(acc, gyro, bias_rows.T, dt, init, turn_blocks)
-        up = self._output_pass(t, rest, acc - turning, gyro, dt, init, bias_rows.T, snap, acc_rest)
+        if turning is not None:
+            acc = acc - turning
+        up = self._output_pass(t, rest, acc, gyro, dt, init, bias_rows.T, snap, acc_rest)
         up = _anchored(up, across, self.state.accel.u0, self.params.gravity_mps2)
         rows = np.ascontiguousarray  # (3, n) views of (n, 3) rows come back without a copy
         return OrientationResult(t.copy(), rows(up.T), bias_rows, rest, init, gain, rows(across.T))
@@ -1689,12 +1693,12 @@ class OrientationEstimator(SnapshotState):
 
     def _turn_compensation(
         self, acc: FloatArray, gyro: FloatArray, bias: FloatArray, dt: FloatArray, init: BoolArray, blocks: _Blocks
-    ) -> FloatArray:
+    ) -> FloatArray | None:
         """The centripetal acceleration of walking turns (3, n), m/s², to remove from ``acc`` before the output
-        pass (:mod:`processing._turns`); zeros when ``turn_memory`` is 0."""
+        pass (:mod:`processing._turns`); None when there is none (``turn_memory`` 0, nothing learnt, no walking)."""
         p, st = self.params, self.state.turns
         if p.turn_memory == 0.0:
-            return np.zeros_like(acc)
+            return None
         gain = -np.expm1(dt * (-1.0 / _turns.STEP_LP_TAU_S))
         gain[init] = 1.0
         norm = np.sqrt(np.einsum("ij,ij->j", acc, acc))
@@ -1813,7 +1817,7 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     p = est.params
     n = len(samples)
     t = samples.t
-    acc = np.ascontiguousarray(samples.acc.T)
+    acc = np.array(samples.acc.T, dtype=np.float64, order="C")  # its own copy: the turn compensation edits it
     gyro = np.ascontiguousarray(samples.gyro.T)
     if not (np.isfinite(t).all() and np.isfinite(acc).all() and np.isfinite(gyro).all()):
         raise ValueError("orientation: samples contain NaN or infinite values; drop or repair them first")
@@ -1850,11 +1854,12 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
     bias = _two_sided_bias(p, blocks, b_rest, var_rest, rest_t, g_end, atil_end)
     bias = np.repeat(bias, blocks.lengths, axis=1)
     # the walking turns' centripetal acceleration, learnt causally as on the live path
-    turning = np.empty((3, n))
     for lo, hi in pieces:
-        turning[:, lo:hi] = est._turn_compensation(
+        turning = est._turn_compensation(
             acc[:, lo:hi], gyro[:, lo:hi], bias[:, lo:hi], dt[lo:hi], init[lo:hi], est._blocks(t[lo:hi], init[lo:hi])
         )
+        if turning is not None:
+            acc[:, lo:hi] -= turning  # acc is this function's own contiguous copy
     # output pass: gravity in the reference frame of each segment, zero-phase low-passed, rotated back
     up = np.empty((3, n))
     dt_nom = float(np.median(dt[~init])) if (~init).any() else 1.0
@@ -1870,7 +1875,7 @@ def _smooth(est: OrientationEstimator, samples: Samples) -> FloatArray:
         for a, b in pieces:
             quats.append((q, qp))
             r, q, qp = _strapdown(gyro[:, a:b], dt[a:b], bias[:, a:b], q, qp)
-            aref[:, a - lo : b - lo] = _quat.rotate(r, acc[:, a:b] - turning[:, a:b])
+            aref[:, a - lo : b - lo] = _quat.rotate(r, acc[:, a:b])
             at = np.flatnonzero(rest[a:b])
             rest_ref[:, a - lo + at] = _quat.rotate(r[:, at], acc_rest[:, a + at])
             if keep:

@@ -401,15 +401,7 @@ def test_plain_float_live_step_matches_the_array_path(
     # one-sample chunks through the numpy path (_FAST_STEPS = 0) must give the same numbers. The first 6500
     # samples of _NOISY hold two gaps, motion, a rest onset and (rate_hz None) new nominal periods.
     n = 6500
-    taken: list[bool] = []
-    step = OrientationEstimator._step
-
-    def counted(self: OrientationEstimator, t: float, acc: list[float], gyro: list[float]) -> object:
-        row = step(self, t, acc, gyro)
-        taken.append(row is not None)
-        return row
-
-    monkeypatch.setattr(OrientationEstimator, "_step", counted)
+    taken = _count_steps(monkeypatch)
     est = OrientationEstimator(params)
     fast = OrientationResult.concat([est.update(_NOISY.slice(k, k + 1)) for k in range(n)])
     monkeypatch.setattr(orientation, "_FAST_STEPS", 0)
@@ -533,41 +525,48 @@ def test_accelerometer_bias_across_the_vertical_is_learnt_from_sitting_and_stand
     np.testing.assert_allclose(one.acc_across, live.acc_across, atol=1e-12, rtol=0)
 
 
-def _walk_off(seed: int) -> tuple[Samples, np.ndarray, np.ndarray]:
-    """A simulated wearer (ideal sensor, 100 Hz) who stands still, then walks off, stops and walks again: the
-    samples, the true vertical in the sensor frame and the walking mask."""
+def _simulated(scenario: str, seed: int, rate_hz: float, ideal: bool = False) -> tuple[Samples, np.ndarray, np.ndarray]:
+    """A simulated wearer (the default cheap sensor, or an ideal one): the samples, the true vertical in the sensor
+    frame and the walking mask."""
     from sensor.simulate import SensorModel, parse_scenario, simulate
 
-    samples, truth = simulate(
-        parse_scenario("stand 20 tilt=0, walk 20, stand 15, walk 15"), SensorModel.ideal(rate_hz=100.0), seed=seed
-    )
+    sensor = SensorModel.ideal(rate_hz=rate_hz) if ideal else SensorModel(rate_hz=rate_hz)
+    samples, truth = simulate(parse_scenario(scenario), sensor, seed=seed)
     return samples, truth.sensor_to_world()[:, 2, :], truth.activity == "walking"
 
 
-def test_setting_off_from_rest_is_not_taken_for_a_tilt() -> None:
-    # the first steps change the body's velocity by ~1 m/s; fed to the gravity low-pass that reads as a 2-3° dip
-    # lasting seconds. With rest_hold_s the gyro carries the vertical over them (live and hindsight). Pooled
-    # over five simulated wearers, the first 8 s of every walk.
-    off = OrientationParams(rate_hz=100.0, rest_hold_s=0.0)
-    on = OrientationParams(rate_hz=100.0)
-    assert on.rest_hold_s > 0.0
-    for offline in (False, True):
-        sq: dict[str, list[np.ndarray]] = {"on": [], "off": []}
-        for seed in (3, 4, 5, 6, 7):
-            samples, up_true, walking = _walk_off(seed)
-            starts = samples.t[np.flatnonzero(walking[1:] & ~walking[:-1]) + 1]
-            first_steps = walking & np.any(np.abs(samples.t[:, None] - (starts + 4.0)[None, :]) < 4.0, axis=1)
-            for name, params in (("on", on), ("off", off)):
-                up = estimate_up(samples.t, samples.gyro, samples.acc, offline=offline, params=params)
-                sq[name].append(angle_deg(up, up_true)[first_steps] ** 2)
-        rms_on, rms_off = (float(np.sqrt(np.mean(np.concatenate(sq[k])))) for k in ("on", "off"))
-        assert rms_on < 0.85 * rms_off, (offline, rms_on, rms_off)
+def _walk_off(seed: int) -> tuple[Samples, np.ndarray, np.ndarray]:
+    """Ideal sensor, 100 Hz: standing still, then walking off, stopping and walking again."""
+    return _simulated("stand 20 tilt=0, walk 20, stand 15, walk 15", seed, 100.0, ideal=True)
 
 
-def test_plain_float_step_holds_after_rest_as_the_array_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    # rests that end in walking: the plain-float step's hold after a rest gives the array path's numbers
-    samples, _, _ = _walk_off(3)
-    n = len(samples)
+def _turning_walk(seed: int, rate_hz: float = 50.0, ideal: bool = False) -> tuple[Samples, np.ndarray, np.ndarray]:
+    """Standing, then 4 min of walking with the simulator's turns, standing and walking again."""
+    return _simulated("stand 20 tilt=0, walk 240, stand 15, walk 120", seed, rate_hz, ideal)
+
+
+def _pooled_rms_on_off(
+    runs: list[tuple[Samples, np.ndarray, np.ndarray]], on: OrientationParams, off: OrientationParams, offline: bool
+) -> tuple[float, float]:
+    """Inclination RMS (deg) with ``on`` and with ``off``, pooled over ``runs`` of (samples, true up, scored mask)."""
+    sq: dict[str, list[np.ndarray]] = {"on": [], "off": []}
+    for samples, up_true, scored in runs:
+        for name, params in (("on", on), ("off", off)):
+            up = estimate_up(samples.t, samples.gyro, samples.acc, offline=offline, params=params)
+            sq[name].append(angle_deg(up, up_true)[scored] ** 2)
+    rms_on, rms_off = (float(np.sqrt(np.mean(np.concatenate(sq[k])))) for k in ("on", "off"))
+    return rms_on, rms_off
+
+
+def _first_steps(samples: Samples, walking: np.ndarray) -> np.ndarray:
+    """The first 8 s of every walk."""
+    starts = samples.t[np.flatnonzero(walking[1:] & ~walking[:-1]) + 1]
+    mask: np.ndarray = walking & np.any(np.abs(samples.t[:, None] - (starts + 4.0)[None, :]) < 4.0, axis=1)
+    return mask
+
+
+def _count_steps(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, per call of the plain-float step, whether it took the sample (not None)."""
     taken: list[bool] = []
     step = OrientationEstimator._step
 
@@ -577,6 +576,30 @@ def test_plain_float_step_holds_after_rest_as_the_array_path(monkeypatch: pytest
         return row
 
     monkeypatch.setattr(OrientationEstimator, "_step", counted)
+    return taken
+
+
+def test_setting_off_from_rest_is_not_taken_for_a_tilt() -> None:
+    # the first steps change the body's velocity by ~1 m/s; fed to the gravity low-pass that reads as a 2-3° dip
+    # lasting seconds. With rest_hold_s the gyro carries the vertical over them (live and hindsight). Pooled
+    # over five simulated wearers, the first 8 s of every walk.
+    off = OrientationParams(rate_hz=100.0, rest_hold_s=0.0)
+    on = OrientationParams(rate_hz=100.0)
+    assert on.rest_hold_s > 0.0
+    runs = []
+    for seed in (3, 4, 5, 6, 7):
+        samples, up_true, walking = _walk_off(seed)
+        runs.append((samples, up_true, _first_steps(samples, walking)))
+    for offline in (False, True):
+        rms_on, rms_off = _pooled_rms_on_off(runs, on, off, offline)
+        assert rms_on < 0.85 * rms_off, (offline, rms_on, rms_off)
+
+
+def test_plain_float_step_holds_after_rest_as_the_array_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # rests that end in walking: the plain-float step's hold after a rest gives the array path's numbers
+    samples, _, _ = _walk_off(3)
+    n = len(samples)
+    taken = _count_steps(monkeypatch)
     params = OrientationParams(rate_hz=100.0)
     est = OrientationEstimator(params)
     fast = OrientationResult.concat([est.update(samples.slice(k, k + 1)) for k in range(n)])
@@ -605,14 +628,9 @@ def test_walking_turns_are_not_taken_for_a_tilt() -> None:
     off = OrientationParams(rate_hz=50.0, turn_memory=0.0)
     on = OrientationParams(rate_hz=50.0)
     assert on.turn_memory > 0.0
+    runs = [_turning_walk(seed, ideal=True) for seed in (3, 4, 5)]
     for offline in (False, True):
-        sq: dict[str, list[np.ndarray]] = {"on": [], "off": []}
-        for seed in (3, 4, 5):
-            samples, up_true, walking = _turning_walk(seed, ideal=True)
-            for name, params in (("on", on), ("off", off)):
-                up = estimate_up(samples.t, samples.gyro, samples.acc, offline=offline, params=params)
-                sq[name].append(angle_deg(up, up_true)[walking] ** 2)
-        rms_on, rms_off = (float(np.sqrt(np.mean(np.concatenate(sq[k])))) for k in ("on", "off"))
+        rms_on, rms_off = _pooled_rms_on_off(runs, on, off, offline)
         assert rms_on < 0.9 * rms_off, (offline, rms_on, rms_off)
 
 
